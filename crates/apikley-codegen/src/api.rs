@@ -35,8 +35,9 @@ pub enum ApiChange {
     Added(ItemKind, String),
     /// An item that no longer exists.
     Removed(ItemKind, String),
-    /// An item whose members (fields, variants, parameters, impls) differ; each detail is
-    /// `+member`, `-member` or `~member`.
+    /// An item whose members (fields, variants, parameters, trait impls) differ; each detail
+    /// is `+member`, `-member` or `~member`. Impls are named only when no field or variant
+    /// changed.
     Changed(ItemKind, String, Vec<String>),
 }
 
@@ -113,6 +114,11 @@ impl PublicApi {
                             details.push(format!("+{member}"));
                         }
                     }
+                    // Trait impls follow fields and variants; name them only when nothing
+                    // else explains the change (e.g. an integer enum's allowed values).
+                    if details.iter().any(|d| !d[1..].starts_with("impl")) {
+                        details.retain(|d| !d[1..].starts_with("impl"));
+                    }
                     changes.push(ApiChange::Changed(*kind, name.clone(), details));
                 }
                 Some(_) => {}
@@ -158,7 +164,13 @@ impl PublicApi {
                     };
                     let which = imp.trait_.as_ref().map_or_else(
                         || "impl".to_owned(),
-                        |(path, _)| format!("impl {}", compact(path.to_token_stream())),
+                        |(path, _)| {
+                            let last = path.segments.last().map(ToTokens::to_token_stream);
+                            format!(
+                                "impl {}",
+                                compact(last.unwrap_or_default()).replace(' ', "")
+                            )
+                        },
                     );
                     let body = compact(imp.items.iter().map(ToTokens::to_token_stream).collect());
                     self.members(ItemKind::Type, &name).insert(which, body);
@@ -273,7 +285,10 @@ fn without_docs(tokens: TokenStream) -> TokenStream {
                 }
             }
             TokenTree::Group(g) => {
-                out.push(TokenTree::Group(Group::new(g.delimiter(), without_docs(g.stream()))));
+                out.push(TokenTree::Group(Group::new(
+                    g.delimiter(),
+                    without_docs(g.stream()),
+                )));
             }
             other => out.push(other),
         }
@@ -329,6 +344,25 @@ mod tests {
                 "+ type Fresh",
             ]
         );
+    }
+
+    #[test]
+    fn a_change_only_in_an_impl_names_the_trait() {
+        let code = |allowed: &str| {
+            format!(
+                "pub mod types {{ pub struct Duration(i64);
+                 impl ::std::convert::TryFrom<i64> for Duration {{
+                     type Error = ();
+                     fn try_from(v: i64) -> Result<Self, ()> {{
+                         if [{allowed}].contains(&v) {{ Ok(Self(v)) }} else {{ Err(()) }}
+                     }}
+                 }} }}"
+            )
+        };
+        let old = PublicApi::parse(&code("4, 8, 12")).unwrap();
+        let new = PublicApi::parse(&code("4, 8, 10")).unwrap();
+        let changes: Vec<String> = old.diff(&new).iter().map(ToString::to_string).collect();
+        assert_eq!(changes, ["~ type Duration: ~impl TryFrom<i64>"]);
     }
 
     #[test]

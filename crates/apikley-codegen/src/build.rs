@@ -5,7 +5,7 @@ use crate::{Error, RawCrate};
 /// The whole `build.rs` of a raw crate: generates the code of every spec the crate's manifest
 /// declares into `OUT_DIR/<spec file stem>.rs`, for the crate to `include!`.
 ///
-/// ```no_run
+/// ```text
 /// // build.rs
 /// fn main() {
 ///     apikley_codegen::build_script();

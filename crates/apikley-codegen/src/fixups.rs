@@ -28,7 +28,8 @@ fn edition_2024_keywords(tokens: TokenStream) -> TokenStream {
                 TokenTree::Ident(Ident::new_raw("gen", ident.span()))
             }
             TokenTree::Group(group) => {
-                let mut fixed = Group::new(group.delimiter(), edition_2024_keywords(group.stream()));
+                let mut fixed =
+                    Group::new(group.delimiter(), edition_2024_keywords(group.stream()));
                 fixed.set_span(group.span());
                 TokenTree::Group(fixed)
             }
@@ -117,12 +118,22 @@ fn length_checks(items: &[ImplItem]) -> Bounds {
     for item in items {
         let ImplItem::Fn(f) = item else { continue };
         for stmt in &f.block.stmts {
-            let Stmt::Expr(Expr::If(check), _) = stmt else { continue };
-            let Expr::Binary(cmp) = &*check.cond else { continue };
-            let Expr::MethodCall(call) = &*cmp.left else { continue };
-            let Expr::Lit(lit) = &*cmp.right else { continue };
+            let Stmt::Expr(Expr::If(check), _) = stmt else {
+                continue;
+            };
+            let Expr::Binary(cmp) = &*check.cond else {
+                continue;
+            };
+            let Expr::MethodCall(call) = &*cmp.left else {
+                continue;
+            };
+            let Expr::Lit(lit) = &*cmp.right else {
+                continue;
+            };
             let Lit::Int(n) = &lit.lit else { continue };
-            let Ok(n) = n.base10_parse::<u32>() else { continue };
+            let Ok(n) = n.base10_parse::<u32>() else {
+                continue;
+            };
             if call.method != "count" {
                 continue;
             }
@@ -146,7 +157,7 @@ fn remove_derive(attrs: &mut [syn::Attribute], name: &str) -> bool {
         };
         let kept: Vec<_> = paths
             .iter()
-            .filter(|p| !p.segments.last().is_some_and(|s| s.ident == name))
+            .filter(|p| p.segments.last().is_none_or(|s| s.ident != name))
             .collect();
         if kept.len() < paths.len() {
             removed = true;

@@ -1,0 +1,13 @@
+//! The workspace's maintenance tasks, as a library so that they can be tested on a copy of the
+//! workspace.
+
+use std::path::{Path, PathBuf};
+
+pub mod regen;
+
+/// The workspace this xtask was built in.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}

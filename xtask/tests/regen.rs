@@ -1,0 +1,230 @@
+//! `regen` and `regen --check` on a copy of the workspace's specs, package copies and snapshots.
+
+use std::path::{Path, PathBuf};
+
+use xtask::regen::{Options, Outcome, run};
+
+/// A scratch copy of everything `regen` reads and writes.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let source = xtask::workspace_root();
+        copy_tree(&source.join("openapi"), &dir.path().join("openapi"));
+        for entry in std::fs::read_dir(source.join("crates")).expect("crates/") {
+            let krate = entry.expect("entry").path();
+            let name = krate.file_name().expect("name").to_owned();
+            let target = dir.path().join("crates").join(name);
+            std::fs::create_dir_all(&target).expect("mkdir");
+            std::fs::copy(krate.join("Cargo.toml"), target.join("Cargo.toml")).expect("copy");
+            copy_tree(&krate.join("openapi"), &target.join("openapi"));
+        }
+        let snapshots = dir.path().join("tests/snapshots");
+        std::fs::create_dir_all(&snapshots).expect("mkdir");
+        for entry in std::fs::read_dir(source.join("tests/snapshots")).expect("snapshots/") {
+            let file = entry.expect("entry").path();
+            let name = file
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            if name.starts_with("generated__") && name.ends_with(".snap") {
+                std::fs::copy(&file, snapshots.join(name)).expect("copy");
+            }
+        }
+        Scratch { dir }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path(relative)).expect("file reads")
+    }
+
+    fn write(&self, relative: &str, text: &str) {
+        std::fs::write(self.path(relative), text).expect("file writes");
+    }
+
+    fn regen(&self, options: Options) -> (Outcome, String) {
+        let mut out = Vec::new();
+        let outcome = run(self.dir.path(), &options, &mut out).expect("regen runs");
+        (outcome, String::from_utf8(out).expect("UTF-8 report"))
+    }
+
+    fn check(&self) -> (Outcome, String) {
+        self.regen(Options {
+            check: true,
+            ..Options::default()
+        })
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if !from.exists() {
+        return;
+    }
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("dir reads") {
+        let path = entry.expect("entry").path();
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy");
+        }
+    }
+}
+
+fn stale(outcome: &Outcome) -> Vec<String> {
+    outcome
+        .stale()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// Whether the report's diffs remove (`-`) or add (`+`) a line reading `text`.
+fn diff_line(report: &str, sign: char, text: &str) -> bool {
+    report.lines().any(|line| {
+        line.trim_start()
+            .strip_prefix(sign)
+            .is_some_and(|rest| rest.trim() == text)
+    })
+}
+
+const SPEC: &str = "openapi/seedance-1.5-pro.json";
+const COPY: &str = "crates/seedance-raw/openapi/seedance-1.5-pro.json";
+const SNAPSHOT: &str = "tests/snapshots/generated__seedance-raw.snap";
+
+#[test]
+fn the_committed_workspace_is_up_to_date() {
+    let scratch = Scratch::new();
+    let (outcome, report) = scratch.check();
+    assert!(outcome.is_clean(), "{report}");
+    assert_eq!(report, "");
+}
+
+#[test]
+fn an_edited_enum_value_fails_the_check_with_a_diff_and_regen_fixes_it() {
+    let scratch = Scratch::new();
+    let before = [SPEC, COPY, SNAPSHOT].map(|f| scratch.read(f));
+    scratch.write(SPEC, &before[0].replace("\"21:9\"", "\"21:10\""));
+
+    let (outcome, report) = scratch.check();
+    assert_eq!(stale(&outcome), [COPY, SNAPSHOT]);
+    assert!(
+        report.contains(&format!("✗ {COPY} is out of date:")),
+        "{report}"
+    );
+    assert!(diff_line(&report, '-', "\"21:9\""), "{report}");
+    assert!(diff_line(&report, '+', "\"21:10\""), "{report}");
+    assert!(
+        diff_line(&report, '+', "#[serde(rename = \"21:10\")]"),
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "~ type BytedanceSeedance15ProBodyInputAspectRatio: -variant X219, +variant X2110"
+        ),
+        "{report}"
+    );
+    // --check wrote nothing.
+    assert_eq!(scratch.read(COPY), before[1]);
+    assert_eq!(scratch.read(SNAPSHOT), before[2]);
+
+    let (outcome, report) = scratch.regen(Options::default());
+    assert_eq!(stale(&outcome), [COPY, SNAPSHOT]);
+    assert!(
+        report.contains(&format!("✓ updated {SNAPSHOT}")),
+        "{report}"
+    );
+    assert_eq!(scratch.read(COPY), scratch.read(SPEC));
+    assert!(scratch.read(SNAPSHOT).contains("X2110"));
+
+    let (outcome, report) = scratch.check();
+    assert!(outcome.is_clean(), "{report}");
+}
+
+#[test]
+fn from_revendors_in_canonical_formatting() {
+    let scratch = Scratch::new();
+    let original = scratch.read(SPEC);
+    let mut value: serde_json::Value = serde_json::from_str(&original).expect("JSON");
+    value["info"]["version"] = "1.0.1".into();
+    let download = scratch.path("download/seedance-1.5-pro.json");
+    std::fs::create_dir_all(download.parent().expect("parent")).expect("mkdir");
+    // Minified, as a download might be.
+    std::fs::write(&download, serde_json::to_string(&value).expect("JSON")).expect("writes");
+
+    let (outcome, report) = scratch.regen(Options {
+        from: Some(download),
+        ..Options::default()
+    });
+    assert_eq!(stale(&outcome), [SPEC, COPY, SNAPSHOT], "{report}");
+    let vendored = scratch.read(SPEC);
+    assert_eq!(
+        vendored,
+        original.replace("\"version\": \"1.0.0\"", "\"version\": \"1.0.1\"")
+    );
+    // The version only reaches the client's `api-version` header, not the types or operations.
+    assert!(
+        report.contains("seedance-raw: public API unchanged"),
+        "{report}"
+    );
+    assert!(scratch.check().0.is_clean());
+}
+
+#[test]
+fn from_needs_a_known_spec_name() {
+    let scratch = Scratch::new();
+    let download = scratch.path("spec.json");
+    std::fs::write(&download, "{}").expect("writes");
+    let mut out = Vec::new();
+    let error = run(
+        scratch.dir.path(),
+        &Options {
+            from: Some(download),
+            ..Options::default()
+        },
+        &mut out,
+    )
+    .expect_err("`spec.json` names no spec");
+    assert!(
+        error
+            .to_string()
+            .contains("say which one it replaces with --spec"),
+        "{error}"
+    );
+}
+
+#[test]
+fn stale_package_files_and_unformatted_specs_are_reported_and_fixed() {
+    let scratch = Scratch::new();
+    let leftover = "crates/seedance-raw/openapi/patches/seedance-1.5-pro/99-removed.json";
+    scratch.write(leftover, "{}");
+    let spec = "openapi/common/common-api.json";
+    let minified = serde_json::to_string(
+        &serde_json::from_str::<serde_json::Value>(&scratch.read(spec)).expect("JSON"),
+    )
+    .expect("JSON");
+    scratch.write(spec, &minified);
+
+    let (outcome, report) = scratch.check();
+    let copy = "crates/apikley-raw/openapi/common/common-api.json";
+    assert_eq!(stale(&outcome), [spec, copy, leftover], "{report}");
+
+    let (outcome, _) = scratch.regen(Options::default());
+    assert_eq!(stale(&outcome), [spec, leftover]);
+    assert!(!scratch.path(leftover).exists());
+    assert!(
+        scratch
+            .read(spec)
+            .starts_with("{\n  \"openapi\": \"3.0.0\"")
+    );
+    assert!(scratch.check().0.is_clean());
+}
