@@ -26,7 +26,7 @@
 //!     .aspect_ratio(types::BytedanceSeedance15ProBodyInputAspectRatio::X169);
 //! let body = types::BytedanceSeedance15ProBody::builder()
 //!     .model(types::BytedanceSeedance15ProBodyModel::BytedanceSeedance15Pro)
-//!     .input(input);
+//!     .input(Some(input.try_into()?));
 //! let response = client.bytedance_seedance_1_5_pro().body(body).send().await?;
 //! println!("task id: {:?}", response.into_inner().data.and_then(|d| d.task_id));
 //! # Ok(())
