@@ -1,0 +1,406 @@
+//! One error type for everything a call can end in, with cases a caller can match.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::task::TaskId;
+
+/// Everything that can go wrong, as cases a caller can match on.
+///
+/// Every error raised once a task exists carries its id ([`Error::task_id`]), so the work can be
+/// resumed with [`Client::task`](crate::Client::task). [`Error::is_retryable`] says whether
+/// trying again later can help.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client is misconfigured (missing key, refused base URL, …). Nothing was sent.
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// The request breaks the model's rules. Nothing was sent; every problem is listed.
+    #[error("invalid request: {0}")]
+    InvalidRequest(Violations),
+
+    /// The API answered with an error `code`, either in an HTTP 200 envelope or as an HTTP
+    /// error status.
+    #[error("{0}")]
+    Api(ApiError),
+
+    /// The request never got a complete answer (connection refused, reset, timed out).
+    #[error("{}could not complete the request to {operation}: {source}", task_prefix(.task_id))]
+    Transport {
+        /// The operation, e.g. `recordInfo`.
+        operation: &'static str,
+        /// The task concerned, if any.
+        task_id: Option<TaskId>,
+        /// What the HTTP client reported.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// A successful HTTP status whose body is not what the API documents.
+    #[error(
+        "{}undecodable {operation} response (HTTP {status}): {reason}; body starts: {snippet:?}",
+        task_prefix(.task_id)
+    )]
+    Undecodable {
+        /// The operation, e.g. `recordInfo`.
+        operation: &'static str,
+        /// The task concerned, if any.
+        task_id: Option<TaskId>,
+        /// The HTTP status.
+        status: StatusCode,
+        /// Why it could not be decoded.
+        reason: String,
+        /// The first bytes of the body (at most 512 characters).
+        snippet: String,
+    },
+
+    /// The task ended in state `fail`.
+    #[error("task {task_id} failed{}: {}", fail_code.as_deref().map(|c| format!(" with code {c}")).unwrap_or_default(), fail_message.as_deref().unwrap_or("no message"))]
+    TaskFailed {
+        /// The task.
+        task_id: TaskId,
+        /// The task's `failCode` (a string such as `"500"`), if any.
+        fail_code: Option<String>,
+        /// The task's `failMsg`, if any.
+        fail_message: Option<String>,
+    },
+
+    /// The wait's deadline passed before the task ended. The task may still finish: resume
+    /// with `client.task(id)`.
+    #[error(
+        "task {task_id} did not finish within {waited:?} (last state: {last_state}); it may still finish: resume it by id"
+    )]
+    WaitTimedOut {
+        /// The task.
+        task_id: TaskId,
+        /// How long the wait lasted.
+        waited: Duration,
+        /// The last state seen.
+        last_state: String,
+    },
+
+    /// The wait was cancelled. The task itself goes on: resume with `client.task(id)`.
+    #[error("stopped waiting for task {task_id}: cancelled; the task goes on: resume it by id")]
+    Cancelled {
+        /// The task.
+        task_id: TaskId,
+    },
+
+    /// `createTask` may or may not have created (and charged for) a task, and its id is not
+    /// known. It was deliberately not resent.
+    #[error(
+        "createTask outcome unknown: {reason}. A task may have been created and charged; it was not resent. \
+         Check the task list in the Apikley dashboard (or your callback endpoint) before submitting again."
+    )]
+    OutcomeUnknown {
+        /// What happened after the request was sent.
+        reason: String,
+        /// The HTTP status, when one arrived.
+        status: Option<StatusCode>,
+        /// The underlying transport error, if any.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+}
+
+fn task_prefix(task_id: &Option<TaskId>) -> String {
+    task_id
+        .as_ref()
+        .map(|id| format!("task {id}: "))
+        .unwrap_or_default()
+}
+
+impl Error {
+    /// The task this error concerns, when one exists.
+    pub fn task_id(&self) -> Option<&TaskId> {
+        match self {
+            Error::Api(e) => e.task_id.as_ref(),
+            Error::Transport { task_id, .. } | Error::Undecodable { task_id, .. } => {
+                task_id.as_ref()
+            }
+            Error::TaskFailed { task_id, .. }
+            | Error::WaitTimedOut { task_id, .. }
+            | Error::Cancelled { task_id } => Some(task_id),
+            Error::Config(_) | Error::InvalidRequest(_) | Error::OutcomeUnknown { .. } => None,
+        }
+    }
+
+    /// Whether trying the same thing again later can help.
+    ///
+    /// True for transport failures, rate limits (429, 433), maintenance (455) and server errors
+    /// (5xx), and for waits that timed out or were cancelled (the task may still finish). False for
+    /// everything a retry cannot change, and for [`Error::OutcomeUnknown`]: resending could pay
+    /// twice.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(e) => e.code.is_transient(),
+            Error::Transport { .. } | Error::WaitTimedOut { .. } | Error::Cancelled { .. } => true,
+            Error::Config(_)
+            | Error::InvalidRequest(_)
+            | Error::Undecodable { .. }
+            | Error::TaskFailed { .. }
+            | Error::OutcomeUnknown { .. } => false,
+        }
+    }
+
+    /// The API error, if this is one.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// An error `code` from the API, with its message and how it was delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The operation, e.g. `createTask`.
+    pub operation: &'static str,
+    /// The code: from the body's `code` when there is one, else from the HTTP status.
+    pub code: ApiCode,
+    /// The body's `msg` (or `message`), if any.
+    pub message: Option<String>,
+    /// The HTTP status it arrived with (200 when the error was in the envelope only).
+    pub status: StatusCode,
+    /// How long the server asked to wait (`Retry-After`), if it said.
+    pub retry_after: Option<Duration>,
+    /// The task concerned, if any.
+    pub task_id: Option<TaskId>,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&task_prefix(&self.task_id))?;
+        write!(f, "{} refused: {}", self.operation, self.code)?;
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        if self.status != StatusCode::OK {
+            write!(f, " (HTTP {})", self.status.as_u16())?;
+        }
+        Ok(())
+    }
+}
+
+/// The API's documented response codes, and any other as [`ApiCode::Unknown`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiCode {
+    /// 400: missing or invalid parameters.
+    BadRequest,
+    /// 401: the API key is missing or invalid.
+    Unauthorized,
+    /// 402: the account does not have enough credits.
+    InsufficientCredits,
+    /// 404: the task, resource or endpoint does not exist.
+    NotFound,
+    /// 422: the request parameters failed validation.
+    ValidationError,
+    /// 429: rate limited.
+    RateLimited,
+    /// 433: a sub-key's usage limit is exceeded.
+    SubKeyLimitExceeded,
+    /// 455: the service is under maintenance.
+    Maintenance,
+    /// 500: an unexpected server error.
+    ServerError,
+    /// 501: content generation failed.
+    GenerationFailed,
+    /// 505: the feature is disabled.
+    FeatureDisabled,
+    /// A code the documentation does not list (HTTP statuses such as 502 land here too).
+    Unknown(i64),
+}
+
+impl ApiCode {
+    /// The code for a number.
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            400 => ApiCode::BadRequest,
+            401 => ApiCode::Unauthorized,
+            402 => ApiCode::InsufficientCredits,
+            404 => ApiCode::NotFound,
+            422 => ApiCode::ValidationError,
+            429 => ApiCode::RateLimited,
+            433 => ApiCode::SubKeyLimitExceeded,
+            455 => ApiCode::Maintenance,
+            500 => ApiCode::ServerError,
+            501 => ApiCode::GenerationFailed,
+            505 => ApiCode::FeatureDisabled,
+            other => ApiCode::Unknown(other),
+        }
+    }
+
+    /// The number.
+    pub fn code(self) -> i64 {
+        match self {
+            ApiCode::BadRequest => 400,
+            ApiCode::Unauthorized => 401,
+            ApiCode::InsufficientCredits => 402,
+            ApiCode::NotFound => 404,
+            ApiCode::ValidationError => 422,
+            ApiCode::RateLimited => 429,
+            ApiCode::SubKeyLimitExceeded => 433,
+            ApiCode::Maintenance => 455,
+            ApiCode::ServerError => 500,
+            ApiCode::GenerationFailed => 501,
+            ApiCode::FeatureDisabled => 505,
+            ApiCode::Unknown(code) => code,
+        }
+    }
+
+    /// Rate limits, maintenance and server errors: the same request may succeed later.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ApiCode::RateLimited
+                | ApiCode::SubKeyLimitExceeded
+                | ApiCode::Maintenance
+                | ApiCode::ServerError
+        ) || matches!(self, ApiCode::Unknown(code) if (500..600).contains(&code))
+    }
+
+    /// Codes that say the request was refused before any work started, so that a `createTask`
+    /// answered with one created nothing and can be resent.
+    pub(crate) fn refused_before_work(self) -> bool {
+        matches!(
+            self,
+            ApiCode::RateLimited | ApiCode::SubKeyLimitExceeded | ApiCode::Maintenance
+        )
+    }
+}
+
+impl fmt::Display for ApiCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            ApiCode::BadRequest => "bad request",
+            ApiCode::Unauthorized => "unauthorized (check the API key)",
+            ApiCode::InsufficientCredits => "insufficient credits",
+            ApiCode::NotFound => "not found",
+            ApiCode::ValidationError => "validation error",
+            ApiCode::RateLimited => "rate limited",
+            ApiCode::SubKeyLimitExceeded => "sub-key usage limit exceeded",
+            ApiCode::Maintenance => "service under maintenance",
+            ApiCode::ServerError => "server error",
+            ApiCode::GenerationFailed => "generation failed",
+            ApiCode::FeatureDisabled => "feature disabled",
+            ApiCode::Unknown(_) => "undocumented code",
+        };
+        write!(f, "{name} ({})", self.code())
+    }
+}
+
+/// One broken rule of a request: which field, which rule, and the offending value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The field, as the API names it (`input.prompt`, `input.input_urls[2]`, `callBackUrl`).
+    pub field: String,
+    /// The rule, in words.
+    pub rule: String,
+    /// The value given, shortened for display.
+    pub value: String,
+}
+
+impl Violation {
+    /// A violation of `rule` by `value` in `field`.
+    pub fn new(
+        field: impl Into<String>,
+        rule: impl Into<String>,
+        value: impl fmt::Display,
+    ) -> Self {
+        let value = value.to_string();
+        let value = if value.chars().count() > 60 {
+            format!("{}…", value.chars().take(57).collect::<String>())
+        } else {
+            value
+        };
+        Violation {
+            field: field.into(),
+            rule: rule.into(),
+            value,
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} (got {})", self.field, self.rule, self.value)
+    }
+}
+
+/// Every broken rule of a request, in field order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Violations(Vec<Violation>);
+
+impl Violations {
+    /// No violations yet.
+    pub fn new() -> Self {
+        Violations::default()
+    }
+
+    /// Records one.
+    pub fn push(&mut self, violation: Violation) {
+        self.0.push(violation);
+    }
+
+    /// `Ok(())` when there are none, else `Err(self)`.
+    pub fn into_result(self) -> Result<(), Violations> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The violations.
+    pub fn iter(&self) -> std::slice::Iter<'_, Violation> {
+        self.0.iter()
+    }
+
+    /// The fields that broke a rule.
+    pub fn fields(&self) -> Vec<&str> {
+        self.0.iter().map(|v| v.field.as_str()).collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a Violations {
+    type Item = &'a Violation;
+    type IntoIter = std::slice::Iter<'a, Violation>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.0.len();
+        write!(f, "{count} problem{}", if count == 1 { "" } else { "s" })?;
+        for violation in &self.0 {
+            write!(f, "\n  - {violation}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<Violations> for Error {
+    fn from(violations: Violations) -> Self {
+        Error::InvalidRequest(violations)
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(error: ApiError) -> Self {
+        Error::Api(error)
+    }
+}

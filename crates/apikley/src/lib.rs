@@ -1,0 +1,61 @@
+//! The model-agnostic runtime for Apikley's Market models: configuration and auth, the
+//! `{code, msg, data}` envelope, typed errors, safe retries, client-side rate limits, task
+//! handles with polling, and typed results.
+//!
+//! A model crate (such as `seedance`) adds only its request type: a [`TaskRequest`] that
+//! validates itself and turns into the body generated from the model's OpenAPI document
+//! ([`Model::Body`]). Everything else is here, written once for every model.
+//!
+//! ```no_run
+//! # async fn run<R: apikley::TaskRequest>(request: R) -> Result<(), apikley::Error> {
+//! let client = apikley::Client::from_env()?;
+//! let done = client
+//!     .submit(request)
+//!     .await?
+//!     .wait_with(|progress| eprintln!("{progress}"))
+//!     .await?;
+//! println!("{}", done.urls()[0]);
+//! # Ok(()) }
+//! ```
+//!
+//! # Guarantees
+//! - **Nothing invalid is sent**: [`Client::submit`] reports every violation before any request.
+//! - **Never pay twice**: `createTask` is resent only when it provably created nothing
+//!   (connection refused, 429, 433, 455). Otherwise the caller gets
+//!   [`Error::OutcomeUnknown`], never a silent duplicate.
+//! - **Never lose a task**: every error once a task exists carries its id ([`Error::task_id`]);
+//!   [`Client::task`] resumes it.
+//! - **Forward compatible**: unknown codes are [`ApiCode::Unknown`], unknown states
+//!   [`TaskState::Unknown`], unknown fields are ignored.
+//! - **Secrets stay secret**: the key never appears in `Debug` output, logs or errors.
+//!
+//! # Tracing
+//! Every HTTP attempt runs in an `apikley.call` span with `operation`, `task_id`, `attempt`,
+//! `status` and `duration_ms`; retries are logged at `warn`.
+#![deny(missing_docs)]
+
+mod client;
+mod config;
+mod error;
+mod model;
+mod rate_limit;
+mod retry;
+mod task;
+mod transport;
+mod wait;
+
+pub use client::Client;
+pub use config::{API_KEY_VAR, ApiKey, BASE_URL_VAR, ClientBuilder, DEFAULT_BASE_URL};
+pub use error::{ApiCode, ApiError, Error, Violation, Violations};
+pub use model::{Model, TaskRequest};
+pub use rate_limit::{RateLimit, RateLimits};
+pub use retry::RetryPolicy;
+pub use task::{TaskId, TaskRecord, TaskResult, TaskState};
+pub use wait::{CompletedTask, PollSchedule, Progress, Task, WaitOptions, Waiter};
+
+/// The spec-exact generated types and clients of the shared Market endpoints.
+pub use apikley_raw as raw;
+/// Cancels a [`Waiter`] (re-exported from `tokio-util`).
+pub use tokio_util::sync::CancellationToken;
+/// URLs of results (re-exported from `url`).
+pub use url::Url;

@@ -1,0 +1,66 @@
+//! How a Market model plugs into the runtime.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Violations;
+
+/// A Market model: ties a model id to the spec-exact `createTask` body generated from its
+/// OpenAPI document. Every Market model shares `createTask`, Get Task Details and the
+/// `{code, msg, data}` envelope, so this is all the runtime needs to know about one.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// /// A model whose generated body is `serde_json::Value` (a real one uses its raw crate's type).
+/// struct Echo;
+///
+/// impl apikley::Model for Echo {
+///     const ID: &'static str = "example/echo";
+///     type Body = serde_json::Value;
+///
+///     fn expected_duration(_: &Self::Body) -> Option<Duration> {
+///         Some(Duration::from_secs(20))
+///     }
+/// }
+/// ```
+pub trait Model: Send + Sync + 'static {
+    /// The id sent as `model`, e.g. `bytedance/seedance-1.5-pro`.
+    const ID: &'static str;
+
+    /// The spec-exact `createTask` body (`model`, `callBackUrl`, `input`), from the model's raw
+    /// crate.
+    type Body: Serialize + DeserializeOwned + Clone + Send + Sync + 'static;
+
+    /// A rough prior for how long a task takes, used to plan polling until the client has
+    /// seen real tasks of the same [`workload`](Model::workload). `None`: poll on the
+    /// documented schedule.
+    fn expected_duration(body: &Self::Body) -> Option<Duration> {
+        let _ = body;
+        None
+    }
+
+    /// A label for tasks that take about as long as each other (e.g. `8s 720p audio`); the
+    /// client learns one duration per label.
+    fn workload(body: &Self::Body) -> String {
+        let _ = body;
+        String::new()
+    }
+}
+
+/// An ergonomic request the client can submit: it knows its model, checks itself, and becomes
+/// the model's spec-exact body.
+pub trait TaskRequest: Send {
+    /// The model the request is for.
+    type Model: Model;
+
+    /// Every rule the request breaks (empty when it is valid). The client calls this before
+    /// anything is sent.
+    fn violations(&self) -> Violations;
+
+    /// The spec-exact body. Called only when [`violations`](TaskRequest::violations) is empty;
+    /// may still report violations the typed conversion finds.
+    fn into_body(self) -> Result<<Self::Model as Model>::Body, Violations>;
+}

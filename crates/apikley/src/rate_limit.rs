@@ -1,0 +1,136 @@
+//! Client-side rate limits, so that a burst of work never meets the server's 429s.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// At most `max` requests in any window of `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub max: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+impl RateLimit {
+    /// `max` requests per `per`.
+    pub const fn new(max: u32, per: Duration) -> Self {
+        RateLimit { max, per }
+    }
+}
+
+/// The limits a client keeps to, shared by all its clones and tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// New tasks (`createTask`); `None` for no limit. Default: 20 per 10 s, the documented
+    /// account limit.
+    pub creates: Option<RateLimit>,
+    /// Status queries (`recordInfo`); `None` for no limit. Default: 10 per second, the
+    /// documented per-key limit.
+    pub queries: Option<RateLimit>,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            creates: Some(RateLimit::new(20, Duration::from_secs(10))),
+            queries: Some(RateLimit::new(10, Duration::from_secs(1))),
+        }
+    }
+}
+
+impl RateLimits {
+    /// No client-side limits.
+    pub const fn none() -> Self {
+        RateLimits {
+            creates: None,
+            queries: None,
+        }
+    }
+}
+
+/// Keeps to a [`RateLimit`] whatever the network latency: each request holds one of `max`
+/// permits from before it is sent until one window after its answer arrived. The server sees a
+/// request somewhere between those two moments, so no window of its clock can hold more than
+/// `max` of them. Permits are granted in FIFO order.
+#[derive(Debug, Clone)]
+pub(crate) struct Limiter {
+    permits: Arc<Semaphore>,
+    window: Duration,
+}
+
+/// A granted request slot; returned to the limiter one window after it is dropped.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    permit: Option<OwnedSemaphorePermit>,
+    window: Duration,
+}
+
+impl Limiter {
+    pub(crate) fn new(limit: RateLimit) -> Self {
+        Limiter {
+            permits: Arc::new(Semaphore::new(limit.max.max(1) as usize)),
+            window: limit.per,
+        }
+    }
+
+    /// Waits for a slot.
+    pub(crate) async fn acquire(&self) -> Slot {
+        let permit = self.permits.clone().acquire_owned().await.ok();
+        Slot {
+            permit,
+            window: self.window,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some(permit) = self.permit.take() else {
+            return;
+        };
+        let window = self.window;
+        // Outside a runtime (shutdown) nothing is waiting any more: release at once.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                tokio::time::sleep(window).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    #[tokio::test(start_paused = true)]
+    async fn no_window_holds_more_than_max_grants() {
+        let limiter = Limiter::new(RateLimit::new(3, Duration::from_secs(10)));
+        let start = Instant::now();
+        let mut grants = Vec::new();
+        for _ in 0..9 {
+            let slot = limiter.acquire().await;
+            grants.push(start.elapsed());
+            drop(slot);
+        }
+        assert_eq!(
+            grants,
+            [0, 0, 0, 10, 10, 10, 20, 20, 20].map(Duration::from_secs)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_window_starts_when_the_request_ends() {
+        let limiter = Limiter::new(RateLimit::new(1, Duration::from_secs(10)));
+        let start = Instant::now();
+        let slot = limiter.acquire().await;
+        tokio::time::sleep(Duration::from_secs(4)).await; // a slow request
+        drop(slot);
+        let _next = limiter.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(14));
+    }
+}

@@ -1,0 +1,506 @@
+//! Task handles: one status query, or polling until the task ends.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::task::{TaskId, TaskRecord, TaskResult, TaskState};
+use crate::transport::Op;
+
+/// How long to wait, and how often to ask.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WaitOptions {
+    /// Give up waiting after this long (default 15 minutes). The task itself goes on.
+    pub deadline: Duration,
+    /// When to query (default [`PollSchedule::Adaptive`]).
+    pub schedule: PollSchedule,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions {
+            deadline: Duration::from_secs(15 * 60),
+            schedule: PollSchedule::Adaptive,
+        }
+    }
+}
+
+/// When a waiting task is queried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PollSchedule {
+    /// The documented schedule at its thrifty end (every 3 s for the first 30 s, every 10 s until
+    /// 2 minutes, every 30 s after), stretched while the task's expected end is still far off:
+    /// each wait is half the time left to 90% of the expected duration, never shorter than the
+    /// documented interval. Waits are lengthened by up to 10% of jitter, so that many tasks
+    /// do not poll in step. It never queries more often than the documented schedule.
+    Adaptive,
+    /// A fixed interval (plus the same jitter).
+    Every(Duration),
+}
+
+impl PollSchedule {
+    /// The documented interval at `elapsed`, at the thrifty end of each band.
+    pub fn documented_interval(elapsed: Duration) -> Duration {
+        match elapsed.as_secs() {
+            0..30 => Duration::from_secs(3),
+            30..120 => Duration::from_secs(10),
+            _ => Duration::from_secs(30),
+        }
+    }
+
+    /// How long to wait before the next query, `elapsed` into the wait, when the task is
+    /// expected to take `expected` in all. Without jitter.
+    pub fn interval(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
+        match *self {
+            PollSchedule::Every(interval) => interval,
+            PollSchedule::Adaptive => {
+                let documented = Self::documented_interval(elapsed);
+                let aim = expected.map(|e| e.mul_f64(0.9)).unwrap_or_default();
+                if elapsed + documented < aim {
+                    documented.max((aim - elapsed) / 2)
+                } else {
+                    documented
+                }
+            }
+        }
+    }
+
+    fn next_delay(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
+        self.interval(elapsed, expected)
+            .mul_f64(1.0 + fastrand::f64() * 0.1)
+    }
+}
+
+/// Where a waited-for task stands, as reported to a progress callback after each query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// The task.
+    pub task_id: TaskId,
+    /// Its state at the last query.
+    pub state: TaskState,
+    /// Time since the wait began.
+    pub elapsed: Duration,
+    /// Status queries so far (retries included).
+    pub queries: u32,
+    /// How long the task is expected to take in all, when known.
+    pub expected: Option<Duration>,
+    /// Progress 0–100, for the models that report it.
+    pub percent: Option<u8>,
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "task {}: {}, {} elapsed",
+            self.task_id,
+            self.state,
+            clock(self.elapsed)
+        )?;
+        if let Some(percent) = self.percent {
+            write!(f, ", {percent}%")?;
+        }
+        if let Some(expected) = self.expected {
+            write!(f, " (about {} expected)", clock(expected))?;
+        }
+        Ok(())
+    }
+}
+
+fn clock(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    format!("{}:{:02}", seconds / 60, seconds % 60)
+}
+
+/// A task that finished successfully.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompletedTask {
+    record: TaskRecord,
+    result: TaskResult,
+}
+
+impl CompletedTask {
+    /// The task's id.
+    pub fn id(&self) -> &TaskId {
+        &self.record.id
+    }
+
+    /// The final record.
+    pub fn record(&self) -> &TaskRecord {
+        &self.record
+    }
+
+    /// What the task produced.
+    pub fn result(&self) -> &TaskResult {
+        &self.result
+    }
+
+    /// The generated files. They expire: download promptly.
+    pub fn urls(&self) -> &[Url] {
+        &self.result.urls
+    }
+}
+
+/// Learned task durations, per model and workload.
+#[derive(Debug, Default)]
+pub(crate) struct Estimator {
+    learned: Mutex<HashMap<String, Duration>>,
+}
+
+impl Estimator {
+    fn expected(&self, key: &str) -> Option<Duration> {
+        self.learned.lock().ok()?.get(key).copied()
+    }
+
+    /// Folds in one observation (an exponentially weighted average, 30% new).
+    fn learn(&self, key: &str, observed: Duration) {
+        if let Ok(mut learned) = self.learned.lock() {
+            learned
+                .entry(key.to_owned())
+                .and_modify(|d| *d = d.mul_f64(0.7) + observed.mul_f64(0.3))
+                .or_insert(observed);
+        }
+    }
+}
+
+/// What the submitting client knows about a task's expected duration.
+#[derive(Debug, Clone)]
+pub(crate) struct Workload {
+    pub(crate) key: String,
+    pub(crate) prior: Option<Duration>,
+}
+
+/// A task on the server: query it, or wait for it to end.
+///
+/// Cloning is cheap; any clone (or `client.task(id)` in another process) follows the same task.
+#[derive(Debug, Clone)]
+pub struct Task {
+    client: Client,
+    id: TaskId,
+    workload: Option<Workload>,
+}
+
+impl Task {
+    pub(crate) fn new(client: Client, id: TaskId, workload: Option<Workload>) -> Self {
+        Task {
+            client,
+            id,
+            workload,
+        }
+    }
+
+    /// The task's id: keep it to resume later with [`Client::task`].
+    pub fn id(&self) -> &TaskId {
+        &self.id
+    }
+
+    /// One status query (retried on transient failures).
+    pub async fn status(&self) -> Result<TaskRecord, Error> {
+        self.query(None).await
+    }
+
+    async fn query(&self, deadline: Option<Instant>) -> Result<TaskRecord, Error> {
+        let id = self.id.as_str();
+        let raw: apikley_raw::task_detail::types::TaskRecord = self
+            .client
+            .inner
+            .call(Op::TaskDetail, Some(&self.id), deadline, |http, url| {
+                http.get(url).query(&[("taskId", id)])
+            })
+            .await?;
+        TaskRecord::from_raw(raw).map_err(|reason| Error::Undecodable {
+            operation: Op::TaskDetail.name(),
+            task_id: Some(self.id.clone()),
+            status: reqwest::StatusCode::OK,
+            reason,
+            snippet: String::new(),
+        })
+    }
+
+    /// Waits until the task ends, with the client's default [`WaitOptions`].
+    pub async fn wait(&self) -> Result<CompletedTask, Error> {
+        self.waiter().await
+    }
+
+    /// Waits until the task ends, calling `progress` after each query.
+    pub async fn wait_with(
+        &self,
+        progress: impl FnMut(&Progress) + Send,
+    ) -> Result<CompletedTask, Error> {
+        self.waiter().on_progress(progress).await
+    }
+
+    /// A wait with every option: deadline, schedule, cancellation and progress.
+    ///
+    /// ```no_run
+    /// # async fn run(task: apikley::Task) -> Result<(), apikley::Error> {
+    /// use std::time::Duration;
+    /// let cancel = tokio_util::sync::CancellationToken::new();
+    /// let done = task
+    ///     .waiter()
+    ///     .deadline(Duration::from_secs(600))
+    ///     .cancel_on(cancel.clone())
+    ///     .on_progress(|p| eprintln!("{p}"))
+    ///     .await?;
+    /// println!("{:?}", done.urls());
+    /// # Ok(()) }
+    /// ```
+    pub fn waiter(&self) -> Waiter<'_> {
+        Waiter {
+            task: self,
+            options: self.client.inner.wait,
+            cancel: None,
+            progress: None,
+        }
+    }
+
+    fn learning_key(&self, record: Option<&TaskRecord>) -> String {
+        match (&self.workload, record.and_then(|r| r.model.as_deref())) {
+            (Some(w), _) => w.key.clone(),
+            (None, Some(model)) => model.to_owned(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// A configured wait; `.await` it. Made by [`Task::waiter`].
+#[must_use = "a Waiter does nothing until awaited"]
+pub struct Waiter<'a> {
+    task: &'a Task,
+    options: WaitOptions,
+    cancel: Option<CancellationToken>,
+    progress: Option<Box<dyn FnMut(&Progress) + Send + 'a>>,
+}
+
+impl fmt::Debug for Waiter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiter")
+            .field("task", &self.task.id)
+            .field("options", &self.options)
+            .field("cancellable", &self.cancel.is_some())
+            .finish()
+    }
+}
+
+impl<'a> Waiter<'a> {
+    /// Gives up after this long.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.options.deadline = deadline;
+        self
+    }
+
+    /// Queries on this schedule.
+    pub fn schedule(mut self, schedule: PollSchedule) -> Self {
+        self.options.schedule = schedule;
+        self
+    }
+
+    /// Stops (with [`Error::Cancelled`]) when the token is cancelled. Dropping the future
+    /// stops the wait too.
+    pub fn cancel_on(mut self, token: CancellationToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
+    /// Calls `progress` after every status query.
+    pub fn on_progress(mut self, progress: impl FnMut(&Progress) + Send + 'a) -> Self {
+        self.progress = Some(Box::new(progress));
+        self
+    }
+
+    async fn run(mut self) -> Result<CompletedTask, Error> {
+        let task = self.task;
+        let inner = &task.client.inner;
+        let started = Instant::now();
+        let deadline = started + self.options.deadline;
+        let cancel = self.cancel.take().unwrap_or_default();
+        let mut key = task.learning_key(None);
+        let prior = task.workload.as_ref().and_then(|w| w.prior);
+        let mut expected = inner.estimator.expected(&key).or(prior);
+        let mut last_state = TaskState::Waiting;
+        let mut queries = 0;
+        // A task this client just created cannot be done yet; one resumed by id may be.
+        let mut query_now = task.workload.is_none();
+
+        loop {
+            if !query_now {
+                let elapsed = started.elapsed();
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    return Err(timed_out(task, self.options.deadline, &last_state));
+                }
+                let delay = self
+                    .options
+                    .schedule
+                    .next_delay(elapsed, expected)
+                    .min(remaining);
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = cancel.cancelled() => return Err(Error::Cancelled { task_id: task.id.clone() }),
+                }
+            }
+            query_now = false;
+            if Instant::now() >= deadline {
+                return Err(timed_out(task, self.options.deadline, &last_state));
+            }
+
+            let outcome = tokio::select! {
+                outcome = task.query(Some(deadline)) => outcome,
+                () = cancel.cancelled() => return Err(Error::Cancelled { task_id: task.id.clone() }),
+            };
+            queries += 1;
+            let record = match outcome {
+                Ok(record) => record,
+                // An outage shorter than the deadline must not end the wait.
+                Err(error) if error.is_retryable() => {
+                    tracing::warn!(task_id = %task.id, %error, "status query failed; still waiting");
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            if task.workload.is_none() && key.is_empty() {
+                key = task.learning_key(Some(&record));
+                expected = inner.estimator.expected(&key);
+            }
+            last_state = record.state.clone();
+            if let Some(progress) = &mut self.progress {
+                progress(&Progress {
+                    task_id: task.id.clone(),
+                    state: record.state.clone(),
+                    elapsed: started.elapsed(),
+                    queries,
+                    expected,
+                    percent: record.progress,
+                });
+            }
+            match record.state {
+                TaskState::Success => {
+                    if let Some(took) = record.generation_time() {
+                        inner.estimator.learn(&key, took);
+                    }
+                    let Some(result) = record.result.clone() else {
+                        return Err(Error::Undecodable {
+                            operation: Op::TaskDetail.name(),
+                            task_id: Some(task.id.clone()),
+                            status: reqwest::StatusCode::OK,
+                            reason: "a successful task has no result".into(),
+                            snippet: String::new(),
+                        });
+                    };
+                    tracing::info!(task_id = %task.id, elapsed_ms = started.elapsed().as_millis() as u64, queries, "task succeeded");
+                    return Ok(CompletedTask { record, result });
+                }
+                TaskState::Fail => {
+                    return Err(Error::TaskFailed {
+                        task_id: task.id.clone(),
+                        fail_code: record.fail_code,
+                        fail_message: record.fail_message,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn timed_out(task: &Task, waited: Duration, last_state: &TaskState) -> Error {
+    Error::WaitTimedOut {
+        task_id: task.id.clone(),
+        waited,
+        last_state: last_state.to_string(),
+    }
+}
+
+impl<'a> IntoFuture for Waiter<'a> {
+    type Output = Result<CompletedTask, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Query times of a schedule over `until`, without jitter.
+    fn query_times(
+        schedule: PollSchedule,
+        expected: Option<Duration>,
+        until: Duration,
+    ) -> Vec<Duration> {
+        let mut times = Vec::new();
+        let mut t = Duration::ZERO;
+        loop {
+            t += schedule.interval(t, expected);
+            if t > until {
+                return times;
+            }
+            times.push(t);
+        }
+    }
+
+    #[test]
+    fn the_documented_schedule_at_its_thrifty_end() {
+        let times = query_times(PollSchedule::Adaptive, None, Duration::from_secs(120));
+        let expected: Vec<Duration> = (1..=10)
+            .map(|i| Duration::from_secs(3 * i))
+            .chain((4..=12).map(|i| Duration::from_secs(10 * i)))
+            .collect();
+        assert_eq!(times, expected);
+    }
+
+    #[test]
+    fn an_expected_duration_queries_less_and_never_more_than_the_docs() {
+        let documented = query_times(PollSchedule::Adaptive, None, Duration::from_secs(3600));
+        for expected in [10, 30, 90, 200, 600] {
+            let expected = Some(Duration::from_secs(expected));
+            let adaptive = query_times(PollSchedule::Adaptive, expected, Duration::from_secs(3600));
+            // The k-th query never comes earlier than the documented k-th query.
+            for (ours, docs) in adaptive.iter().zip(&documented) {
+                assert!(ours >= docs, "{expected:?}: {ours:?} < {docs:?}");
+            }
+        }
+        let adaptive = query_times(
+            PollSchedule::Adaptive,
+            Some(Duration::from_secs(90)),
+            Duration::from_secs(120),
+        );
+        assert!(adaptive.len() < 10, "{adaptive:?}");
+    }
+
+    #[test]
+    fn estimates_move_towards_observations() {
+        let estimator = Estimator::default();
+        assert_eq!(estimator.expected("k"), None);
+        estimator.learn("k", Duration::from_secs(100));
+        estimator.learn("k", Duration::from_secs(200));
+        assert_eq!(estimator.expected("k"), Some(Duration::from_secs(130)));
+    }
+
+    #[test]
+    fn progress_reads_well() {
+        let progress = Progress {
+            task_id: "t1".into(),
+            state: TaskState::Generating,
+            elapsed: Duration::from_secs(42),
+            queries: 3,
+            expected: Some(Duration::from_secs(90)),
+            percent: None,
+        };
+        assert_eq!(
+            progress.to_string(),
+            "task t1: generating, 0:42 elapsed (about 1:30 expected)"
+        );
+    }
+}
