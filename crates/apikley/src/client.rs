@@ -94,7 +94,7 @@ impl Client {
     /// A client configured from `APIKLEY_API_KEY` (required) and `APIKLEY_BASE_URL`
     /// (default `https://api.apikley.ru`).
     pub fn from_env() -> Result<Self, Error> {
-        Client::builder().from_env()?.build()
+        Client::builder().with_env()?.build()
     }
 
     /// The base URL requests go to.

@@ -212,16 +212,18 @@ impl ClientBuilder {
     }
 
     /// Reads `APIKLEY_API_KEY` (required) and `APIKLEY_BASE_URL` (optional) into the builder.
-    pub fn from_env(self) -> Result<Self, Error> {
-        let key = std::env::var(API_KEY_VAR).map_err(|_| {
+    pub fn with_env(self) -> Result<Self, Error> {
+        self.with_vars(|name| std::env::var(name).ok())
+    }
+
+    fn with_vars(self, var: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let key = var(API_KEY_VAR).filter(|k| !k.trim().is_empty()).ok_or_else(|| {
             Error::Config(format!(
-                "{API_KEY_VAR} is not set: export your Apikley API key in it (get one at https://app.apikley.ru/keys)"
+                "{API_KEY_VAR} is not set: export your Apikley API key in it (keys: https://app.apikley.ru/keys)"
             ))
         })?;
         let mut builder = self.api_key(key);
-        if let Ok(url) = std::env::var(BASE_URL_VAR)
-            && !url.trim().is_empty()
-        {
+        if let Some(url) = var(BASE_URL_VAR).filter(|u| !u.trim().is_empty()) {
             builder = builder.base_url(url.trim());
         }
         Ok(builder)
@@ -298,6 +300,31 @@ mod tests {
                 .as_str(),
             "https://proxy.example/apikley/api/v1/jobs/createTask"
         );
+    }
+
+    #[test]
+    fn the_environment_names_the_missing_variable() {
+        let error = ClientBuilder::default().with_vars(|_| None).unwrap_err();
+        assert!(
+            error.to_string().contains("APIKLEY_API_KEY is not set"),
+            "{error}"
+        );
+        let client = ClientBuilder::default()
+            .with_vars(|name| match name {
+                API_KEY_VAR => Some("k".into()),
+                BASE_URL_VAR => Some(" http://127.0.0.1:9 ".into()),
+                _ => None,
+            })
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(client.base_url().as_str(), "http://127.0.0.1:9/");
+        let default = ClientBuilder::default()
+            .with_vars(|name| (name == API_KEY_VAR).then(|| "k".into()))
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(default.base_url().as_str(), "https://api.apikley.ru/");
     }
 
     #[test]

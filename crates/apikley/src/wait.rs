@@ -278,8 +278,10 @@ pub struct Waiter<'a> {
     task: &'a Task,
     options: WaitOptions,
     cancel: Option<CancellationToken>,
-    progress: Option<Box<dyn FnMut(&Progress) + Send + 'a>>,
+    progress: Option<ProgressFn<'a>>,
 }
+
+type ProgressFn<'a> = Box<dyn FnMut(&Progress) + Send + 'a>;
 
 impl fmt::Debug for Waiter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

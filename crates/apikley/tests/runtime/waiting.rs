@@ -1,0 +1,228 @@
+//! Waiting for a task: schedule, failures on the way, deadline, cancellation, results.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apikley::{Error, PollSchedule, Progress, TaskState};
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::support::{ExampleModel, Reply, ScriptedServer, body, client, created, record};
+
+/// A server whose task "task-1" succeeds `done_after` after `start`.
+async fn server_with_task(start: Instant, done_after: Duration) -> ScriptedServer {
+    ScriptedServer::start(move |seen, _| {
+        if seen.target.starts_with("/api/v1/jobs/createTask") {
+            return Reply::ok(created("task-1"));
+        }
+        assert_eq!(seen.target, "/api/v1/jobs/recordInfo?taskId=task-1");
+        let state = if seen.at - start >= done_after {
+            "success"
+        } else {
+            "generating"
+        };
+        Reply::ok(record("task-1", state))
+    })
+    .await
+}
+
+/// How many queries the documented schedule (thrifty end) makes before `t`.
+fn documented_queries(t: Duration) -> usize {
+    let mut count = 0;
+    let mut at = Duration::ZERO;
+    loop {
+        at += PollSchedule::documented_interval(at);
+        if at > t {
+            return count;
+        }
+        count += 1;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_survives_failures_and_queries_less_than_the_documented_schedule() {
+    let start = Instant::now();
+    let done_after = Duration::from_secs(120);
+    // Queries 2 and 3 answer 500, query 5 loses its connection.
+    let server = ScriptedServer::start(move |seen, index| {
+        if seen.target.starts_with("/api/v1/jobs/createTask") {
+            return Reply::ok(created("task-1"));
+        }
+        assert_eq!(seen.target, "/api/v1/jobs/recordInfo?taskId=task-1");
+        match index {
+            2 | 3 => Reply::Json(500, json!({"code": 500, "msg": "Server Error"}), vec![]),
+            5 => Reply::Drop,
+            _ if seen.at - start >= done_after => Reply::ok(record("task-1", "success")),
+            _ => Reply::ok(record("task-1", "generating")),
+        }
+    })
+    .await;
+
+    let client = client(&server.url);
+    let task = client
+        .submit_body::<ExampleModel>(body())
+        .await
+        .expect("created");
+    let progress = Arc::new(Mutex::new(Vec::<Progress>::new()));
+    let log = progress.clone();
+    let done = task
+        .wait_with(move |p| log.lock().expect("not poisoned").push(p.clone()))
+        .await
+        .expect("the task succeeds");
+
+    assert_eq!(done.id().as_str(), "task-1");
+    assert_eq!(done.urls()[0].as_str(), "https://cdn.example/video.mp4");
+    let finished = start.elapsed();
+    assert!(
+        finished >= done_after && finished < done_after + Duration::from_secs(35),
+        "{finished:?}"
+    );
+
+    let queries = server
+        .seen()
+        .iter()
+        .filter(|s| s.target.contains("recordInfo"))
+        .count();
+    let documented = documented_queries(finished);
+    assert!(
+        queries <= documented,
+        "{queries} queries, the documented schedule makes {documented}"
+    );
+    assert!(queries >= 6, "the faults were met: {queries}");
+
+    let progress = progress.lock().expect("not poisoned");
+    assert_eq!(
+        progress.last().map(|p| p.state.clone()),
+        Some(TaskState::Success)
+    );
+    assert!(
+        progress
+            .iter()
+            .all(|p| p.expected == Some(Duration::from_secs(100)))
+    );
+    assert!(progress.windows(2).all(|w| w[0].elapsed <= w[1].elapsed));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_ends_a_wait_with_the_task_id() {
+    let server = server_with_task(Instant::now(), Duration::MAX).await;
+    let task = client(&server.url)
+        .submit_body::<ExampleModel>(body())
+        .await
+        .expect("created");
+    let started = Instant::now();
+    let error = task
+        .waiter()
+        .deadline(Duration::from_secs(300))
+        .await
+        .expect_err("never finishes");
+    match &error {
+        Error::WaitTimedOut {
+            task_id,
+            waited,
+            last_state,
+        } => {
+            assert_eq!(task_id.as_str(), "task-1");
+            assert_eq!(*waited, Duration::from_secs(300));
+            assert_eq!(last_state, "generating");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(300)
+            && started.elapsed() < Duration::from_secs(301)
+    );
+    assert_eq!(error.task_id().map(|t| t.as_str()), Some("task-1"));
+    assert!(error.is_retryable());
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancellation_ends_a_wait_with_the_task_id() {
+    let server = server_with_task(Instant::now(), Duration::MAX).await;
+    let task = client(&server.url)
+        .submit_body::<ExampleModel>(body())
+        .await
+        .expect("created");
+    let token = apikley::CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        cancel.cancel();
+    });
+    let started = Instant::now();
+    let error = task.waiter().cancel_on(token).await.expect_err("cancelled");
+    assert!(
+        matches!(&error, Error::Cancelled { task_id } if task_id.as_str() == "task-1"),
+        "{error:?}"
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(60));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_task_is_an_error_with_its_code_and_message() {
+    let server = ScriptedServer::start(|seen, _| {
+        if seen.target.contains("createTask") {
+            return Reply::ok(created("task-9"));
+        }
+        let mut answer = record("task-9", "fail");
+        answer["data"]["failCode"] = "422".into();
+        answer["data"]["failMsg"] = "Invalid prompt: prompt contains prohibited content".into();
+        Reply::ok(answer)
+    })
+    .await;
+    let task = client(&server.url)
+        .submit_body::<ExampleModel>(body())
+        .await
+        .expect("created");
+    match task.wait().await {
+        Err(Error::TaskFailed {
+            task_id,
+            fail_code,
+            fail_message,
+        }) => {
+            assert_eq!(task_id.as_str(), "task-9");
+            assert_eq!(fail_code.as_deref(), Some("422"));
+            assert_eq!(
+                fail_message.as_deref(),
+                Some("Invalid prompt: prompt contains prohibited content")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_resumed_by_id_is_queried_at_once() {
+    let server = server_with_task(Instant::now(), Duration::ZERO).await;
+    let started = Instant::now();
+    let done = client(&server.url)
+        .task("task-1")
+        .wait()
+        .await
+        .expect("already done");
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(done.record().state, TaskState::Success);
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lasting_refusal_ends_the_wait_with_the_task_id() {
+    let server = ScriptedServer::start(|seen, _| {
+        if seen.target.contains("createTask") {
+            Reply::ok(created("task-1"))
+        } else {
+            Reply::Json(401, json!({"code": 401, "msg": "Unauthorized"}), vec![])
+        }
+    })
+    .await;
+    let task = client(&server.url)
+        .submit_body::<ExampleModel>(body())
+        .await
+        .expect("created");
+    let error = task.wait().await.expect_err("401 is final");
+    assert_eq!(
+        error.api().map(|e| e.code),
+        Some(apikley::ApiCode::Unauthorized)
+    );
+    assert_eq!(error.task_id().map(|t| t.as_str()), Some("task-1"));
+}

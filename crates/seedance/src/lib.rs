@@ -1,0 +1,38 @@
+//! Rust SDK for Apikley's **Seedance 1.5 Pro** video model (`bytedance/seedance-1.5-pro`).
+//!
+//! ```no_run
+//! use seedance::{AspectRatio, Client, Duration, Resolution, VideoRequest};
+//!
+//! # async fn run() -> Result<(), seedance::Error> {
+//! let client = Client::from_env()?; // APIKLEY_API_KEY, APIKLEY_BASE_URL
+//! let request = VideoRequest::new("A serene beach at sunset")
+//!     .aspect_ratio(AspectRatio::Landscape16x9)
+//!     .resolution(Resolution::P720)
+//!     .duration(Duration::Seconds8);
+//! let task = client.submit(request).await?; // validated first; returns once the id is known
+//! println!("task {}", task.id()); // resume later with client.task(id)
+//! let video = task.wait_with(|p| eprintln!("{p}")).await?;
+//! println!("{}", video.urls()[0]);
+//! # Ok(()) }
+//! ```
+//!
+//! This crate is thin: [`VideoRequest`] (friendly names, validation) and the [`Seedance15Pro`]
+//! model. The client, errors, retries, rate limits and polling come from the model-agnostic
+//! [`apikley`] runtime and are re-exported here; the spec-exact generated types are in [`raw`].
+#![deny(missing_docs)]
+
+mod request;
+
+pub use apikley::{
+    ApiCode, ApiError, CancellationToken, Client, ClientBuilder, CompletedTask, Error, Model,
+    PollSchedule, Progress, RateLimit, RateLimits, RetryPolicy, Task, TaskId, TaskRecord,
+    TaskRequest, TaskResult, TaskState, Url, Violation, Violations, WaitOptions, Waiter,
+};
+pub use request::{
+    AspectRatio, Duration, MAX_IMAGES, ParseError, Resolution, Seedance15Pro, VideoRequest,
+};
+
+/// The runtime this crate builds on.
+pub use apikley;
+/// The spec-exact types and client generated from the Seedance 1.5 Pro OpenAPI document.
+pub use seedance_raw as raw;

@@ -1,0 +1,228 @@
+//! The Seedance request end to end against httpmock on 127.0.0.1: invalid requests never leave
+//! the process, valid ones go out as the spec describes and come back as video URLs.
+
+use std::time::Duration;
+
+use httpmock::Method::{GET, POST};
+use httpmock::MockServer;
+use seedance::{AspectRatio, Client, Error, RateLimits, Resolution, VideoRequest};
+use serde_json::json;
+
+const KEY: &str = "sk-test-seedance";
+
+fn client(server: &MockServer) -> Client {
+    Client::builder()
+        .api_key(KEY)
+        .base_url(server.base_url())
+        .request_timeout(None)
+        .rate_limits(RateLimits::none())
+        .build()
+        .expect("client builds")
+}
+
+/// One generated case: a request and the fields its violations must name, in order.
+struct Case {
+    request: VideoRequest,
+    expected: Vec<String>,
+}
+
+fn invalid_cases() -> Vec<Case> {
+    let prompts: [(&str, String, bool); 5] = [
+        ("valid", "A serene beach at sunset".into(), true),
+        ("empty", String::new(), false),
+        ("short", "ab".into(), false),
+        ("long", "x".repeat(2501), false),
+        ("long multi-byte", "海".repeat(2501), false),
+    ];
+    let ok = "https://example.com/a.png";
+    let images: [(&str, Vec<&str>, Vec<usize>, bool); 6] = [
+        ("none", vec![], vec![], true),
+        ("three", vec![ok, ok, ok], vec![], false),
+        ("not a url", vec!["not a url"], vec![0], true),
+        ("ftp", vec![ok, "ftp://example.com/b.png"], vec![1], true),
+        ("relative", vec!["/images/beach.png"], vec![0], true),
+        (
+            "three, one bad",
+            vec![ok, "data:image/png;base64,AAAA", ok],
+            vec![1],
+            false,
+        ),
+    ];
+    let callbacks: [Option<&str>; 4] = [
+        None,
+        Some("mailto:ops@example.com"),
+        Some("http://"),
+        Some("callbacks/seedance"),
+    ];
+    let mut cases = Vec::new();
+    for (_, prompt, prompt_ok) in &prompts {
+        for (_, urls, bad_urls, count_ok) in &images {
+            for callback in callbacks {
+                let mut request =
+                    VideoRequest::new(prompt.clone()).aspect_ratio(AspectRatio::Landscape16x9);
+                for url in urls {
+                    request = request.image_url(*url);
+                }
+                let mut expected = Vec::new();
+                if let Some(callback) = callback {
+                    request = request.callback_url(callback);
+                    expected.push("callBackUrl".to_owned());
+                }
+                if !prompt_ok {
+                    expected.push("input.prompt".to_owned());
+                }
+                if !count_ok {
+                    expected.push("input.input_urls".to_owned());
+                }
+                expected.extend(bad_urls.iter().map(|i| format!("input.input_urls[{i}]")));
+                if !expected.is_empty() {
+                    cases.push(Case { request, expected });
+                }
+            }
+        }
+    }
+    cases
+}
+
+#[tokio::test]
+async fn invalid_requests_list_every_violation_and_send_nothing() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200);
+        })
+        .await;
+    let client = client(&server);
+    let cases = invalid_cases();
+    assert!(cases.len() >= 50, "{} cases", cases.len());
+    for case in cases {
+        let fields = |violations: &seedance::Violations| -> Vec<String> {
+            violations.fields().into_iter().map(str::to_owned).collect()
+        };
+        let validated = case.request.validate().expect_err("invalid");
+        assert_eq!(fields(&validated), case.expected, "{validated}");
+        match client.submit(case.request).await {
+            Err(Error::InvalidRequest(violations)) => {
+                assert_eq!(violations, validated);
+                let message = Error::InvalidRequest(violations).to_string();
+                for field in &case.expected {
+                    assert!(message.contains(field.as_str()), "{message}");
+                }
+            }
+            other => panic!("expected InvalidRequest, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        mock.calls_async().await,
+        0,
+        "an invalid request reached the network"
+    );
+}
+
+#[test]
+fn the_violation_message_names_field_rule_and_value() {
+    let error = VideoRequest::new("ab")
+        .image_url("https://example.com/1.png")
+        .image_url("ftp://example.com/2.png")
+        .image_url("https://example.com/3.png")
+        .callback_url("callbacks/seedance")
+        .validate()
+        .expect_err("invalid");
+    insta::assert_snapshot!(error.to_string(), @r#"
+    4 problems
+      - callBackUrl must be an absolute http(s) URL (relative URL without a base) (got "callbacks/seedance")
+      - input.prompt is shorter than 3 characters (got 2 characters: "ab")
+      - input.input_urls accepts at most 2 images (got 3 images)
+      - input.input_urls[1] must be an absolute http(s) URL, not ftp (got "ftp://example.com/2.png")
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn submit_and_wait_sends_the_spec_body_and_returns_the_video_urls() {
+    let server = MockServer::start_async().await;
+    let create = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/v1/jobs/createTask")
+                .header("authorization", format!("Bearer {KEY}"))
+                .json_body(json!({
+                    "model": "bytedance/seedance-1.5-pro",
+                    "callBackUrl": "https://example.com/hooks/seedance",
+                    "input": {
+                        "prompt": "A serene beach at sunset",
+                        "aspect_ratio": "16:9",
+                        "resolution": "480p",
+                        "duration": 8,
+                        "fixed_lens": false,
+                        "generate_audio": false,
+                        "input_urls": ["https://example.com/beach.png"]
+                    }
+                }));
+            then.status(200).json_body(
+                json!({"code": 200, "msg": "success", "data": {"taskId": "task_bytedance_1"}}),
+            );
+        })
+        .await;
+    let status = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/v1/jobs/recordInfo")
+                .query_param("taskId", "task_bytedance_1");
+            then.status(200).json_body(json!({
+                "code": 200,
+                "msg": "success",
+                "data": {
+                    "taskId": "task_bytedance_1",
+                    "model": "bytedance/seedance-1.5-pro",
+                    "state": "success",
+                    "param": "{\"model\":\"bytedance/seedance-1.5-pro\",\"input\":{\"prompt\":\"A serene beach at sunset\",\"aspect_ratio\":\"16:9\"}}",
+                    "resultJson": "{\"resultUrls\":[\"https://cdn.example.com/beach.mp4\"]}",
+                    "failCode": "",
+                    "failMsg": "",
+                    "costTime": 61000,
+                    "createTime": 1_765_186_743_319_i64,
+                    "completeTime": 1_765_186_804_319_i64,
+                    "updateTime": 1_765_186_804_319_i64
+                }
+            }));
+        })
+        .await;
+
+    let request = VideoRequest::new("A serene beach at sunset")
+        .aspect_ratio(AspectRatio::Landscape16x9)
+        .resolution(Resolution::P480)
+        .image_url("https://example.com/beach.png")
+        .callback_url("https://example.com/hooks/seedance");
+    let started = tokio::time::Instant::now();
+    let video = client(&server)
+        .submit_and_wait(request)
+        .await
+        .expect("the video is ready");
+
+    create.assert_async().await;
+    status.assert_async().await;
+    assert_eq!(
+        video.urls()[0].as_str(),
+        "https://cdn.example.com/beach.mp4"
+    );
+    assert_eq!(
+        video.record().generation_time(),
+        Some(Duration::from_secs(61))
+    );
+    let original: seedance::raw::types::BytedanceSeedance15ProBody = video
+        .record()
+        .request()
+        .expect("param")
+        .expect("param decodes as the body");
+    assert_eq!(
+        original.input.map(|i| i.prompt.to_string()).as_deref(),
+        Some("A serene beach at sunset")
+    );
+    // The first query waits for about half the expected generation time (8 s at 480p: 63 s).
+    assert!(
+        started.elapsed() > Duration::from_secs(25),
+        "{:?}",
+        started.elapsed()
+    );
+}
