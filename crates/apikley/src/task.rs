@@ -159,10 +159,17 @@ impl TaskRecord {
         non_empty(&self.raw.param).map(serde_json::from_str)
     }
 
-    /// How long the task took from creation to its end, when both times are known.
+    /// How long the task took: from `createTime` to `completeTime` when both are known, else
+    /// `costTime` (documented in milliseconds, though one callback example looks like seconds,
+    /// which is why the timestamps come first).
     pub fn generation_time(&self) -> Option<Duration> {
-        let (start, end) = (self.raw.create_time?, self.raw.complete_time?);
-        u64::try_from(end - start).ok().map(Duration::from_millis)
+        let from_times = match (self.raw.create_time, self.raw.complete_time) {
+            (Some(start), Some(end)) => u64::try_from(end - start).ok(),
+            _ => None,
+        };
+        from_times
+            .or_else(|| self.raw.cost_time.and_then(|ms| u64::try_from(ms).ok()))
+            .map(Duration::from_millis)
     }
 }
 
