@@ -10,11 +10,12 @@ use url::Url;
 
 use crate::config::{ApiKey, ClientBuilder};
 use crate::error::Error;
+use crate::files::MediaSource;
 use crate::model::{Model, TaskRequest};
 use crate::rate_limit::{Limiter, RateLimits};
 use crate::retry::RetryPolicy;
 use crate::task::TaskId;
-use crate::transport::Op;
+use crate::transport::{Op, Scope};
 use crate::wait::{CompletedTask, Estimator, Task, WaitOptions, Workload};
 
 /// An Apikley client. Cheap to clone; clones share the connection pool, the rate limits and
@@ -41,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) base_url: Url,
     pub(crate) endpoints: Vec<(Op, Url)>,
     pub(crate) http: reqwest::Client,
+    /// For result files: no API key, an idle timeout instead of a total one.
+    pub(crate) download_http: reqwest::Client,
     pub(crate) user_agent: HeaderValue,
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) retry: RetryPolicy,
@@ -102,15 +105,24 @@ impl Client {
         &self.inner.base_url
     }
 
-    /// Validates the request, then creates the task; returns as soon as its id is known.
+    /// Validates the request, uploads its local files, then creates the task; returns as soon
+    /// as its id is known.
     ///
     /// Nothing is sent when the request breaks a rule ([`Error::InvalidRequest`] lists every
-    /// one). `createTask` is resent only when it provably created nothing; otherwise the
+    /// one, local files included). `createTask` is resent only when it provably created nothing; otherwise the
     /// error is [`Error::OutcomeUnknown`].
-    pub async fn submit<R: TaskRequest>(&self, request: R) -> Result<Task, Error> {
+    pub async fn submit<R: TaskRequest>(&self, mut request: R) -> Result<Task, Error> {
         let violations = request.violations();
         if !violations.is_empty() {
             return Err(Error::InvalidRequest(violations));
+        }
+        // Local files become hosted URLs (uploads are free and safe to repeat).
+        for source in request.local_files_mut() {
+            if let MediaSource::File(path) = source {
+                let uploaded = self.upload_file(path.as_path()).await?;
+                tracing::info!(file = %path.display(), url = %uploaded.download_url, "uploaded input file");
+                *source = MediaSource::Url(uploaded.download_url.into());
+            }
         }
         let body = request.into_body()?;
         self.submit_body::<R::Model>(body).await
@@ -124,7 +136,7 @@ impl Client {
         };
         let created: Created = self
             .inner
-            .call(Op::CreateTask, None, None, |http, url| {
+            .call(Op::CreateTask, Scope::default(), |http, url| {
                 http.post(url).json(&body)
             })
             .await?;

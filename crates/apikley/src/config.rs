@@ -75,6 +75,7 @@ pub struct ClientBuilder {
     allow_insecure_http: bool,
     request_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
+    download_idle_timeout: Option<Duration>,
     retry: RetryPolicy,
     rate_limits: RateLimits,
     wait: WaitOptions,
@@ -90,6 +91,7 @@ impl Default for ClientBuilder {
             allow_insecure_http: false,
             request_timeout: Some(Duration::from_secs(30)),
             connect_timeout: Some(Duration::from_secs(10)),
+            download_idle_timeout: Some(Duration::from_secs(60)),
             retry: RetryPolicy::default(),
             rate_limits: RateLimits::default(),
             wait: WaitOptions::default(),
@@ -132,6 +134,14 @@ impl ClientBuilder {
         self
     }
 
+    /// How long a download may go without receiving a byte (default 60 s; `None` for no
+    /// limit). Downloads have no overall time limit: a large video on a slow link is fine as long
+    /// as bytes keep arriving.
+    pub fn download_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.download_idle_timeout = timeout;
+        self
+    }
+
     /// How failed calls are retried.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
@@ -156,8 +166,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends through the caller's own `reqwest::Client` (proxies, TLS roots, …). The key and
-    /// user agent are added to each request, so it needs no default headers.
+    /// Sends through the caller's own `reqwest::Client` (proxies, TLS roots, …), for API calls
+    /// and downloads alike. The key and user agent are added to each API request, so it needs no
+    /// default headers; downloads never carry the key.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -179,17 +190,21 @@ impl ClientBuilder {
             Some(Ok(key)) => key,
         };
         let base_url = check_base_url(&self.base_url, self.allow_insecure_http)?;
-        let http = match self.http {
-            Some(client) => client,
-            None => {
-                let mut builder = reqwest::Client::builder();
-                if let Some(timeout) = self.connect_timeout {
-                    builder = builder.connect_timeout(timeout);
-                }
-                builder
-                    .build()
-                    .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?
+        let build = |read_timeout: Option<Duration>| {
+            let mut builder = reqwest::Client::builder();
+            if let Some(timeout) = self.connect_timeout {
+                builder = builder.connect_timeout(timeout);
             }
+            if let Some(timeout) = read_timeout {
+                builder = builder.read_timeout(timeout);
+            }
+            builder
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+        };
+        let (http, download_http) = match self.http {
+            Some(client) => (client.clone(), client),
+            None => (build(None)?, build(self.download_idle_timeout)?),
         };
         let user_agent = reqwest::header::HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::Config(format!("invalid user agent {:?}", self.user_agent)))?;
@@ -199,6 +214,7 @@ impl ClientBuilder {
                 endpoints: endpoints(&base_url)?,
                 base_url,
                 http,
+                download_http,
                 user_agent,
                 request_timeout: self.request_timeout,
                 retry: self.retry,

@@ -1,6 +1,7 @@
 //! One error type for everything a call can end in, with cases a caller can match.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -90,6 +91,29 @@ pub enum Error {
         task_id: TaskId,
     },
 
+    /// A local file cannot be used: missing, unreadable, refused by the model's rules, or (for a
+    /// download) not writable or already there.
+    #[error("{}: {reason}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A result file could not be downloaded.
+    #[error("{}download of {url} failed: {reason}", task_prefix(.task_id))]
+    Download {
+        /// The file's URL.
+        url: url::Url,
+        /// The task it belongs to, if known.
+        task_id: Option<TaskId>,
+        /// The HTTP status, when the server refused it.
+        status: Option<StatusCode>,
+        /// What went wrong.
+        reason: String,
+    },
+
     /// `createTask` may or may not have created (and charged for) a task, and its id is not
     /// known. It was deliberately not resent.
     #[error(
@@ -119,13 +143,16 @@ impl Error {
     pub fn task_id(&self) -> Option<&TaskId> {
         match self {
             Error::Api(e) => e.task_id.as_ref(),
-            Error::Transport { task_id, .. } | Error::Undecodable { task_id, .. } => {
-                task_id.as_ref()
-            }
+            Error::Transport { task_id, .. }
+            | Error::Undecodable { task_id, .. }
+            | Error::Download { task_id, .. } => task_id.as_ref(),
             Error::TaskFailed { task_id, .. }
             | Error::WaitTimedOut { task_id, .. }
             | Error::Cancelled { task_id } => Some(task_id),
-            Error::Config(_) | Error::InvalidRequest(_) | Error::OutcomeUnknown { .. } => None,
+            Error::Config(_)
+            | Error::InvalidRequest(_)
+            | Error::OutcomeUnknown { .. }
+            | Error::File { .. } => None,
         }
     }
 
@@ -139,10 +166,14 @@ impl Error {
         match self {
             Error::Api(e) => e.code.is_transient(),
             Error::Transport { .. } | Error::WaitTimedOut { .. } | Error::Cancelled { .. } => true,
+            Error::Download { status, .. } => {
+                status.is_none_or(|s| s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS)
+            }
             Error::Config(_)
             | Error::InvalidRequest(_)
             | Error::Undecodable { .. }
             | Error::TaskFailed { .. }
+            | Error::File { .. }
             | Error::OutcomeUnknown { .. } => false,
         }
     }

@@ -34,23 +34,30 @@
 //! `status` and `duration_ms`; retries are logged at `warn`.
 #![deny(missing_docs)]
 
+pub mod callback;
 mod client;
 mod config;
+mod download;
 mod error;
+mod files;
 mod model;
 mod rate_limit;
 mod retry;
 mod task;
 mod transport;
+mod upload;
 mod wait;
 
 pub use client::Client;
 pub use config::{API_KEY_VAR, ApiKey, BASE_URL_VAR, ClientBuilder, DEFAULT_BASE_URL};
+pub use download::{Download, DownloadProgress, DownloadedFile};
 pub use error::{ApiCode, ApiError, Error, Violation, Violations};
+pub use files::{CheckedFile, FileRules, MediaSource, MediaType};
 pub use model::{Model, TaskRequest};
 pub use rate_limit::{RateLimit, RateLimits};
 pub use retry::RetryPolicy;
 pub use task::{TaskId, TaskRecord, TaskResult, TaskState};
+pub use upload::{UPLOAD_RETENTION, UploadOptions, UploadedFile};
 pub use wait::{CompletedTask, PollSchedule, Progress, Task, WaitOptions, Waiter};
 
 /// The spec-exact generated types and clients of the shared Market endpoints.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Violations;
+use crate::{MediaSource, Violations};
 
 /// A Market model: ties a model id to the spec-exact `createTask` body generated from its
 /// OpenAPI document. Every Market model shares `createTask`, Get Task Details and the
@@ -63,4 +63,12 @@ pub trait TaskRequest: Send {
     /// The spec-exact body. Called only when [`violations`](TaskRequest::violations) is empty;
     /// may still report violations the typed conversion finds.
     fn into_body(self) -> Result<<Self::Model as Model>::Body, Violations>;
+
+    /// The request's input files. [`Client::submit`](crate::Client::submit) uploads every
+    /// [`MediaSource::File`] among them and replaces it with its hosted URL before calling
+    /// [`into_body`](TaskRequest::into_body). Check local files in
+    /// [`violations`](TaskRequest::violations) (see [`FileRules`](crate::FileRules)).
+    fn local_files_mut(&mut self) -> Vec<&mut MediaSource> {
+        Vec::new()
+    }
 }

@@ -199,6 +199,17 @@ impl Error {
     }
 }
 
+/// What a call is about, and how long it may take.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    /// The task concerned, named in errors and traces.
+    pub(crate) task_id: Option<&'a TaskId>,
+    /// No attempt or retry goes past this.
+    pub(crate) deadline: Option<Instant>,
+    /// Added to the request timeout (large uploads need longer than a JSON call).
+    pub(crate) extra_time: Duration,
+}
+
 /// The documented envelope, read leniently: `msg` or `message`, any `code`, any `data`.
 #[derive(Deserialize)]
 struct Envelope {
@@ -218,16 +229,18 @@ impl Inner {
     pub(crate) async fn call<D: DeserializeOwned>(
         &self,
         op: Op,
-        task_id: Option<&TaskId>,
-        deadline: Option<Instant>,
+        scope: Scope<'_>,
         build: impl Fn(&reqwest::Client, Url) -> reqwest::RequestBuilder,
     ) -> Result<D, Error> {
+        let Scope {
+            task_id, deadline, ..
+        } = scope;
         let started = Instant::now();
         let attempts = AtomicU32::new(0);
         let policy = self.retry;
         let attempt = || async {
             let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            self.attempt(op, task_id, attempt, deadline, &build).await
+            self.attempt(op, scope, attempt, &build).await
         };
         attempt
             .retry(policy.backoff())
@@ -258,11 +271,15 @@ impl Inner {
     async fn attempt<D: DeserializeOwned>(
         &self,
         op: Op,
-        task_id: Option<&TaskId>,
+        scope: Scope<'_>,
         attempt: u32,
-        deadline: Option<Instant>,
         build: &impl Fn(&reqwest::Client, Url) -> reqwest::RequestBuilder,
     ) -> Result<D, Failure> {
+        let Scope {
+            task_id,
+            deadline,
+            extra_time,
+        } = scope;
         let limiter = match op {
             Op::CreateTask => self.creates.as_ref(),
             Op::TaskDetail => self.queries.as_ref(),
@@ -287,7 +304,7 @@ impl Inner {
                 .bearer_auth(self.key.expose())
                 .header(USER_AGENT, self.user_agent.clone())
                 .header(ACCEPT, HeaderValue::from_static("application/json"));
-            let timeout = match (self.request_timeout, deadline) {
+            let timeout = match (self.request_timeout.map(|t| t + extra_time), deadline) {
                 (Some(limit), Some(deadline)) => {
                     Some(limit.min(deadline.saturating_duration_since(Instant::now())))
                 }

@@ -12,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::client::Client;
+use crate::download::Download;
 use crate::error::Error;
 use crate::task::{TaskId, TaskRecord, TaskResult, TaskState};
-use crate::transport::Op;
+use crate::transport::{Op, Scope};
 
 /// How long to wait, and how often to ask.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -122,8 +123,9 @@ fn clock(duration: Duration) -> String {
 }
 
 /// A task that finished successfully.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct CompletedTask {
+    client: Client,
     record: TaskRecord,
     result: TaskResult,
 }
@@ -147,6 +149,29 @@ impl CompletedTask {
     /// The generated files. They expire: download promptly.
     pub fn urls(&self) -> &[Url] {
         &self.result.urls
+    }
+
+    /// Downloads the (first) generated file to `path`: streamed, resumed after interruptions,
+    /// renamed into place only when complete, never over an existing file unless told to.
+    ///
+    /// ```no_run
+    /// # async fn run(video: apikley::CompletedTask) -> Result<(), apikley::Error> {
+    /// let file = video
+    ///     .download("beach.mp4")
+    ///     .on_progress(|p| eprintln!("{p}"))
+    ///     .await?;
+    /// println!("{} bytes in {}", file.bytes, file.path.display());
+    /// # Ok(()) }
+    /// ```
+    pub fn download(&self, path: impl Into<std::path::PathBuf>) -> Download<'_> {
+        // A successful task always has at least one URL: `TaskResult` parsing requires it.
+        let url = self
+            .result
+            .urls
+            .first()
+            .cloned()
+            .unwrap_or_else(|| self.client.base_url().clone());
+        Download::new(&self.client, url, path.into(), Some(self.record.id.clone()))
     }
 }
 
@@ -213,9 +238,15 @@ impl Task {
         let raw: apikley_raw::task_detail::types::TaskRecord = self
             .client
             .inner
-            .call(Op::TaskDetail, Some(&self.id), deadline, |http, url| {
-                http.get(url).query(&[("taskId", id)])
-            })
+            .call(
+                Op::TaskDetail,
+                Scope {
+                    task_id: Some(&self.id),
+                    deadline,
+                    ..Scope::default()
+                },
+                |http, url| http.get(url).query(&[("taskId", id)]),
+            )
             .await?;
         TaskRecord::from_raw(raw).map_err(|reason| Error::Undecodable {
             operation: Op::TaskDetail.name(),
@@ -399,7 +430,11 @@ impl<'a> Waiter<'a> {
                         });
                     };
                     tracing::info!(task_id = %task.id, elapsed_ms = started.elapsed().as_millis() as u64, queries, "task succeeded");
-                    return Ok(CompletedTask { record, result });
+                    return Ok(CompletedTask {
+                        client: task.client.clone(),
+                        record,
+                        result,
+                    });
                 }
                 TaskState::Fail => {
                     return Err(Error::TaskFailed {

@@ -8,11 +8,12 @@
 //! let request = VideoRequest::new("A serene beach at sunset")
 //!     .aspect_ratio(AspectRatio::Landscape16x9)
 //!     .resolution(Resolution::P720)
-//!     .duration(Duration::Seconds8);
+//!     .duration(Duration::Seconds8)
+//!     .image("photos/beach.png"); // a local file: uploaded on submit
 //! let task = client.submit(request).await?; // validated first; returns once the id is known
 //! println!("task {}", task.id()); // resume later with client.task(id)
 //! let video = task.wait_with(|p| eprintln!("{p}")).await?;
-//! println!("{}", video.urls()[0]);
+//! video.download("beach.mp4").await?; // streamed, resumable, renamed into place when complete
 //! # Ok(()) }
 //! ```
 //!
@@ -24,9 +25,10 @@
 mod request;
 
 pub use apikley::{
-    ApiCode, ApiError, CancellationToken, Client, ClientBuilder, CompletedTask, Error, Model,
-    PollSchedule, Progress, RateLimit, RateLimits, RetryPolicy, Task, TaskId, TaskRecord,
-    TaskRequest, TaskResult, TaskState, Url, Violation, Violations, WaitOptions, Waiter,
+    ApiCode, ApiError, CancellationToken, Client, ClientBuilder, CompletedTask, Download,
+    DownloadProgress, DownloadedFile, Error, MediaSource, Model, PollSchedule, Progress, RateLimit,
+    RateLimits, RetryPolicy, Task, TaskId, TaskRecord, TaskRequest, TaskResult, TaskState,
+    UploadOptions, UploadedFile, Url, Violation, Violations, WaitOptions, Waiter, callback,
 };
 pub use request::{
     AspectRatio, Duration, MAX_IMAGES, ParseError, Resolution, Seedance15Pro, VideoRequest,

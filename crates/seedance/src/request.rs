@@ -3,12 +3,20 @@
 use std::fmt;
 use std::str::FromStr;
 
-use apikley::{Model, TaskRequest, Violation, Violations};
+use apikley::{FileRules, MediaSource, MediaType, Model, TaskRequest, Violation, Violations};
 use seedance_raw::types as raw;
 
 /// How many input images the model accepts (the spec's `input_urls.maxItems`, which the
 /// generated types do not enforce).
 pub const MAX_IMAGES: usize = 2;
+
+/// What the model accepts as an input image (the spec's `input_urls` description: "Accepted
+/// types: image/jpeg, image/png, image/webp; Max size per image: 10.0MB"), checked by content
+/// before anything is uploaded. 10 MB is read as 10,000,000 bytes, the stricter reading.
+pub const IMAGE_RULES: FileRules = FileRules {
+    max_bytes: 10_000_000,
+    types: &[MediaType::Jpeg, MediaType::Png, MediaType::Webp],
+};
 
 /// The Seedance 1.5 Pro model: `bytedance/seedance-1.5-pro`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,7 +251,7 @@ pub struct VideoRequest {
     duration: Option<Duration>,
     fixed_lens: Option<bool>,
     generate_audio: Option<bool>,
-    image_urls: Vec<String>,
+    images: Vec<MediaSource>,
     callback_url: Option<String>,
 }
 
@@ -257,7 +265,7 @@ impl VideoRequest {
             duration: None,
             fixed_lens: None,
             generate_audio: None,
-            image_urls: Vec::new(),
+            images: Vec::new(),
             callback_url: None,
         }
     }
@@ -292,10 +300,18 @@ impl VideoRequest {
         self
     }
 
-    /// Adds an input image by URL, for image-to-video (at most two; JPEG, PNG or WebP, up to
-    /// 10 MB each).
+    /// Adds an input image for image-to-video (at most two; JPEG, PNG or WebP, up to 10 MB
+    /// each): a URL, or a local file that `submit` uploads first.
+    ///
+    /// Text with a URL scheme is a URL; anything else is a path (see [`MediaSource`]).
+    pub fn image(mut self, image: impl Into<MediaSource>) -> Self {
+        self.images.push(image.into());
+        self
+    }
+
+    /// Adds an input image by URL.
     pub fn image_url(mut self, url: impl Into<String>) -> Self {
-        self.image_urls.push(url.into());
+        self.images.push(MediaSource::Url(url.into()));
         self
     }
 
@@ -310,9 +326,9 @@ impl VideoRequest {
         &self.prompt
     }
 
-    /// The input image URLs.
-    pub fn image_urls(&self) -> &[String] {
-        &self.image_urls
+    /// The input images.
+    pub fn images(&self) -> &[MediaSource] {
+        &self.images
     }
 
     /// Checks every rule of the spec; lists every problem at once.
@@ -354,23 +370,40 @@ impl TaskRequest for VideoRequest {
                 ),
             ));
         }
-        if self.image_urls.len() > MAX_IMAGES {
+        if self.images.len() > MAX_IMAGES {
             violations.push(Violation::new(
                 "input.input_urls",
                 format!("accepts at most {MAX_IMAGES} images"),
-                format!("{} images", self.image_urls.len()),
+                format!("{} images", self.images.len()),
             ));
         }
-        for (i, url) in self.image_urls.iter().enumerate() {
-            if let Err(rule) = check_http_url(url) {
-                violations.push(Violation::new(
-                    format!("input.input_urls[{i}]"),
-                    rule,
-                    format!("{url:?}"),
-                ));
+        for (i, image) in self.images.iter().enumerate() {
+            let field = format!("input.input_urls[{i}]");
+            match image {
+                MediaSource::Url(url) => {
+                    if let Err(rule) = check_http_url(url) {
+                        violations.push(Violation::new(field, rule, format!("{url:?}")));
+                    }
+                }
+                MediaSource::File(path) => {
+                    if let Err(rule) = IMAGE_RULES.check(path) {
+                        violations.push(Violation::new(
+                            field,
+                            format!("file {rule}"),
+                            path.display(),
+                        ));
+                    }
+                }
             }
         }
         violations
+    }
+
+    fn local_files_mut(&mut self) -> Vec<&mut MediaSource> {
+        self.images
+            .iter_mut()
+            .filter(|i| i.file().is_some())
+            .collect()
     }
 
     fn into_body(self) -> Result<raw::BytedanceSeedance15ProBody, Violations> {
@@ -388,7 +421,24 @@ impl TaskRequest for VideoRequest {
             .aspect_ratio(raw::BytedanceSeedance15ProBodyInputAspectRatio::from(
                 self.aspect_ratio.unwrap_or(AspectRatio::Square1x1),
             ))
-            .input_urls(self.image_urls);
+            .input_urls(
+                self.images
+                    .into_iter()
+                    .map(|image| match image {
+                        MediaSource::Url(url) => Ok(url),
+                        MediaSource::File(path) => Err(path),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|path| {
+                        let mut violations = Violations::new();
+                        violations.push(Violation::new(
+                            "input.input_urls",
+                            "must be uploaded first (Client::submit does this)",
+                            path.display(),
+                        ));
+                        violations
+                    })?,
+            );
         if let Some(resolution) = self.resolution {
             input = input.resolution(raw::BytedanceSeedance15ProBodyInputResolution::from(
                 resolution,

@@ -1,0 +1,93 @@
+//! A ready [axum] extractor for callbacks: verifies the signature, parses the body, and hands
+//! the handler a typed [`CallbackEvent`]; every bad callback gets its own status.
+//!
+//! ```no_run
+//! use apikley::callback::{CallbackVerifier, axum::SignedCallback};
+//! use axum::{Router, http::StatusCode, routing::post};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = CallbackVerifier::new(std::env::var("APIKLEY_WEBHOOK_KEY")?)?;
+//! let app = Router::new()
+//!     .route(
+//!         "/apikley/callback",
+//!         post(|SignedCallback(event): SignedCallback| async move {
+//!             println!("task {} ended: {}", event.record.id, event.record.state);
+//!             StatusCode::NO_CONTENT
+//!         }),
+//!     )
+//!     .with_state(verifier);
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+
+use axum::extract::{FromRef, FromRequest, Request};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use http::header::CONTENT_LENGTH;
+
+use super::{CallbackError, CallbackEvent, CallbackVerifier};
+
+/// A verified, parsed callback. Needs a [`CallbackVerifier`] in the router state
+/// (`CallbackVerifier: FromRef<S>`); its [`body_limit`](CallbackVerifier::body_limit) bounds
+/// what is read.
+#[derive(Debug, Clone)]
+pub struct SignedCallback(pub CallbackEvent);
+
+/// Why [`SignedCallback`] refused a request: answered with the error's status and a
+/// `{code, msg}` JSON body.
+#[derive(Debug)]
+pub struct CallbackRejection(pub CallbackError);
+
+impl IntoResponse for CallbackRejection {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let body = serde_json::json!({"code": status.as_u16(), "msg": self.0.to_string()});
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+impl<S> FromRequest<S> for SignedCallback
+where
+    S: Send + Sync,
+    CallbackVerifier: FromRef<S>,
+{
+    type Rejection = CallbackRejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let verifier = CallbackVerifier::from_ref(state);
+        let refuse = |error: CallbackError| {
+            tracing::warn!(%error, "callback refused");
+            CallbackRejection(error)
+        };
+        let limit = verifier.body_limit;
+        let (parts, body) = request.into_parts();
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return Err(refuse(CallbackError::BodyTooLarge { limit }));
+        }
+        // Read at most `limit` bytes, whatever the sender claims.
+        let mut bytes = Vec::new();
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                refuse(CallbackError::MalformedBody(format!(
+                    "unreadable body: {e}"
+                )))
+            })?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(refuse(CallbackError::BodyTooLarge { limit }));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let event = verifier
+            .verify(&parts.headers, &bytes)
+            .and_then(|verified| verified.event())
+            .map_err(refuse)?;
+        Ok(SignedCallback(event))
+    }
+}

@@ -1,0 +1,232 @@
+//! Uploads: local files (streamed), bytes (Base64) and URLs, hosted for a model's input.
+
+use std::path::Path;
+use std::time::Duration;
+
+use apikley_raw::file_upload::types as raw;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use url::Url;
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::files::{FileRules, MediaType};
+use crate::transport::{Op, Scope};
+
+/// Uploaded files live this long at least: Apikley documents deletion after 3 days, kie.ai's
+/// quickstart after 24 hours; the shorter is assumed.
+pub const UPLOAD_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A file hosted by the upload service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadedFile {
+    /// The URL to pass in a model's input.
+    pub download_url: Url,
+    /// The file's name on the service.
+    pub file_name: String,
+    /// Its path in the service's storage.
+    pub file_path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its MIME type, as the service detected it.
+    pub mime_type: String,
+    /// When it was uploaded.
+    pub uploaded_at: DateTime<Utc>,
+    /// When it may be deleted, at the earliest ([`UPLOAD_RETENTION`] after upload): use it
+    /// before then.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl UploadedFile {
+    fn from_raw(raw: raw::FileUploadResult, op: Op) -> Result<Self, Error> {
+        let download_url = Url::parse(&raw.download_url).map_err(|e| Error::Undecodable {
+            operation: op.name(),
+            task_id: None,
+            status: reqwest::StatusCode::OK,
+            reason: format!("downloadUrl is not a URL: {e}"),
+            snippet: raw.download_url.chars().take(200).collect(),
+        })?;
+        let retention = chrono::Duration::from_std(UPLOAD_RETENTION).unwrap_or_default();
+        Ok(UploadedFile {
+            download_url,
+            file_name: raw.file_name,
+            file_path: raw.file_path,
+            size: u64::try_from(raw.file_size).unwrap_or_default(),
+            mime_type: raw.mime_type,
+            expires_at: raw.uploaded_at + retention,
+            uploaded_at: raw.uploaded_at,
+        })
+    }
+}
+
+/// Where and how a file is uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadOptions {
+    /// The folder on the service (no leading or trailing slash). Default `apikley-sdk`.
+    pub upload_path: String,
+    /// The name on the service. Default: the local name behind a random prefix, because an
+    /// upload with an existing name replaces that file.
+    pub file_name: Option<String>,
+    /// Checked before anything is sent, when set.
+    pub rules: Option<FileRules>,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            upload_path: "apikley-sdk".into(),
+            file_name: None,
+            rules: None,
+        }
+    }
+}
+
+impl UploadOptions {
+    /// Checks files against `rules` before uploading them.
+    #[must_use]
+    pub fn rules(mut self, rules: FileRules) -> Self {
+        self.rules = Some(rules);
+        self
+    }
+
+    fn name_for(&self, local: &str) -> String {
+        self.file_name
+            .clone()
+            .unwrap_or_else(|| format!("{:012x}-{local}", fastrand::u64(..) & 0xFFFF_FFFF_FFFF))
+    }
+}
+
+/// The file as a multipart part that reads it from disk as it is sent.
+fn file_part(path: &Path, size: u64, name: &str) -> reqwest::multipart::Part {
+    let stream = futures_util::stream::once(tokio::fs::File::open(path.to_owned()))
+        .map_ok(|file| tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024))
+        .try_flatten();
+    reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), size)
+        .file_name(name.to_owned())
+}
+
+/// How long a streamed upload may take on top of the request timeout: one second per 256 KiB.
+fn upload_allowance(size: u64) -> Duration {
+    Duration::from_secs(size / (256 * 1024))
+}
+
+impl Client {
+    /// Uploads a local file, streamed from disk (memory use does not grow with its size).
+    pub async fn upload_file(&self, path: impl AsRef<Path>) -> Result<UploadedFile, Error> {
+        self.upload_file_with(path, &UploadOptions::default()).await
+    }
+
+    /// Uploads a local file with options; with [`UploadOptions::rules`] the file is checked
+    /// (format by content, size) before anything is sent.
+    pub async fn upload_file_with(
+        &self,
+        path: impl AsRef<Path>,
+        options: &UploadOptions,
+    ) -> Result<UploadedFile, Error> {
+        let path = path.as_ref();
+        let file_error = |reason: String| Error::File {
+            path: path.to_owned(),
+            reason,
+        };
+        let (size, mime) = match &options.rules {
+            Some(rules) => {
+                let checked = rules.check(path).map_err(file_error)?;
+                (checked.size, checked.media_type.mime())
+            }
+            None => {
+                let size = std::fs::metadata(path)
+                    .map_err(|e| file_error(format!("cannot be read ({e})")))?
+                    .len();
+                let mut head = [0u8; 16];
+                let read = std::fs::File::open(path)
+                    .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+                    .map_err(|e| file_error(format!("cannot be read ({e})")))?;
+                let mime = MediaType::sniff(&head[..read])
+                    .map_or("application/octet-stream", MediaType::mime);
+                (size, mime)
+            }
+        };
+        let local_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("upload")
+            .to_owned();
+        let name = options.name_for(&local_name);
+        let path = path.to_owned();
+        let scope = Scope {
+            extra_time: upload_allowance(size),
+            ..Scope::default()
+        };
+        let raw: raw::FileUploadResult = self
+            .inner
+            .call(Op::UploadStream, scope, |http, url| {
+                // A fresh stream per attempt: the file is reopened, never held in memory.
+                let part = file_part(&path, size, &name)
+                    .mime_str(mime)
+                    .unwrap_or_else(|_| file_part(&path, size, &name));
+                let form = reqwest::multipart::Form::new()
+                    .text("uploadPath", options.upload_path.clone())
+                    .text("fileName", name.clone())
+                    .part("file", part);
+                http.post(url).multipart(form)
+            })
+            .await?;
+        UploadedFile::from_raw(raw, Op::UploadStream)
+    }
+
+    /// Uploads bytes held in memory (sent as Base64: best for small files).
+    pub async fn upload_bytes(
+        &self,
+        bytes: &[u8],
+        file_name: &str,
+        options: &UploadOptions,
+    ) -> Result<UploadedFile, Error> {
+        let mime = MediaType::sniff(bytes).map_or("application/octet-stream", MediaType::mime);
+        let body = raw::Base64UploadRequest {
+            base64_data: format!("data:{mime};base64,{}", BASE64.encode(bytes)),
+            upload_path: options.upload_path.clone(),
+            file_name: Some(options.name_for(file_name)),
+        };
+        let raw: raw::FileUploadResult = self
+            .inner
+            .call(Op::UploadBase64, Scope::default(), |http, url| {
+                http.post(url).json(&body)
+            })
+            .await?;
+        UploadedFile::from_raw(raw, Op::UploadBase64)
+    }
+
+    /// Has the service fetch a public http(s) URL (it allows itself 30 seconds for it).
+    pub async fn upload_from_url(
+        &self,
+        file_url: &Url,
+        options: &UploadOptions,
+    ) -> Result<UploadedFile, Error> {
+        let local = file_url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("download");
+        let body = raw::UrlUploadRequest {
+            file_url: file_url.to_string(),
+            upload_path: options.upload_path.clone(),
+            file_name: Some(options.name_for(local)),
+        };
+        let raw: raw::FileUploadResult = self
+            .inner
+            .call(Op::UploadUrl, Scope::default(), |http, url| {
+                http.post(url).json(&body)
+            })
+            .await?;
+        UploadedFile::from_raw(raw, Op::UploadUrl)
+    }
+
+    /// The account's remaining credits (may be fractional).
+    pub async fn credits(&self) -> Result<f64, Error> {
+        self.inner
+            .call(Op::Credits, Scope::default(), |http, url| http.get(url))
+            .await
+    }
+}
