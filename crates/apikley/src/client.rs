@@ -140,6 +140,13 @@ impl Client {
                 http.post(url).json(&body)
             })
             .await?;
+        if created.task_id.trim().is_empty() {
+            return Err(Error::OutcomeUnknown {
+                reason: "the answer said success but named no task (empty taskId)".into(),
+                status: None,
+                source: None,
+            });
+        }
         let id = TaskId::from(created.task_id);
         tracing::info!(model = M::ID, task_id = %id, "task created");
         Ok(Task::new(self.clone(), id, Some(workload)))

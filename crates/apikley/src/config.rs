@@ -121,7 +121,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The time limit of one API call (default 30 s; `None` for none). Downloads have their own.
+    /// The time limit of one API call (default 30 s). Downloads have their own. `None`
+    /// removes every per-request limit: a stalled call then waits forever, even inside a
+    /// [`Task::wait`](crate::Task::wait) whose deadline would otherwise cut it short.
     pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.request_timeout = timeout;
         self
@@ -190,6 +192,16 @@ impl ClientBuilder {
             Some(Ok(key)) => key,
         };
         let base_url = check_base_url(&self.base_url, self.allow_insecure_http)?;
+        for limit in [self.rate_limits.creates, self.rate_limits.queries]
+            .into_iter()
+            .flatten()
+        {
+            if limit.max == 0 || limit.per.is_zero() {
+                return Err(Error::Config(format!(
+                    "rate limit {limit:?} allows nothing: use RateLimits::none() for no limit"
+                )));
+            }
+        }
         let build = |read_timeout: Option<Duration>| {
             let mut builder = reqwest::Client::builder();
             if let Some(timeout) = self.connect_timeout {

@@ -126,7 +126,7 @@ impl<'a> Download<'a> {
 impl<'a> Job<'a> {
     fn error(&self, status: Option<StatusCode>, reason: impl Into<String>) -> Error {
         Error::Download {
-            url: self.url.clone(),
+            url: self.url.to_string(),
             task_id: self.task_id.clone(),
             status,
             reason: reason.into(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::task::TaskId;
+use crate::task::{TaskId, TaskState};
 
 /// Everything that can go wrong, as cases a caller can match on.
 ///
@@ -70,18 +70,19 @@ pub enum Error {
         fail_message: Option<String>,
     },
 
-    /// The wait's deadline passed before the task ended. The task may still finish: resume
-    /// with `client.task(id)`.
+    /// The wait's deadline passed before the task ended (the last query was made at the
+    /// deadline). The task may still finish: resume with `client.task(id)`.
     #[error(
-        "task {task_id} did not finish within {waited:?} (last state: {last_state}); it may still finish: resume it by id"
+        "task {task_id} did not finish within {waited:?} ({}); it may still finish: resume it by id",
+        last_state.as_ref().map_or_else(|| "no state seen".to_owned(), |s| format!("last state: {s}"))
     )]
     WaitTimedOut {
         /// The task.
         task_id: TaskId,
         /// How long the wait lasted.
         waited: Duration,
-        /// The last state seen.
-        last_state: String,
+        /// The last state seen, if any query succeeded.
+        last_state: Option<TaskState>,
     },
 
     /// The wait was cancelled. The task itself goes on: resume with `client.task(id)`.
@@ -105,7 +106,7 @@ pub enum Error {
     #[error("{}download of {url} failed: {reason}", task_prefix(.task_id))]
     Download {
         /// The file's URL.
-        url: url::Url,
+        url: String,
         /// The task it belongs to, if known.
         task_id: Option<TaskId>,
         /// The HTTP status, when the server refused it.
@@ -189,6 +190,7 @@ impl Error {
 
 /// An error `code` from the API, with its message and how it was delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ApiError {
     /// The operation, e.g. `createTask`.
     pub operation: &'static str,
@@ -218,8 +220,10 @@ impl fmt::Display for ApiError {
     }
 }
 
-/// The API's documented response codes, and any other as [`ApiCode::Unknown`].
+/// The API's documented response codes, and any other as [`ApiCode::Unknown`]. New named
+/// codes may be added (codes now read as `Unknown`), hence `non_exhaustive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ApiCode {
     /// 400: missing or invalid parameters.
     BadRequest,

@@ -52,9 +52,10 @@ impl RateLimits {
 }
 
 /// Keeps to a [`RateLimit`] whatever the network latency: each request holds one of `max`
-/// permits from before it is sent until one window after its answer arrived. The server sees a
-/// request somewhere between those two moments, so no window of its clock can hold more than
-/// `max` of them. Permits are granted in FIFO order.
+/// permits from before it is sent until one window after its answer arrived (or it was given
+/// up). The server sees a completed request somewhere between those two moments, so no window of
+/// its clock holds more than `max` of them; a request abandoned in flight could still arrive
+/// later, by at most its remaining network delay. Permits are granted in FIFO order.
 #[derive(Debug, Clone)]
 pub(crate) struct Limiter {
     permits: Arc<Semaphore>,
@@ -71,7 +72,7 @@ pub(crate) struct Slot {
 impl Limiter {
     pub(crate) fn new(limit: RateLimit) -> Self {
         Limiter {
-            permits: Arc::new(Semaphore::new(limit.max.max(1) as usize)),
+            permits: Arc::new(Semaphore::new(limit.max as usize)),
             window: limit.per,
         }
     }

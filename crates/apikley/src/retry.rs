@@ -77,14 +77,20 @@ impl Iterator for FullJitter {
     }
 }
 
-/// The server's `Retry-After`, in seconds or as an HTTP date.
+/// Longer `Retry-After` values are read as this (the retry budget ends retrying anyway).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The server's `Retry-After`, in seconds or as an HTTP date, at most a day.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+    let delay = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let at = httpdate::parse_http_date(value).ok()?;
+            at.duration_since(SystemTime::now()).unwrap_or_default()
+        }
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -122,6 +128,8 @@ mod tests {
             parsed > Duration::from_secs(95) && parsed <= Duration::from_secs(100),
             "{parsed:?}"
         );
+        headers.insert(RETRY_AFTER, "10000000000000000000".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
         headers.insert(RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
     }

@@ -46,8 +46,9 @@ impl AsRef<str> for TaskId {
 }
 
 /// Where a task is in its life. States the documentation does not list are kept as
-/// [`TaskState::Unknown`] and treated as still running.
+/// [`TaskState::Unknown`] and treated as still running; new named states may be added.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TaskState {
     /// Queued, waiting to be processed.
     Waiting,
@@ -164,7 +165,9 @@ impl TaskRecord {
     /// which is why the timestamps come first).
     pub fn generation_time(&self) -> Option<Duration> {
         let from_times = match (self.raw.create_time, self.raw.complete_time) {
-            (Some(start), Some(end)) => u64::try_from(end - start).ok(),
+            (Some(start), Some(end)) => {
+                end.checked_sub(start).and_then(|ms| u64::try_from(ms).ok())
+            }
             _ => None,
         };
         from_times
@@ -209,6 +212,9 @@ impl TaskResult {
     pub fn parse(text: &str) -> Result<Self, String> {
         let json: ResultJson = serde_json::from_str(text)
             .map_err(|e| format!("resultJson is not the documented JSON: {e}"))?;
+        if json.result_urls.is_empty() && json.result_object.is_none() {
+            return Err("resultJson holds neither resultUrls nor resultObject".into());
+        }
         let urls = |list: Vec<String>| -> Result<Vec<Url>, String> {
             list.iter()
                 .map(|u| {
@@ -290,5 +296,17 @@ mod tests {
             .unwrap_err();
         assert!(error.contains("invalid URL"), "{error}");
         assert!(record(serde_json::json!({"taskId": "t", "state": "success"})).is_err());
+        let empty = record(
+            serde_json::json!({"taskId": "t", "state": "success", "resultJson": "{\"resultUrls\":[]}"}),
+        );
+        assert!(
+            empty
+                .unwrap_err()
+                .contains("neither resultUrls nor resultObject")
+        );
+        let extreme = record(
+            serde_json::json!({"taskId": "t", "state": "fail", "createTime": i64::MAX, "completeTime": i64::MIN}),
+        );
+        assert_eq!(extreme.unwrap().generation_time(), None);
     }
 }

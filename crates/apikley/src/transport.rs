@@ -78,6 +78,9 @@ impl Op {
 pub(crate) enum Failure {
     /// The connection failed before the request went out: the server saw nothing.
     NotSent(reqwest::Error),
+    /// The request could not even be built (a body that does not serialize): nothing was sent,
+    /// and a retry would fail the same way.
+    Unbuildable(reqwest::Error),
     /// The request went out, but no complete answer came back.
     NoAnswer {
         source: reqwest::Error,
@@ -97,6 +100,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::NotSent(e) => write!(f, "connection failed: {e}"),
+            Failure::Unbuildable(e) => write!(f, "the request could not be built: {e}"),
             Failure::NoAnswer { source, .. } => write!(f, "no complete answer: {source}"),
             Failure::Api(e) => write!(f, "{e}"),
             Failure::Undecodable { status, reason, .. } => write!(f, "HTTP {status}: {reason}"),
@@ -116,6 +120,7 @@ impl Failure {
     fn retryable(&self, op: Op) -> bool {
         match self {
             Failure::NotSent(_) => true,
+            Failure::Unbuildable(_) => false,
             Failure::NoAnswer { .. } => !op.creates_work(),
             Failure::Api(e) if op.creates_work() => e.code.refused_before_work(),
             Failure::Api(e) => e.code.is_transient(),
@@ -161,7 +166,9 @@ impl Failure {
             }
         }
         match self {
-            Failure::NotSent(source) | Failure::NoAnswer { source, .. } => Error::Transport {
+            Failure::NotSent(source)
+            | Failure::Unbuildable(source)
+            | Failure::NoAnswer { source, .. } => Error::Transport {
                 operation: op.name(),
                 task_id,
                 source,
@@ -250,8 +257,10 @@ impl Inner {
                 // The backoff decides whether another attempt is allowed; the server's
                 // Retry-After, when given, decides how long to wait before it.
                 let delay = failure.retry_after().unwrap_or(backoff?);
-                let resume = Instant::now() + delay;
-                let within_budget = resume <= started + policy.max_elapsed;
+                let resume = Instant::now().checked_add(delay)?;
+                let within_budget = started
+                    .checked_add(policy.max_elapsed)
+                    .is_none_or(|end| resume <= end);
                 let before_deadline = deadline.is_none_or(|d| resume < d);
                 (within_budget && before_deadline).then_some(delay)
             })
@@ -339,7 +348,9 @@ impl Inner {
         request: reqwest::RequestBuilder,
     ) -> Result<D, Failure> {
         let response = request.send().await.map_err(|source| {
-            if source.is_connect() {
+            if source.is_builder() {
+                Failure::Unbuildable(source)
+            } else if source.is_connect() {
                 Failure::NotSent(source)
             } else {
                 Failure::NoAnswer {
@@ -356,36 +367,25 @@ impl Inner {
                 source,
                 status: Some(status),
             })?;
-        decode(status, retry_after, &body).map_err(|failure| self.redact(failure))
+        decode(status, retry_after, &redact(body, self.key.expose()))
     }
+}
 
-    /// A server could echo the key back; it must not reach an error message.
-    fn redact(&self, failure: Failure) -> Failure {
-        let key = self.key.expose();
-        let scrub = |text: String| {
-            if text.contains(key) {
-                text.replace(key, "[redacted]")
-            } else {
-                text
-            }
-        };
-        match failure {
-            Failure::Api(mut e) => {
-                e.message = e.message.map(scrub);
-                Failure::Api(e)
-            }
-            Failure::Undecodable {
-                status,
-                reason,
-                snippet,
-            } => Failure::Undecodable {
-                status,
-                reason: scrub(reason),
-                snippet: scrub(snippet),
-            },
-            other => other,
-        }
+/// A server could echo the key back: it must not reach a message or snippet.
+fn redact(body: Vec<u8>, key: &str) -> Vec<u8> {
+    let key = key.as_bytes();
+    if key.is_empty() || !body.windows(key.len()).any(|w| w == key) {
+        return body;
     }
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body.as_slice();
+    while let Some(at) = rest.windows(key.len()).position(|w| w == key) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(b"[redacted]");
+        rest = &rest[at + key.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// Reads the body, stopping after [`MAX_BODY`] bytes.
@@ -544,6 +544,13 @@ mod tests {
             Err(Failure::Undecodable { snippet, .. }) => assert_eq!(snippet.len(), SNIPPET_CHARS),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_echoed_key_is_redacted_before_anything_is_quoted() {
+        let body = redact(b"<p>bad key sk-123 (sk-123)</p>".to_vec(), "sk-123");
+        assert_eq!(body, b"<p>bad key [redacted] ([redacted])</p>");
+        assert_eq!(redact(b"nothing".to_vec(), "sk-123"), b"nothing");
     }
 
     #[test]

@@ -35,16 +35,23 @@ impl Default for WaitOptions {
     }
 }
 
+/// The longest a stretched wait lasts, however far the expected end.
+const MAX_STRETCH: Duration = Duration::from_secs(60);
+/// The shortest fixed interval.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Observations are capped here: one task stuck in a backlog must not slow every later wait.
+const MAX_LEARNED: Duration = Duration::from_secs(30 * 60);
+
 /// When a waiting task is queried.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PollSchedule {
     /// The documented schedule at its thrifty end (every 3 s for the first 30 s, every 10 s until
     /// 2 minutes, every 30 s after), stretched while the task's expected end is still far off:
-    /// each wait is half the time left to 90% of the expected duration, never shorter than the
-    /// documented interval. Waits are lengthened by up to 10% of jitter, so that many tasks
+    /// each wait is half the time left to 90% of the expected duration (at most a minute), never
+    /// shorter than the documented interval. Waits are lengthened by up to 10% of jitter, so that many tasks
     /// do not poll in step. It never queries more often than the documented schedule.
     Adaptive,
-    /// A fixed interval (plus the same jitter).
+    /// A fixed interval, at least one second (plus the same jitter).
     Every(Duration),
 }
 
@@ -62,12 +69,12 @@ impl PollSchedule {
     /// expected to take `expected` in all. Without jitter.
     pub fn interval(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
         match *self {
-            PollSchedule::Every(interval) => interval,
+            PollSchedule::Every(interval) => interval.max(MIN_INTERVAL),
             PollSchedule::Adaptive => {
                 let documented = Self::documented_interval(elapsed);
                 let aim = expected.map(|e| e.mul_f64(0.9)).unwrap_or_default();
                 if elapsed + documented < aim {
-                    documented.max((aim - elapsed) / 2)
+                    documented.max(((aim - elapsed) / 2).min(MAX_STRETCH))
                 } else {
                     documented
                 }
@@ -76,8 +83,9 @@ impl PollSchedule {
     }
 
     fn next_delay(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
-        self.interval(elapsed, expected)
-            .mul_f64(1.0 + fastrand::f64() * 0.1)
+        let interval = self.interval(elapsed, expected);
+        Duration::try_from_secs_f64(interval.as_secs_f64() * (1.0 + fastrand::f64() * 0.1))
+            .unwrap_or(interval)
     }
 }
 
@@ -188,6 +196,7 @@ impl Estimator {
 
     /// Folds in one observation (an exponentially weighted average, 30% new).
     fn learn(&self, key: &str, observed: Duration) {
+        let observed = observed.min(MAX_LEARNED);
         if let Ok(mut learned) = self.learned.lock() {
             learned
                 .entry(key.to_owned())
@@ -270,7 +279,8 @@ impl Task {
         self.waiter().on_progress(progress).await
     }
 
-    /// A wait with every option: deadline, schedule, cancellation and progress.
+    /// A wait with every option: deadline, schedule, cancellation and progress. It owns a
+    /// handle to the task, so it can be spawned.
     ///
     /// ```no_run
     /// # async fn run(task: apikley::Task) -> Result<(), apikley::Error> {
@@ -285,9 +295,9 @@ impl Task {
     /// println!("{:?}", done.urls());
     /// # Ok(()) }
     /// ```
-    pub fn waiter(&self) -> Waiter<'_> {
+    pub fn waiter(&self) -> Waiter<'static> {
         Waiter {
-            task: self,
+            task: self.clone(),
             options: self.client.inner.wait,
             cancel: None,
             progress: None,
@@ -306,7 +316,7 @@ impl Task {
 /// A configured wait; `.await` it. Made by [`Task::waiter`].
 #[must_use = "a Waiter does nothing until awaited"]
 pub struct Waiter<'a> {
-    task: &'a Task,
+    task: Task,
     options: WaitOptions,
     cancel: Option<CancellationToken>,
     progress: Option<ProgressFn<'a>>,
@@ -351,110 +361,126 @@ impl<'a> Waiter<'a> {
     }
 
     async fn run(mut self) -> Result<CompletedTask, Error> {
-        let task = self.task;
+        let task = &self.task;
         let inner = &task.client.inner;
         let started = Instant::now();
-        let deadline = started + self.options.deadline;
+        // A deadline too far to represent is no deadline.
+        let deadline = started.checked_add(self.options.deadline);
         let cancel = self.cancel.take().unwrap_or_default();
+        let cancelled = || Error::Cancelled {
+            task_id: task.id.clone(),
+        };
         let mut key = task.learning_key(None);
         let prior = task.workload.as_ref().and_then(|w| w.prior);
         let mut expected = inner.estimator.expected(&key).or(prior);
-        let mut last_state = TaskState::Waiting;
+        let mut last_state = None;
         let mut queries = 0;
         // A task this client just created cannot be done yet; one resumed by id may be.
         let mut query_now = task.workload.is_none();
 
         loop {
             if !query_now {
-                let elapsed = started.elapsed();
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                if remaining.is_zero() {
-                    return Err(timed_out(task, self.options.deadline, &last_state));
-                }
                 let delay = self
                     .options
                     .schedule
-                    .next_delay(elapsed, expected)
-                    .min(remaining);
+                    .next_delay(started.elapsed(), expected);
+                let delay = match deadline {
+                    Some(deadline) => delay.min(deadline.saturating_duration_since(Instant::now())),
+                    None => delay,
+                };
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
-                    () = cancel.cancelled() => return Err(Error::Cancelled { task_id: task.id.clone() }),
+                    () = cancel.cancelled() => return Err(cancelled()),
                 }
             }
             query_now = false;
-            if Instant::now() >= deadline {
-                return Err(timed_out(task, self.options.deadline, &last_state));
-            }
+            // The deadline never passes unseen: the last query happens at the deadline.
+            let last_query = deadline.is_some_and(|d| Instant::now() >= d);
 
             let outcome = tokio::select! {
-                outcome = task.query(Some(deadline)) => outcome,
-                () = cancel.cancelled() => return Err(Error::Cancelled { task_id: task.id.clone() }),
+                outcome = task.query(deadline.and_then(|d| d.checked_add(QUERY_GRACE))) => outcome,
+                () = cancel.cancelled() => return Err(cancelled()),
             };
             queries += 1;
-            let record = match outcome {
-                Ok(record) => record,
+            match outcome {
+                Ok(record) => {
+                    if task.workload.is_none() && key.is_empty() {
+                        key = task.learning_key(Some(&record));
+                        expected = inner.estimator.expected(&key);
+                    }
+                    last_state = Some(record.state.clone());
+                    if let Some(progress) = &mut self.progress {
+                        progress(&Progress {
+                            task_id: task.id.clone(),
+                            state: record.state.clone(),
+                            elapsed: started.elapsed(),
+                            queries,
+                            expected,
+                            percent: record.progress,
+                        });
+                    }
+                    match record.state {
+                        TaskState::Success => return finish(task, record, &key, started, queries),
+                        TaskState::Fail => {
+                            return Err(Error::TaskFailed {
+                                task_id: task.id.clone(),
+                                fail_code: record.fail_code,
+                                fail_message: record.fail_message,
+                            });
+                        }
+                        _ => {}
+                    }
+                }
                 // An outage shorter than the deadline must not end the wait.
                 Err(error) if error.is_retryable() => {
                     tracing::warn!(task_id = %task.id, %error, "status query failed; still waiting");
-                    continue;
                 }
                 Err(error) => return Err(error),
-            };
-            if task.workload.is_none() && key.is_empty() {
-                key = task.learning_key(Some(&record));
-                expected = inner.estimator.expected(&key);
             }
-            last_state = record.state.clone();
-            if let Some(progress) = &mut self.progress {
-                progress(&Progress {
+            if last_query || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::WaitTimedOut {
                     task_id: task.id.clone(),
-                    state: record.state.clone(),
-                    elapsed: started.elapsed(),
-                    queries,
-                    expected,
-                    percent: record.progress,
+                    waited: self.options.deadline,
+                    last_state,
                 });
-            }
-            match record.state {
-                TaskState::Success => {
-                    if let Some(took) = record.generation_time() {
-                        inner.estimator.learn(&key, took);
-                    }
-                    let Some(result) = record.result.clone() else {
-                        return Err(Error::Undecodable {
-                            operation: Op::TaskDetail.name(),
-                            task_id: Some(task.id.clone()),
-                            status: reqwest::StatusCode::OK,
-                            reason: "a successful task has no result".into(),
-                            snippet: String::new(),
-                        });
-                    };
-                    tracing::info!(task_id = %task.id, elapsed_ms = started.elapsed().as_millis() as u64, queries, "task succeeded");
-                    return Ok(CompletedTask {
-                        client: task.client.clone(),
-                        record,
-                        result,
-                    });
-                }
-                TaskState::Fail => {
-                    return Err(Error::TaskFailed {
-                        task_id: task.id.clone(),
-                        fail_code: record.fail_code,
-                        fail_message: record.fail_message,
-                    });
-                }
-                _ => {}
             }
         }
     }
 }
 
-fn timed_out(task: &Task, waited: Duration, last_state: &TaskState) -> Error {
-    Error::WaitTimedOut {
-        task_id: task.id.clone(),
-        waited,
-        last_state: last_state.to_string(),
+/// How long the last query may take beyond the deadline.
+const QUERY_GRACE: Duration = Duration::from_secs(10);
+
+fn finish(
+    task: &Task,
+    record: TaskRecord,
+    key: &str,
+    started: Instant,
+    queries: u32,
+) -> Result<CompletedTask, Error> {
+    if let Some(took) = record.generation_time() {
+        task.client.inner.estimator.learn(key, took);
     }
+    let Some(result) = record.result.clone() else {
+        return Err(Error::Undecodable {
+            operation: Op::TaskDetail.name(),
+            task_id: Some(task.id.clone()),
+            status: reqwest::StatusCode::OK,
+            reason: "a successful task has no result".into(),
+            snippet: String::new(),
+        });
+    };
+    tracing::info!(
+        task_id = %task.id,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        queries,
+        "task succeeded"
+    );
+    Ok(CompletedTask {
+        client: task.client.clone(),
+        record,
+        result,
+    })
 }
 
 impl<'a> IntoFuture for Waiter<'a> {
@@ -523,6 +549,8 @@ mod tests {
         estimator.learn("k", Duration::from_secs(100));
         estimator.learn("k", Duration::from_secs(200));
         assert_eq!(estimator.expected("k"), Some(Duration::from_secs(130)));
+        estimator.learn("stuck", Duration::from_secs(40 * 60));
+        assert_eq!(estimator.expected("stuck"), Some(MAX_LEARNED));
     }
 
     #[test]

@@ -105,6 +105,32 @@ async fn create_task_errors_are_typed_and_a_500_leaves_the_outcome_unknown() {
 }
 
 #[tokio::test]
+async fn gateway_errors_on_create_leave_the_outcome_unknown() {
+    let server = MockServer::start_async().await;
+    let client = builder(&server.base_url())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    for status in [502, 503, 504] {
+        let mock = server
+            .mock_async(|when, then| {
+                when.method(POST).path("/api/v1/jobs/createTask");
+                then.status(status).body("<html>Bad Gateway</html>");
+            })
+            .await;
+        let error = client
+            .submit_body::<ExampleModel>(example_body())
+            .await
+            .expect_err("refused");
+        mock.delete_async().await;
+        assert!(
+            matches!(&error, Error::OutcomeUnknown { status: Some(s), .. } if s.as_u16() == status),
+            "{status}: {error:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn message_is_read_from_msg_or_message() {
     let server = MockServer::start_async().await;
     for body in [

@@ -146,6 +146,30 @@ async fn without_retry_after_the_backoff_is_bounded_and_the_budget_ends_retries(
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_time_budget_ends_retries_before_the_attempts_run_out() {
+    let server = MockServer::start_async().await;
+    let arrivals =
+        scripted_mock(&server, |_| response(429, json!({"code": 429}), Some("20"))).await;
+    let policy = RetryPolicy {
+        max_attempts: 10,
+        max_elapsed: Duration::from_secs(50),
+        ..RetryPolicy::default()
+    };
+    let started = tokio::time::Instant::now();
+    let error = builder(&server.base_url())
+        .retry(policy)
+        .build()
+        .unwrap()
+        .submit_body::<ExampleModel>(body())
+        .await
+        .expect_err("always rate limited");
+    assert_eq!(error.api().map(|e| e.code), Some(ApiCode::RateLimited));
+    // Attempts at 0 s, 20 s and 40 s; a fourth at 60 s would break the 50 s budget.
+    assert_eq!(arrivals.lock().expect("not poisoned").len(), 3);
+    assert_eq!(started.elapsed(), Duration::from_secs(40));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_refused_connection_is_retried_until_the_server_is_up() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -155,6 +179,8 @@ async fn a_refused_connection_is_retried_until_the_server_is_up() {
     let base = format!("http://127.0.0.1:{port}");
     let seen = Arc::new(AtomicUsize::new(0));
     let counter = seen.clone();
+    // The port is free now; binding it again 3 s later could in theory race another test,
+    // which would show as a clear "retried until up" failure below.
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(3)).await;
         ScriptedServer::start_on(port, move |_, _| {

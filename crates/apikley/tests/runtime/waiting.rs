@@ -1,13 +1,14 @@
 //! Waiting for a task: schedule, failures on the way, deadline, cancellation, results.
 
+use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apikley::{Error, PollSchedule, Progress, TaskState};
+use apikley::{Error, PollSchedule, Progress, RetryPolicy, TaskState};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::support::{ExampleModel, Reply, ScriptedServer, body, client, created, record};
+use crate::support::{ExampleModel, Reply, ScriptedServer, body, builder, client, created, record};
 
 /// A server whose task "task-1" succeeds `done_after` after `start`.
 async fn server_with_task(start: Instant, done_after: Duration) -> ScriptedServer {
@@ -43,7 +44,8 @@ fn documented_queries(t: Duration) -> usize {
 async fn a_wait_survives_failures_and_queries_less_than_the_documented_schedule() {
     let start = Instant::now();
     let done_after = Duration::from_secs(120);
-    // Queries 2 and 3 answer 500, query 5 loses its connection.
+    // Requests 2 and 3 answer 500: with two attempts per call, one whole status query fails and
+    // the wait itself must carry on. Request 4 loses its connection (retried within its call).
     let server = ScriptedServer::start(move |seen, index| {
         if seen.target.starts_with("/api/v1/jobs/createTask") {
             return Reply::ok(created("task-1"));
@@ -51,14 +53,20 @@ async fn a_wait_survives_failures_and_queries_less_than_the_documented_schedule(
         assert_eq!(seen.target, "/api/v1/jobs/recordInfo?taskId=task-1");
         match index {
             2 | 3 => Reply::Json(500, json!({"code": 500, "msg": "Server Error"}), vec![]),
-            5 => Reply::Drop,
+            4 => Reply::Drop,
             _ if seen.at - start >= done_after => Reply::ok(record("task-1", "success")),
             _ => Reply::ok(record("task-1", "generating")),
         }
     })
     .await;
 
-    let client = client(&server.url);
+    let client = builder(&server.url)
+        .retry(RetryPolicy {
+            max_attempts: 2,
+            ..RetryPolicy::default()
+        })
+        .build()
+        .expect("client builds");
     let task = client
         .submit_body::<ExampleModel>(body())
         .await
@@ -101,6 +109,13 @@ async fn a_wait_survives_failures_and_queries_less_than_the_documented_schedule(
             .all(|p| p.expected == Some(Duration::from_secs(100)))
     );
     assert!(progress.windows(2).all(|w| w[0].elapsed <= w[1].elapsed));
+    // One status query failed outright (no progress report for it), and the wait went on.
+    assert!(
+        progress
+            .windows(2)
+            .any(|w| w[1].queries == w[0].queries + 2),
+        "{progress:#?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -124,7 +139,7 @@ async fn the_deadline_ends_a_wait_with_the_task_id() {
         } => {
             assert_eq!(task_id.as_str(), "task-1");
             assert_eq!(*waited, Duration::from_secs(300));
-            assert_eq!(last_state, "generating");
+            assert_eq!(*last_state, Some(TaskState::Generating));
         }
         other => panic!("{other:?}"),
     }
@@ -134,6 +149,57 @@ async fn the_deadline_ends_a_wait_with_the_task_id() {
     );
     assert_eq!(error.task_id().map(|t| t.as_str()), Some("task-1"));
     assert!(error.is_retryable());
+}
+
+/// The expected duration (100 s) would put the first query after 45 s; a 20 s deadline still
+/// gets one look at the task before the wait ends.
+#[tokio::test(start_paused = true)]
+async fn a_deadline_before_the_first_query_still_queries_once() {
+    let server = server_with_task(Instant::now(), Duration::MAX).await;
+    let task = client(&server.url)
+        .submit_body::<ExampleModel>(body())
+        .await
+        .expect("created");
+    let started = Instant::now();
+    let error = task
+        .waiter()
+        .deadline(Duration::from_secs(20))
+        .await
+        .expect_err("never finishes");
+    assert!(
+        matches!(
+            &error,
+            Error::WaitTimedOut {
+                last_state: Some(TaskState::Generating),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(20));
+    let queries = server
+        .seen()
+        .iter()
+        .filter(|s| s.target.contains("recordInfo"))
+        .count();
+    assert_eq!(queries, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spawned_wait_owns_its_task() {
+    let server = server_with_task(Instant::now(), Duration::from_secs(30)).await;
+    let task = client(&server.url)
+        .submit_body::<ExampleModel>(body())
+        .await
+        .expect("created");
+    let waiting = tokio::spawn(
+        task.waiter()
+            .deadline(Duration::from_secs(600))
+            .into_future(),
+    );
+    drop(task);
+    let done = waiting.await.expect("joins").expect("succeeds");
+    assert_eq!(done.id().as_str(), "task-1");
 }
 
 #[tokio::test(start_paused = true)]
