@@ -345,7 +345,13 @@ impl<'a> Job<'a> {
                     }
                 }
                 Ok(None) => return Ok(()),
-                Err(e) => return Err(self.error(None, format!("the transfer broke off ({e})"))),
+                Err(e) => {
+                    let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
+                    return Err(self.error(
+                        None,
+                        format!("the transfer broke off after {received}{of} bytes ({e})"),
+                    ));
+                }
             }
         }
     }

@@ -234,3 +234,101 @@ async fn submit_and_wait_sends_the_spec_body_and_returns_the_video_urls() {
         started.elapsed()
     );
 }
+
+fn temp_image(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("writes");
+    path
+}
+
+fn png_bytes(size: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.resize(size, 7);
+    bytes
+}
+
+#[tokio::test]
+async fn a_local_image_is_uploaded_on_submit_and_its_url_sent() {
+    let server = MockServer::start_async().await;
+    let upload = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/file-upload/api/file-stream-upload")
+                .header("authorization", format!("Bearer {KEY}"))
+                .body_includes("name=\"uploadPath\"");
+            then.status(200).json_body(json!({
+                "success": true, "code": 200, "msg": "File uploaded successfully",
+                "data": {
+                    "fileName": "beach.png", "filePath": "apikley-sdk/beach.png",
+                    "downloadUrl": "https://files.example.com/apikley-sdk/beach.png",
+                    "fileSize": 2048, "mimeType": "image/png", "uploadedAt": "2025-01-01T12:00:00.000Z"
+                }
+            }));
+        })
+        .await;
+    let create = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/v1/jobs/createTask")
+                .json_body_includes(
+                    json!({"input": {"input_urls": [
+                        "https://files.example.com/apikley-sdk/beach.png",
+                        "https://example.com/second.png"
+                    ]}})
+                    .to_string(),
+                );
+            then.status(200).json_body(
+                json!({"code": 200, "msg": "success", "data": {"taskId": "task_with_image"}}),
+            );
+        })
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let image = temp_image(dir.path(), "beach.png", &png_bytes(2048));
+    let request = VideoRequest::new("The beach comes alive")
+        .image(image.as_path())
+        .image("https://example.com/second.png");
+    let task = client(&server).submit(request).await.expect("submitted");
+    assert_eq!(task.id().as_str(), "task_with_image");
+    upload.assert_async().await;
+    create.assert_async().await;
+}
+
+#[tokio::test]
+async fn disguised_and_oversized_images_are_refused_before_any_request() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200);
+        })
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gif = temp_image(
+        dir.path(),
+        "photo.png",
+        b"GIF89a\x01\x00\x01\x00\x80\x00\x00",
+    );
+    let big = temp_image(dir.path(), "big.png", &png_bytes(11_000_000));
+    let request = VideoRequest::new("A serene beach")
+        .image(gif.as_path())
+        .image(big.as_path());
+    match client(&server).submit(request).await {
+        Err(Error::InvalidRequest(violations)) => {
+            assert_eq!(
+                violations.fields(),
+                ["input.input_urls[0]", "input.input_urls[1]"]
+            );
+            let text = violations.to_string();
+            assert!(
+                text.contains("file is a GIF file (named .png); accepted: JPEG, PNG, WebP"),
+                "{text}"
+            );
+            assert!(
+                text.contains("file is 11000000 bytes, more than the 10000000 bytes allowed"),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(mock.calls_async().await, 0);
+}

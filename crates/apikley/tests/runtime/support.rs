@@ -58,7 +58,18 @@ impl TestClock {
 pub struct Seen {
     pub method: String,
     pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
     pub at: tokio::time::Instant,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// What the scripted server does with a request.
@@ -67,6 +78,8 @@ pub enum Reply {
     Json(u16, serde_json::Value, Vec<(String, String)>),
     /// Close the connection without answering.
     Drop,
+    /// Write these bytes (a whole or cut-off HTTP response), then close.
+    Raw(Vec<u8>),
 }
 
 impl Reply {
@@ -158,6 +171,8 @@ async fn serve(
     let seen = Seen {
         method,
         target,
+        headers,
+        body,
         at: tokio::time::Instant::now(),
     };
     let index = {
@@ -167,6 +182,10 @@ async fn serve(
     };
     match script(&seen, index) {
         Reply::Drop => Ok(()),
+        Reply::Raw(bytes) => {
+            stream.write_all(&bytes).await?;
+            stream.shutdown().await
+        }
         Reply::Json(status, body, extra) => {
             let body = body.to_string();
             let mut response = format!(
@@ -182,6 +201,18 @@ async fn serve(
             stream.shutdown().await
         }
     }
+}
+
+/// An HTTP response head with these headers, followed by `body`.
+pub fn raw_response(status: u16, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} Status\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str("\r\n");
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
 }
 
 /// A `recordInfo` answer for a task in `state`.

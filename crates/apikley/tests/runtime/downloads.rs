@@ -1,0 +1,241 @@
+//! Downloads: streamed through a temporary file, resumed or restarted after a cut, never left
+//! half-written at the target, never over an existing file unless told to.
+
+use std::sync::{Arc, Mutex};
+
+use apikley::{DownloadProgress, Error, Url};
+use serde_json::json;
+
+use crate::support::{Reply, ScriptedServer, Seen, client, raw_response};
+
+fn video(size: usize) -> Vec<u8> {
+    (0..size).map(|i| (i * 7 % 256) as u8).collect()
+}
+
+/// How the file server behaves on its `n`-th request.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// Send everything.
+    Whole,
+    /// Announce the whole length, send half, close.
+    CutHalfway,
+}
+
+/// A file server on 127.0.0.1 following `script` (by request number), honouring `Range` when
+/// `ranges` is set.
+async fn file_server(
+    file: Vec<u8>,
+    ranges: bool,
+    script: fn(usize) -> Behaviour,
+) -> ScriptedServer {
+    ScriptedServer::start(move |seen: &Seen, index| {
+        let range_start = seen
+            .header("range")
+            .and_then(|r| r.strip_prefix("bytes="))
+            .and_then(|r| r.strip_suffix('-'))
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|_| ranges);
+        let (status, start) = match range_start {
+            Some(start) => (206, start),
+            None => (200, 0),
+        };
+        let part = &file[start..];
+        let mut headers = vec![
+            ("content-type", "video/mp4".to_owned()),
+            ("content-length", part.len().to_string()),
+            ("etag", "\"v1\"".to_owned()),
+        ];
+        if ranges {
+            headers.push(("accept-ranges", "bytes".to_owned()));
+        }
+        if status == 206 {
+            headers.push((
+                "content-range",
+                format!("bytes {start}-{}/{}", file.len() - 1, file.len()),
+            ));
+        }
+        let sent = match script(index) {
+            Behaviour::Whole => part,
+            Behaviour::CutHalfway => &part[..part.len() / 2],
+        };
+        Reply::Raw(raw_response(status, &headers, sent))
+    })
+    .await
+}
+
+fn leftovers(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("dir reads")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_download_streams_to_the_target_with_progress() {
+    let file = video(1_000_000);
+    let server = file_server(file.clone(), true, |_| Behaviour::Whole).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("clip.mp4");
+    let progress = Arc::new(Mutex::new(Vec::<DownloadProgress>::new()));
+    let log = progress.clone();
+    let url = Url::parse(&format!("{}/v.mp4", server.url)).expect("URL");
+
+    let done = client(&server.url)
+        .download(url, &target)
+        .on_progress(move |p| log.lock().expect("not poisoned").push(*p))
+        .await
+        .expect("downloads");
+
+    assert_eq!(std::fs::read(&target).expect("reads"), file);
+    assert_eq!(
+        (done.bytes, done.resumed, done.restarted),
+        (1_000_000, 0, 0)
+    );
+    let progress = progress.lock().expect("not poisoned");
+    assert_eq!(
+        progress.last(),
+        Some(&DownloadProgress {
+            received: 1_000_000,
+            total: Some(1_000_000)
+        })
+    );
+    assert!(progress.windows(2).all(|w| w[0].received < w[1].received));
+    assert_eq!(leftovers(dir.path()), ["clip.mp4"]);
+    // Result files live on other hosts: the API key is never sent with them.
+    assert_eq!(server.seen()[0].header("authorization"), None);
+}
+
+#[tokio::test]
+async fn a_cut_download_resumes_with_range_and_is_byte_identical() {
+    let file = video(2_000_001);
+    let server = file_server(file.clone(), true, |n| {
+        if n == 0 {
+            Behaviour::CutHalfway
+        } else {
+            Behaviour::Whole
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("clip.mp4");
+    let url = Url::parse(&format!("{}/v.mp4", server.url)).expect("URL");
+
+    let done = client(&server.url)
+        .download(url, &target)
+        .await
+        .expect("downloads");
+
+    assert_eq!(std::fs::read(&target).expect("reads"), file);
+    assert_eq!((done.resumed, done.restarted), (1, 0));
+    let seen = server.seen();
+    assert_eq!(seen[1].header("range"), Some("bytes=1000000-"));
+    assert_eq!(seen[1].header("if-range"), Some("\"v1\""));
+}
+
+#[tokio::test]
+async fn without_range_support_a_cut_download_restarts_cleanly() {
+    let file = video(1_500_000);
+    let server = file_server(file.clone(), false, |n| {
+        if n == 0 {
+            Behaviour::CutHalfway
+        } else {
+            Behaviour::Whole
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("clip.mp4");
+    let url = Url::parse(&format!("{}/v.mp4", server.url)).expect("URL");
+
+    let done = client(&server.url)
+        .download(url, &target)
+        .await
+        .expect("downloads");
+
+    assert_eq!(std::fs::read(&target).expect("reads"), file);
+    assert_eq!((done.resumed, done.restarted), (0, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_download_that_never_completes_leaves_nothing_at_the_target() {
+    let server = file_server(video(100_000), false, |_| Behaviour::CutHalfway).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("clip.mp4");
+    let url = Url::parse(&format!("{}/v.mp4", server.url)).expect("URL");
+
+    let error = client(&server.url)
+        .download(url, &target)
+        .max_failures(3)
+        .await
+        .expect_err("always cut");
+
+    assert!(
+        matches!(&error, Error::Download { reason, .. } if reason.contains("of 100000 bytes")),
+        "{error}"
+    );
+    assert!(!target.exists());
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
+    assert_eq!(server.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn an_existing_file_is_kept_unless_overwrite_is_asked() {
+    let file = video(10_000);
+    let server = file_server(file.clone(), true, |_| Behaviour::Whole).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("clip.mp4");
+    std::fs::write(&target, b"precious").expect("writes");
+    let url = Url::parse(&format!("{}/v.mp4", server.url)).expect("URL");
+    let client = client(&server.url);
+
+    let error = client
+        .download(url.clone(), &target)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&error, Error::File { reason, .. } if reason.contains("already exists")),
+        "{error}"
+    );
+    assert_eq!(std::fs::read(&target).expect("reads"), b"precious");
+    assert!(server.seen().is_empty(), "refused before any request");
+
+    client
+        .download(url, &target)
+        .overwrite(true)
+        .await
+        .expect("replaces");
+    assert_eq!(std::fs::read(&target).expect("reads"), file);
+}
+
+#[tokio::test]
+async fn a_finished_task_downloads_by_id() {
+    let file = video(50_000);
+    let served = file.clone();
+    let server = ScriptedServer::start(move |seen, _| {
+        if seen.target.starts_with("/api/v1/jobs/recordInfo") {
+            let url = format!("http://{}/v.mp4", seen.header("host").unwrap_or_default());
+            return Reply::ok(json!({"code": 200, "msg": "success", "data": {
+                "taskId": "task-1", "state": "success",
+                "resultJson": json!({"resultUrls": [url]}).to_string()
+            }}));
+        }
+        Reply::Raw(raw_response(
+            200,
+            &[("content-length", served.len().to_string())],
+            &served,
+        ))
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("task.mp4");
+    let done = client(&server.url)
+        .download_task("task-1", &target)
+        .await
+        .expect("downloads");
+    assert_eq!(done.bytes, 50_000);
+    assert_eq!(std::fs::read(&target).expect("reads"), file);
+}
