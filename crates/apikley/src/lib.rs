@@ -1,6 +1,8 @@
 //! The model-agnostic runtime for Apikley's Market models: configuration and auth, the
 //! `{code, msg, data}` envelope, typed errors, safe retries, client-side rate limits, task
-//! handles with polling, and typed results.
+//! handles with polling, typed results, streamed uploads and resumable downloads, credits, and
+//! [callbacks](callback) with their signature check (plus an axum extractor behind the `axum`
+//! feature).
 //!
 //! A model crate (such as `seedance`) adds only its request type: a [`TaskRequest`] that
 //! validates itself and turns into the body generated from the model's OpenAPI document

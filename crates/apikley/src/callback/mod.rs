@@ -103,6 +103,22 @@ impl CallbackError {
     }
 }
 
+/// Verifies a callback with the account's webhook key: both signature headers present, the
+/// timestamp within `tolerance` of now, the signature right (constant-time). The task id is
+/// read from `data.taskId`, or failing that `data.task_id`.
+///
+/// A shorthand for [`CallbackVerifier::new`]`(key)?.tolerance(tolerance).verify(headers, body)`.
+pub fn verify_callback(
+    headers: &HeaderMap,
+    body: &[u8],
+    key: &str,
+    tolerance: Duration,
+) -> Result<VerifiedCallback, CallbackError> {
+    CallbackVerifier::new(key)?
+        .tolerance(tolerance)
+        .verify(headers, body)
+}
+
 /// Checks callback signatures with the account's webhook key (`webhookHmacKey`).
 #[derive(Clone)]
 pub struct CallbackVerifier {
@@ -451,6 +467,30 @@ mod tests {
             verifier().verify_at(&good, br#"{"code":200,"data":{}}"#, now),
             Err(CallbackError::MissingTaskId)
         );
+    }
+
+    #[test]
+    fn the_free_function_checks_against_the_current_time() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let signature = verifier().sign("task_abc", now);
+        let fresh = headers(&now.to_string(), &signature);
+        let verified = verify_callback(
+            &fresh,
+            &body("taskId"),
+            "test-webhook-key",
+            DEFAULT_TOLERANCE,
+        )
+        .unwrap();
+        assert_eq!(verified.signed_at, now);
+        // The vector signed in 2023 is far outside any window today.
+        let old = headers("1700000000", OPENSSL_SIGNATURE);
+        assert!(matches!(
+            verify_callback(&old, &body("taskId"), "test-webhook-key", DEFAULT_TOLERANCE),
+            Err(CallbackError::StaleTimestamp { .. })
+        ));
     }
 
     #[test]
