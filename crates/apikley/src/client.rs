@@ -128,8 +128,13 @@ impl Client {
         self.submit_body::<R::Model>(body).await
     }
 
-    /// Creates a task from a model's spec-exact body, as generated in its raw crate.
+    /// Creates a task from a model's spec-exact body, as generated in its raw crate, after
+    /// checking the rules the generated types cannot ([`Model::check`]).
     pub async fn submit_body<M: Model>(&self, body: M::Body) -> Result<Task, Error> {
+        let violations = M::check(&body);
+        if !violations.is_empty() {
+            return Err(Error::InvalidRequest(violations));
+        }
         let workload = Workload {
             key: format!("{} {}", M::ID, M::workload(&body)),
             prior: M::expected_duration(&body),

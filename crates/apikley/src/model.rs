@@ -42,6 +42,14 @@ pub trait Model: Send + Sync + 'static {
         None
     }
 
+    /// The spec's rules that the generated types do not enforce (array sizes, `format: uri`),
+    /// checked on the spec-exact body. [`Client::submit_body`](crate::Client::submit_body)
+    /// refuses a body that breaks one; a stand-in server can check arriving bodies the same way.
+    fn check(body: &Self::Body) -> Violations {
+        let _ = body;
+        Violations::new()
+    }
+
     /// A label for tasks that take about as long as each other (e.g. `8s 720p audio`); the
     /// client learns one duration per label.
     fn workload(body: &Self::Body) -> String {

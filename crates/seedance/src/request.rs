@@ -41,6 +41,38 @@ impl Model for Seedance15Pro {
         ))
     }
 
+    /// `input_urls` holds at most [`MAX_IMAGES`] absolute http(s) URLs, and `callBackUrl` is
+    /// one: the spec's `maxItems` and `format: uri`, which the generated types do not enforce.
+    fn check(body: &Self::Body) -> Violations {
+        let mut violations = Violations::new();
+        if let Some(url) = &body.call_back_url
+            && let Err(rule) = check_http_url(url)
+        {
+            violations.push(Violation::new("callBackUrl", rule, format!("{url:?}")));
+        }
+        let urls = body
+            .input
+            .as_ref()
+            .map_or(&[][..], |i| i.input_urls.as_slice());
+        if urls.len() > MAX_IMAGES {
+            violations.push(Violation::new(
+                "input.input_urls",
+                format!("accepts at most {MAX_IMAGES} images"),
+                format!("{} images", urls.len()),
+            ));
+        }
+        for (i, url) in urls.iter().enumerate() {
+            if let Err(rule) = check_http_url(url) {
+                violations.push(Violation::new(
+                    format!("input.input_urls[{i}]"),
+                    rule,
+                    format!("{url:?}"),
+                ));
+            }
+        }
+        violations
+    }
+
     fn workload(body: &Self::Body) -> String {
         body.input.as_ref().map_or_else(String::new, |input| {
             format!(
@@ -503,6 +535,24 @@ mod tests {
         assert_eq!(
             Seedance15Pro::expected_duration(&body),
             Some(std::time::Duration::from_secs_f64(88.2))
+        );
+    }
+
+    #[test]
+    fn the_model_checks_what_the_generated_types_cannot() {
+        let mut body = VideoRequest::new("A serene beach").into_body().unwrap();
+        assert!(Seedance15Pro::check(&body).is_empty());
+        body.call_back_url = Some("not a url".into());
+        if let Some(input) = body.input.as_mut() {
+            input.input_urls = vec![
+                "https://a/1.png".into(),
+                "ftp://a/2.png".into(),
+                "https://a/3.png".into(),
+            ];
+        }
+        assert_eq!(
+            Seedance15Pro::check(&body).fields(),
+            ["callBackUrl", "input.input_urls", "input.input_urls[1]"]
         );
     }
 

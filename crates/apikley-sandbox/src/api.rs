@@ -1,0 +1,263 @@
+//! The Market endpoints: createTask, Get Task Details, credits.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Extension, Query, State as Shared};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::state::{State, TaskEntry};
+use crate::{ErrorShape, Faults, files, server::DropConnection};
+
+pub(crate) fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/api/v1/jobs/createTask", post(create_task))
+        .route("/api/v1/jobs/recordInfo", get(record_info))
+        .route("/api/v1/chat/credit", get(credit))
+        .route(
+            "/file-upload/api/file-stream-upload",
+            post(files::upload_stream),
+        )
+        .route(
+            "/file-upload/api/file-base64-upload",
+            post(files::upload_base64),
+        )
+        .route("/file-upload/api/file-url-upload", post(files::upload_url))
+        .route("/files/{*path}", get(files::serve))
+        .layer(DefaultBodyLimit::max(files::MAX_UPLOAD))
+        .with_state(state)
+}
+
+/// `{code: 200, msg: "success", data}`.
+pub(crate) fn ok(data: Value) -> Response {
+    Json(json!({"code": 200, "msg": "success", "data": data})).into_response()
+}
+
+/// An API error in the configured shape.
+pub(crate) fn error(faults: &Faults, code: u16, message: impl Into<String>) -> Response {
+    let body = json!({"code": code, "msg": message.into(), "data": null});
+    let status = match faults.error_shape {
+        ErrorShape::HttpStatus => {
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+        ErrorShape::Envelope => StatusCode::OK,
+    };
+    (status, Json(body)).into_response()
+}
+
+/// What every API call goes through: the slow fault, the key, maintenance, random 500s.
+pub(crate) async fn gate(
+    state: &State,
+    faults: &Faults,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    if let Some(delay) = faults.slow {
+        tokio::time::sleep(delay).await;
+    }
+    let key = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if key != Some(state.api_key.as_str()) {
+        return Err(error(faults, 401, "You do not have access permissions"));
+    }
+    if faults.maintenance {
+        return Err(error(
+            faults,
+            455,
+            "Service Unavailable - System is currently undergoing maintenance",
+        ));
+    }
+    if state.chance(faults.server_error_rate) {
+        return Err(error(
+            faults,
+            500,
+            "Server Error - An unexpected error occurred while processing the request",
+        ));
+    }
+    Ok(())
+}
+
+async fn create_task(
+    Shared(state): Shared<Arc<State>>,
+    connection: Option<Extension<DropConnection>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    state.count(|s| s.create_requests += 1);
+    let faults = state.faults();
+    if let Err(refused) = gate(&state, &faults, &headers).await {
+        return refused;
+    }
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return error(&faults, 422, format!("the body is not JSON: {e}")),
+    };
+    let model_id = match body.get("model") {
+        None => return error(&faults, 422, "model: missing field `model`"),
+        Some(Value::String(id)) => id.clone(),
+        Some(other) => {
+            return error(
+                &faults,
+                422,
+                format!("model: must be a string, not {other}"),
+            );
+        }
+    };
+    let Some(model) = state.models.iter().find(|m| m.id() == model_id) else {
+        let known: Vec<&str> = state.models.iter().map(|m| m.id()).collect();
+        return error(
+            &faults,
+            422,
+            format!(
+                "model: unknown model {model_id:?} (this sandbox knows {})",
+                known.join(", ")
+            ),
+        );
+    };
+    let accepted = match model.accept(&body) {
+        Ok(accepted) => accepted,
+        Err(problem) => return error(&faults, 422, problem),
+    };
+    if !state.admit_create(faults.rate_limit) {
+        state.count(|s| s.rate_limited += 1);
+        return error(&faults, 429, "Rate limit exceeded");
+    }
+    if !state.charge(accepted.credits) {
+        return error(
+            &faults,
+            402,
+            format!(
+                "Insufficient Credits: the task needs {} credits, the balance is {}",
+                accepted.credits,
+                state.credits()
+            ),
+        );
+    }
+    let task = TaskEntry {
+        id: state.new_task_id(),
+        model: model_id,
+        param: body.to_string(),
+        created: state.now(),
+        stages: stages(accepted.generation),
+        failure: faults.fail_tasks.clone(),
+        credits: accepted.credits,
+        callback: body
+            .get("callBackUrl")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    };
+    state.insert_task(task.clone());
+    state.count(|s| s.tasks_created += 1);
+    tracing::info!(task_id = %task.id, model = %task.model, "task created");
+    let id = task.id.clone();
+    tokio::spawn(lifecycle(state.clone(), task));
+
+    if faults.drop_after_create
+        && let Some(Extension(connection)) = connection
+    {
+        state.count(|s| s.dropped += 1);
+        connection.drop_now();
+        return std::future::pending::<Response>().await;
+    }
+    ok(json!({"taskId": id}))
+}
+
+/// Waiting, queuing and generating, out of a task's whole duration.
+fn stages(total: Duration) -> [Duration; 3] {
+    let waiting = (total / 10).min(Duration::from_secs(2));
+    let queuing = (total / 10).min(Duration::from_secs(3));
+    [waiting, queuing, total.saturating_sub(waiting + queuing)]
+}
+
+/// Ends the task: refunds a failure, POSTs the callback.
+async fn lifecycle(state: Arc<State>, task: TaskEntry) {
+    tokio::time::sleep(state.real(task.total())).await;
+    let failed = task.failure.is_some();
+    if failed {
+        state.refund(task.credits);
+    }
+    let Some(url) = &task.callback else { return };
+    // The sandbox never reaches the internet: callbacks go to this machine only.
+    if !is_loopback(url) {
+        tracing::warn!(task_id = %task.id, %url, "callback not sent: the sandbox only calls loopback addresses");
+        return;
+    }
+    let mut data = state.record(&task);
+    data["consumeCredits"] = if failed { 0.0 } else { task.credits }.into();
+    data["remainedCredits"] = state.credits().into();
+    let (code, message) = if failed {
+        (501, "Playground task failed.")
+    } else {
+        (200, "Playground task completed successfully.")
+    };
+    let mut request = state
+        .http
+        .post(url)
+        .json(&json!({"code": code, "msg": message, "data": data}));
+    if let Some(signer) = &state.webhook {
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        request = request
+            .header(apikley::callback::TIMESTAMP_HEADER, timestamp.to_string())
+            .header(
+                apikley::callback::SIGNATURE_HEADER,
+                signer.sign(&task.id, timestamp),
+            );
+    }
+    match request.send().await {
+        Ok(response) if response.status().is_success() => {
+            state.count(|s| s.callbacks_delivered += 1)
+        }
+        Ok(response) => {
+            tracing::warn!(task_id = %task.id, status = %response.status(), "callback refused")
+        }
+        Err(e) => tracing::warn!(task_id = %task.id, error = %e, "callback failed"),
+    }
+}
+
+fn is_loopback(url: &str) -> bool {
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+async fn record_info(
+    Shared(state): Shared<Arc<State>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    state.count(|s| s.status_queries += 1);
+    let faults = state.faults();
+    if let Err(refused) = gate(&state, &faults, &headers).await {
+        return refused;
+    }
+    let Some(id) = query.get("taskId").filter(|id| !id.is_empty()) else {
+        return error(&faults, 400, "taskId parameter is required");
+    };
+    match state.task(id) {
+        Some(task) => ok(state.record(&task)),
+        None => error(&faults, 404, "Task not found"),
+    }
+}
+
+async fn credit(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {
+    let faults = state.faults();
+    if let Err(refused) = gate(&state, &faults, &headers).await {
+        return refused;
+    }
+    ok(json!(state.credits()))
+}

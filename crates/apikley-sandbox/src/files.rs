@@ -1,0 +1,239 @@
+//! The upload routes, and the files themselves (uploads and task results).
+
+use std::sync::Arc;
+
+use apikley::raw::file_upload::types as raw;
+use axum::Json;
+use axum::extract::{Multipart, Path, State as Shared};
+use axum::http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, RANGE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::json;
+
+use crate::Faults;
+use crate::api::gate;
+use crate::state::{State, StoredFile};
+
+/// The largest upload accepted (the documented recommendation for URL uploads is 100 MB).
+pub(crate) const MAX_UPLOAD: usize = 110 * 1000 * 1000;
+
+/// The video every successful task produces: 2 s, 160×90, H.264 and AAC in MP4 (11 KB).
+pub const SAMPLE_VIDEO: &[u8] = include_bytes!("../fixtures/sample.mp4");
+
+/// The upload API's envelope differs: `{success, code, msg, data}`.
+fn upload_error(faults: &Faults, code: u16, message: impl Into<String>) -> Response {
+    let body = json!({"success": false, "code": code, "msg": message.into()});
+    let status = match faults.error_shape {
+        crate::ErrorShape::HttpStatus => {
+            StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST)
+        }
+        crate::ErrorShape::Envelope => StatusCode::OK,
+    };
+    (status, Json(body)).into_response()
+}
+
+fn stored(
+    state: &State,
+    upload_path: &str,
+    file_name: Option<String>,
+    bytes: Vec<u8>,
+    mime: Option<String>,
+) -> Response {
+    let mime = mime
+        .filter(|m| !m.is_empty() && m != "application/octet-stream")
+        .or_else(|| apikley::MediaType::sniff(&bytes).map(|t| t.mime().to_owned()))
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let file_name = file_name
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| state.new_file_name());
+    let path = format!("{}/{file_name}", upload_path.trim_matches('/'));
+    let size = bytes.len();
+    state.store_file(
+        path.clone(),
+        StoredFile {
+            bytes,
+            mime: mime.clone(),
+        },
+    );
+    state.count(|s| s.uploads += 1);
+    Json(json!({
+        "success": true,
+        "code": 200,
+        "msg": "File uploaded successfully",
+        "data": {
+            "fileName": file_name,
+            "filePath": path,
+            "downloadUrl": format!("{}/files/{path}", state.url),
+            "fileSize": size,
+            "mimeType": mime,
+            "uploadedAt": chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }
+    }))
+    .into_response()
+}
+
+pub(crate) async fn upload_stream(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
+    let faults = state.faults();
+    if let Err(refused) = gate(&state, &faults, &headers).await {
+        return refused;
+    }
+    let (mut file, mut upload_path, mut file_name) = (None, None, None);
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return upload_error(&faults, 400, format!("Invalid multipart body: {e}")),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let mime = field.content_type().map(str::to_owned);
+        let original = field.file_name().map(str::to_owned);
+        let Ok(bytes) = field.bytes().await else {
+            return upload_error(&faults, 400, format!("Field {name} could not be read"));
+        };
+        match name.as_str() {
+            "file" => file = Some((bytes.to_vec(), mime, original)),
+            "uploadPath" => upload_path = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            "fileName" => file_name = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            _ => {}
+        }
+    }
+    let Some((bytes, mime, original)) = file else {
+        return upload_error(&faults, 400, "Missing required parameter: file");
+    };
+    let Some(upload_path) = upload_path else {
+        return upload_error(&faults, 400, "Missing required parameter: uploadPath");
+    };
+    stored(&state, &upload_path, file_name.or(original), bytes, mime)
+}
+
+pub(crate) async fn upload_base64(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let faults = state.faults();
+    if let Err(refused) = gate(&state, &faults, &headers).await {
+        return refused;
+    }
+    let request: raw::Base64UploadRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => return upload_error(&faults, 400, format!("Invalid request: {e}")),
+    };
+    let (mime, data) = match request.base64_data.strip_prefix("data:") {
+        Some(rest) => match rest.split_once(";base64,") {
+            Some((mime, data)) => (Some(mime.to_owned()), data),
+            None => return upload_error(&faults, 400, "Base64 decoding failed: Invalid data URL"),
+        },
+        None => (None, request.base64_data.as_str()),
+    };
+    let Ok(bytes) = BASE64.decode(data.trim()) else {
+        return upload_error(
+            &faults,
+            400,
+            "Base64 decoding failed: Invalid Base64 format",
+        );
+    };
+    stored(&state, &request.upload_path, request.file_name, bytes, mime)
+}
+
+pub(crate) async fn upload_url(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let faults = state.faults();
+    if let Err(refused) = gate(&state, &faults, &headers).await {
+        return refused;
+    }
+    let request: raw::UrlUploadRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => return upload_error(&faults, 400, format!("Invalid request: {e}")),
+    };
+    // The sandbox never reaches the internet: it can only copy its own files.
+    let own = format!("{}/files/", state.url);
+    let Some(file) = request
+        .file_url
+        .strip_prefix(&own)
+        .and_then(|path| state.file(path))
+    else {
+        return upload_error(
+            &faults,
+            400,
+            format!(
+                "the sandbox cannot fetch {}: it only copies its own files ({own}…)",
+                request.file_url
+            ),
+        );
+    };
+    stored(
+        &state,
+        &request.upload_path,
+        request.file_name,
+        file.bytes,
+        Some(file.mime),
+    )
+}
+
+/// Uploaded files and task results, with single-range support (`Range: bytes=N-`).
+pub(crate) async fn serve(
+    Shared(state): Shared<Arc<State>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let file = match path
+        .strip_prefix("results/")
+        .and_then(|name| name.strip_suffix(".mp4"))
+    {
+        Some(task_id) => state
+            .task(task_id)
+            .filter(|task| task.state_after(state.now().saturating_sub(task.created)) == "success")
+            .map(|_| StoredFile {
+                bytes: SAMPLE_VIDEO.to_vec(),
+                mime: "video/mp4".into(),
+            }),
+        None => state.file(&path),
+    };
+    let Some(file) = file else {
+        return (StatusCode::NOT_FOUND, "no such file").into_response();
+    };
+    let total = file.bytes.len();
+    let start = headers
+        .get(RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.strip_suffix('-'))
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut response_headers = HeaderMap::new();
+    let header =
+        |v: String| HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static("invalid"));
+    response_headers.insert(CONTENT_TYPE, header(file.mime.clone()));
+    response_headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    response_headers.insert(ETAG, header(format!("\"{total:x}\"")));
+    match start {
+        Some(start) if start >= total => {
+            response_headers.insert(CONTENT_RANGE, header(format!("bytes */{total}")));
+            (StatusCode::RANGE_NOT_SATISFIABLE, response_headers).into_response()
+        }
+        Some(start) => {
+            response_headers.insert(
+                CONTENT_RANGE,
+                header(format!("bytes {start}-{}/{total}", total - 1)),
+            );
+            response_headers.insert(CONTENT_LENGTH, header((total - start).to_string()));
+            (
+                StatusCode::PARTIAL_CONTENT,
+                response_headers,
+                file.bytes[start..].to_vec(),
+            )
+                .into_response()
+        }
+        None => (StatusCode::OK, response_headers, file.bytes).into_response(),
+    }
+}

@@ -1,0 +1,287 @@
+//! A local stand-in for the Apikley API, for tests, demos and offline development (as
+//! stripe-mock is for Stripe).
+//!
+//! It speaks the documented endpoints: `createTask` (validating each body against its model's
+//! generated, spec-exact type), Get Task Details (running each task through waiting, queuing,
+//! generating and success or fail on a clock whose speed you choose), credits, the three upload
+//! routes, and the result files themselves (a small, playable MP4). It POSTs callbacks (to
+//! loopback addresses only: it never reaches the internet), signed when a webhook key is set,
+//! and it can misbehave on purpose ([`Faults`]).
+//!
+//! Its clock is tokio's: in a test on tokio's paused clock, tasks progress in virtual time.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let sandbox = apikley_sandbox::Sandbox::builder().speed(30.0).start().await?;
+//! let client = sandbox.client().build()?; // an apikley::Client pointed at the sandbox
+//! println!("credits: {}", client.credits().await?);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod api;
+mod files;
+mod models;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+pub use files::SAMPLE_VIDEO;
+pub use models::SandboxModel;
+use state::State;
+
+/// The key a sandbox accepts unless told otherwise.
+pub const DEFAULT_API_KEY: &str = "sandbox-key";
+
+/// How API errors are delivered: the service has been seen to use both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// The HTTP status carries the code, with the `{code, msg}` body.
+    #[default]
+    HttpStatus,
+    /// HTTP 200, with the code only in the body.
+    Envelope,
+}
+
+/// Ways to misbehave, set per server (and changeable while it runs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Answer `createTask` with 429 above `max` creates in any `per` window.
+    pub rate_limit: Option<apikley::RateLimit>,
+    /// Answer every API call with 455 (maintenance).
+    pub maintenance: bool,
+    /// Answer this fraction of API calls (0.0 to 1.0) with 500.
+    pub server_error_rate: f64,
+    /// Let every new task end in `fail` with this `failCode` and `failMsg`.
+    pub fail_tasks: Option<(String, String)>,
+    /// Create the task, then drop the connection without answering.
+    pub drop_after_create: bool,
+    /// Wait this long (sandbox-clock independent, real time) before every API answer.
+    pub slow: Option<Duration>,
+    /// How errors are delivered.
+    pub error_shape: ErrorShape,
+}
+
+/// What a sandbox has seen, for assertions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// `createTask` requests received (including refused ones).
+    pub create_requests: u64,
+    /// Tasks created.
+    pub tasks_created: u64,
+    /// `createTask` requests refused with 429.
+    pub rate_limited: u64,
+    /// Get Task Details requests received.
+    pub status_queries: u64,
+    /// Files uploaded.
+    pub uploads: u64,
+    /// Callbacks delivered (answered 2xx).
+    pub callbacks_delivered: u64,
+    /// Connections dropped on purpose.
+    pub dropped: u64,
+}
+
+/// Builds a [`Sandbox`].
+#[derive(Debug)]
+#[must_use]
+pub struct SandboxBuilder {
+    address: SocketAddr,
+    api_key: String,
+    speed: f64,
+    credits: f64,
+    webhook_key: Option<String>,
+    faults: Faults,
+    models: Vec<SandboxModel>,
+    seed: Option<u64>,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        SandboxBuilder {
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: DEFAULT_API_KEY.to_owned(),
+            speed: 1.0,
+            credits: 1000.0,
+            webhook_key: None,
+            faults: Faults::default(),
+            models: vec![SandboxModel::of::<seedance::Seedance15Pro>()],
+            seed: None,
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// The address to listen on (default `127.0.0.1:0`, a free port).
+    pub fn address(mut self, address: SocketAddr) -> Self {
+        self.address = address;
+        self
+    }
+
+    /// The only API key accepted (default [`DEFAULT_API_KEY`]).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = key.into();
+        self
+    }
+
+    /// How much faster than real time tasks progress (default 1.0: real time).
+    pub fn speed(mut self, speed: f64) -> Self {
+        self.speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
+        self
+    }
+
+    /// The account's starting balance (default 1000).
+    pub fn credits(mut self, credits: f64) -> Self {
+        self.credits = credits;
+        self
+    }
+
+    /// Signs callbacks with this webhook key, as the service does when signing is enabled.
+    pub fn webhook_key(mut self, key: impl Into<String>) -> Self {
+        self.webhook_key = Some(key.into());
+        self
+    }
+
+    /// Misbehaves as told.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Accepts another model (Seedance 1.5 Pro is always there).
+    pub fn model(mut self, model: SandboxModel) -> Self {
+        self.models.push(model);
+        self
+    }
+
+    /// Makes task ids and random faults repeatable.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Binds and starts serving on the current tokio runtime.
+    pub async fn start(self) -> std::io::Result<Sandbox> {
+        let listener = tokio::net::TcpListener::bind(self.address).await?;
+        let address = listener.local_addr()?;
+        let url = format!("http://{address}");
+        let webhook = match self.webhook_key {
+            Some(key) => Some(
+                apikley::callback::CallbackVerifier::new(key)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+            ),
+            None => None,
+        };
+        let state = Arc::new(State::new(state::Settings {
+            url: url.clone(),
+            api_key: self.api_key.clone(),
+            speed: self.speed,
+            credits: self.credits,
+            webhook,
+            faults: self.faults,
+            models: self.models,
+            seed: self.seed,
+        }));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(server::serve(
+            listener,
+            api::router(state.clone()),
+            shutdown.clone(),
+        ));
+        tracing::info!(%url, "sandbox listening");
+        Ok(Sandbox {
+            url,
+            address,
+            api_key: self.api_key,
+            state,
+            shutdown,
+        })
+    }
+}
+
+/// A running sandbox. Dropping it stops the server.
+pub struct Sandbox {
+    url: String,
+    address: SocketAddr,
+    api_key: String,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+}
+
+impl Sandbox {
+    /// A builder with the defaults: 127.0.0.1 on a free port, real-time clock, key
+    /// [`DEFAULT_API_KEY`], 1000 credits, no faults.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// Starts a sandbox with the defaults.
+    pub async fn start() -> std::io::Result<Sandbox> {
+        Sandbox::builder().start().await
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The API key it accepts.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// A client builder already pointed at the sandbox with its key.
+    pub fn client(&self) -> apikley::ClientBuilder {
+        apikley::Client::builder()
+            .api_key(&self.api_key)
+            .base_url(&self.url)
+    }
+
+    /// What it has seen so far.
+    pub fn stats(&self) -> Stats {
+        self.state.stats()
+    }
+
+    /// The current balance.
+    pub fn credits(&self) -> f64 {
+        self.state.credits()
+    }
+
+    /// Changes the faults while it runs.
+    pub fn set_faults(&self, faults: Faults) {
+        self.state.set_faults(faults);
+    }
+
+    /// Waits until the server stops (it runs until the sandbox is dropped).
+    pub async fn stopped(&self) {
+        self.shutdown.cancelled().await;
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("url", &self.url)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

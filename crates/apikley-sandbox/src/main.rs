@@ -1,0 +1,87 @@
+//! `apikley-sandbox`: runs a local stand-in for the Apikley API until Ctrl-C.
+
+use std::net::SocketAddr;
+
+use apikley_sandbox::{ErrorShape, Faults, Sandbox};
+use clap::Parser;
+
+/// A local stand-in for the Apikley API: Market tasks, uploads, callbacks and faults.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The API key to accept.
+    #[arg(long, default_value = apikley_sandbox::DEFAULT_API_KEY)]
+    key: String,
+    /// How much faster than real time tasks progress.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Starting credits.
+    #[arg(long, default_value_t = 1000.0)]
+    credits: f64,
+    /// Sign callbacks with this webhook key.
+    #[arg(long)]
+    webhook_key: Option<String>,
+    /// Answer 429 above this many creates per 10 s.
+    #[arg(long)]
+    rate_limit: Option<u32>,
+    /// Answer every call with 455 (maintenance).
+    #[arg(long)]
+    maintenance: bool,
+    /// Answer this fraction of calls with 500.
+    #[arg(long, default_value_t = 0.0)]
+    server_errors: f64,
+    /// Make every task fail with this failCode.
+    #[arg(long)]
+    fail_code: Option<String>,
+    /// Drop the connection after creating a task, without answering.
+    #[arg(long)]
+    drop_after_create: bool,
+    /// Send errors as HTTP 200 with the code in the body.
+    #[arg(long)]
+    errors_in_body: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let faults = Faults {
+        rate_limit: args
+            .rate_limit
+            .map(|max| apikley::RateLimit::new(max, std::time::Duration::from_secs(10))),
+        maintenance: args.maintenance,
+        server_error_rate: args.server_errors,
+        fail_tasks: args
+            .fail_code
+            .map(|code| (code, "Generation failed (sandbox fault)".to_owned())),
+        drop_after_create: args.drop_after_create,
+        slow: None,
+        error_shape: if args.errors_in_body {
+            ErrorShape::Envelope
+        } else {
+            ErrorShape::HttpStatus
+        },
+    };
+    let mut builder = Sandbox::builder()
+        .address(args.listen)
+        .api_key(&args.key)
+        .speed(args.speed)
+        .credits(args.credits)
+        .faults(faults);
+    if let Some(key) = args.webhook_key {
+        builder = builder.webhook_key(key);
+    }
+    let sandbox = builder.start().await?;
+    println!("Apikley sandbox listening on {}", sandbox.url());
+    println!("API key: {}", sandbox.api_key());
+    println!(
+        "Try: APIKLEY_BASE_URL={} APIKLEY_API_KEY={} seedance generate \"A serene beach at sunset\" -o beach.mp4",
+        sandbox.url(),
+        sandbox.api_key()
+    );
+    tokio::signal::ctrl_c().await?;
+    println!("stopped");
+    Ok(())
+}

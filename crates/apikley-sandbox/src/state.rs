@@ -1,0 +1,250 @@
+//! The sandbox's world: its clock, account, tasks and files.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::models::SandboxModel;
+use crate::{Faults, Stats};
+
+pub(crate) struct Settings {
+    pub(crate) url: String,
+    pub(crate) api_key: String,
+    pub(crate) speed: f64,
+    pub(crate) credits: f64,
+    pub(crate) webhook: Option<apikley::callback::CallbackVerifier>,
+    pub(crate) faults: Faults,
+    pub(crate) models: Vec<SandboxModel>,
+    pub(crate) seed: Option<u64>,
+}
+
+/// A created task and its plan.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskEntry {
+    pub(crate) id: String,
+    pub(crate) model: String,
+    /// The request as JSON text (`param`).
+    pub(crate) param: String,
+    /// When it was created, on the sandbox clock.
+    pub(crate) created: Duration,
+    /// How long it waits, queues and generates, on the sandbox clock.
+    pub(crate) stages: [Duration; 3],
+    pub(crate) failure: Option<(String, String)>,
+    pub(crate) credits: f64,
+    pub(crate) callback: Option<String>,
+}
+
+impl TaskEntry {
+    pub(crate) fn total(&self) -> Duration {
+        self.stages.iter().sum()
+    }
+
+    /// The state `elapsed` after creation.
+    pub(crate) fn state_after(&self, elapsed: Duration) -> &'static str {
+        let [waiting, queuing, _] = self.stages;
+        if elapsed < waiting {
+            "waiting"
+        } else if elapsed < waiting + queuing {
+            "queuing"
+        } else if elapsed < self.total() {
+            "generating"
+        } else if self.failure.is_some() {
+            "fail"
+        } else {
+            "success"
+        }
+    }
+}
+
+/// A stored file.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredFile {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) mime: String,
+}
+
+pub(crate) struct State {
+    pub(crate) url: String,
+    pub(crate) api_key: String,
+    speed: f64,
+    started: Instant,
+    epoch_ms: i64,
+    pub(crate) webhook: Option<apikley::callback::CallbackVerifier>,
+    pub(crate) models: Vec<SandboxModel>,
+    pub(crate) http: reqwest::Client,
+    faults: Mutex<Faults>,
+    credits: Mutex<f64>,
+    tasks: Mutex<HashMap<String, TaskEntry>>,
+    files: Mutex<HashMap<String, StoredFile>>,
+    creates: Mutex<VecDeque<Instant>>,
+    rng: Mutex<fastrand::Rng>,
+    stats: Mutex<Stats>,
+}
+
+/// Poisoning only follows a panic elsewhere; the data is still the best there is.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl State {
+    pub(crate) fn new(settings: Settings) -> Self {
+        let epoch_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        State {
+            url: settings.url,
+            api_key: settings.api_key,
+            speed: settings.speed,
+            started: Instant::now(),
+            epoch_ms,
+            webhook: settings.webhook,
+            models: settings.models,
+            http: reqwest::Client::new(),
+            faults: Mutex::new(settings.faults),
+            credits: Mutex::new(settings.credits),
+            tasks: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
+            creates: Mutex::new(VecDeque::new()),
+            rng: Mutex::new(
+                settings
+                    .seed
+                    .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed),
+            ),
+            stats: Mutex::new(Stats::default()),
+        }
+    }
+
+    /// Time since start on the sandbox clock (real time × speed).
+    pub(crate) fn now(&self) -> Duration {
+        self.started.elapsed().mul_f64(self.speed)
+    }
+
+    /// A sandbox-clock span in real time.
+    pub(crate) fn real(&self, span: Duration) -> Duration {
+        span.div_f64(self.speed)
+    }
+
+    /// Unix milliseconds of a sandbox-clock time.
+    pub(crate) fn unix_ms(&self, at: Duration) -> i64 {
+        self.epoch_ms + i64::try_from(at.as_millis()).unwrap_or(i64::MAX / 2)
+    }
+
+    pub(crate) fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    pub(crate) fn set_faults(&self, faults: Faults) {
+        *lock(&self.faults) = faults;
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        lock(&self.stats).clone()
+    }
+
+    pub(crate) fn count(&self, update: impl FnOnce(&mut Stats)) {
+        update(&mut lock(&self.stats));
+    }
+
+    pub(crate) fn credits(&self) -> f64 {
+        *lock(&self.credits)
+    }
+
+    /// Takes `amount` if the balance allows it.
+    pub(crate) fn charge(&self, amount: f64) -> bool {
+        let mut credits = lock(&self.credits);
+        if *credits < amount {
+            return false;
+        }
+        *credits -= amount;
+        true
+    }
+
+    pub(crate) fn refund(&self, amount: f64) {
+        *lock(&self.credits) += amount;
+    }
+
+    pub(crate) fn chance(&self, rate: f64) -> bool {
+        rate > 0.0 && lock(&self.rng).f64() < rate
+    }
+
+    pub(crate) fn new_task_id(&self) -> String {
+        format!("task_sandbox_{:016x}", lock(&self.rng).u64(..))
+    }
+
+    pub(crate) fn new_file_name(&self) -> String {
+        format!("{:012x}", lock(&self.rng).u64(..) & 0xFFFF_FFFF_FFFF)
+    }
+
+    /// Records a create at `now` unless `max` already arrived within `per`.
+    pub(crate) fn admit_create(&self, limit: Option<apikley::RateLimit>) -> bool {
+        let Some(limit) = limit else { return true };
+        let now = Instant::now();
+        let mut creates = lock(&self.creates);
+        while creates.front().is_some_and(|at| now - *at >= limit.per) {
+            creates.pop_front();
+        }
+        if creates.len() >= limit.max as usize {
+            return false;
+        }
+        creates.push_back(now);
+        true
+    }
+
+    pub(crate) fn insert_task(&self, task: TaskEntry) {
+        lock(&self.tasks).insert(task.id.clone(), task);
+    }
+
+    pub(crate) fn task(&self, id: &str) -> Option<TaskEntry> {
+        lock(&self.tasks).get(id).cloned()
+    }
+
+    pub(crate) fn store_file(&self, path: String, file: StoredFile) {
+        lock(&self.files).insert(path, file);
+    }
+
+    pub(crate) fn file(&self, path: &str) -> Option<StoredFile> {
+        lock(&self.files).get(path).cloned()
+    }
+
+    /// The task's record as Get Task Details returns it, as of now.
+    pub(crate) fn record(&self, task: &TaskEntry) -> Value {
+        let elapsed = self.now().saturating_sub(task.created);
+        let state = task.state_after(elapsed);
+        let done = matches!(state, "success" | "fail");
+        let updated = task.created + elapsed.min(task.total());
+        let mut record = json!({
+            "taskId": task.id,
+            "model": task.model,
+            "state": state,
+            "param": task.param,
+            "resultJson": "",
+            "failCode": "",
+            "failMsg": "",
+            "createTime": self.unix_ms(task.created),
+            "updateTime": self.unix_ms(updated),
+        });
+        if done {
+            record["completeTime"] = self.unix_ms(task.created + task.total()).into();
+            record["costTime"] = i64::try_from(task.total().as_millis())
+                .unwrap_or(i64::MAX)
+                .into();
+        }
+        match (state, &task.failure) {
+            ("success", _) => {
+                let url = format!("{}/files/results/{}.mp4", self.url, task.id);
+                record["resultJson"] = json!({"resultUrls": [url]}).to_string().into();
+            }
+            ("fail", Some((code, message))) => {
+                record["failCode"] = code.as_str().into();
+                record["failMsg"] = message.as_str().into();
+            }
+            _ => {}
+        }
+        record
+    }
+}
