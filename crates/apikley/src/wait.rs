@@ -354,10 +354,18 @@ impl<'a> Waiter<'a> {
         self
     }
 
-    /// Calls `progress` after every status query.
-    pub fn on_progress(mut self, progress: impl FnMut(&Progress) + Send + 'a) -> Self {
-        self.progress = Some(Box::new(progress));
-        self
+    /// Calls `progress` after every status query (replacing any earlier callback). The
+    /// callback may borrow from its surroundings; the wait then lives no longer than they do.
+    pub fn on_progress<'b>(self, progress: impl FnMut(&Progress) + Send + 'b) -> Waiter<'b>
+    where
+        'a: 'b,
+    {
+        Waiter {
+            task: self.task,
+            options: self.options,
+            cancel: self.cancel,
+            progress: Some(Box::new(progress)),
+        }
     }
 
     async fn run(mut self) -> Result<CompletedTask, Error> {

@@ -292,3 +292,18 @@ async fn a_lasting_refusal_ends_the_wait_with_the_task_id() {
     );
     assert_eq!(error.task_id().map(|t| t.as_str()), Some("task-1"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_progress_callback_may_borrow_local_state() {
+    let server = server_with_task(Instant::now(), Duration::from_secs(10)).await;
+    let task = client(&server.url)
+        .submit_body::<ExampleModel>(body())
+        .await
+        .expect("created");
+    let mut states = Vec::new();
+    task.waiter()
+        .on_progress(|p| states.push(p.state.clone()))
+        .await
+        .expect("succeeds");
+    assert_eq!(states.last(), Some(&TaskState::Success));
+}

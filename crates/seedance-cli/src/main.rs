@@ -1,0 +1,412 @@
+//! `seedance`: generate videos with Apikley's Seedance 1.5 Pro from a terminal.
+
+mod cli;
+mod output;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use apikley_sandbox::Sandbox;
+use clap::Parser;
+use seedance::{
+    AspectRatio, Client, CompletedTask, Duration, Error, PollSchedule, Resolution, TaskId,
+    TaskRecord, VideoRequest, Violation, Violations,
+};
+use serde_json::{Value, json};
+
+use cli::{Cli, Command, Generate, Save};
+use output::Output;
+
+/// How much faster than real time the built-in sandbox runs: an 8 s video takes about 3 s.
+const SANDBOX_SPEED: f64 = 30.0;
+
+/// Exit codes, one per kind of failure.
+mod exit {
+    pub const INVALID_INPUT: u8 = 2;
+    pub const API_ERROR: u8 = 3;
+    pub const TASK_FAILED: u8 = 4;
+    pub const TIMED_OUT: u8 = 5;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// The task being worked on, for the resume hint after Ctrl-C.
+#[derive(Clone, Default)]
+struct Current(Arc<Mutex<Option<TaskId>>>);
+
+impl Current {
+    fn set(&self, id: &TaskId) {
+        if let Ok(mut current) = self.0.lock() {
+            *current = Some(id.clone());
+        }
+    }
+
+    fn get(&self) -> Option<TaskId> {
+        self.0.lock().ok().and_then(|current| current.clone())
+    }
+}
+
+enum Failure {
+    Sdk(Error),
+    Interrupted,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Sdk(error)
+    }
+}
+
+impl From<Violations> for Failure {
+    fn from(violations: Violations) -> Self {
+        Failure::Sdk(Error::InvalidRequest(violations))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.verbose {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
+            .init();
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    if let Command::Sandbox { listen, speed, key } = &cli.command {
+        return serve_sandbox(*listen, *speed, key).await;
+    }
+    let mut out = Output::new(cli.json);
+    let current = Current::default();
+    let outcome = tokio::select! {
+        outcome = execute(&cli, &mut out, &current) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => report(failure, &mut out, current.get()),
+    }
+}
+
+async fn execute(cli: &Cli, out: &mut Output, current: &Current) -> Result<(), Failure> {
+    // Checked before anything else: an invalid request never needs a client.
+    let request = match &cli.command {
+        Command::Generate(args) => Some(video_request(args)?),
+        _ => None,
+    };
+    let (client, _sandbox) = connect(cli).await?;
+    let schedule = match (cli.poll_interval, cli.sandbox) {
+        (Some(seconds), _) => Some(PollSchedule::Every(StdDuration::from_secs(seconds))),
+        (None, true) => Some(PollSchedule::Every(StdDuration::from_secs(1))),
+        (None, false) => None,
+    };
+    match &cli.command {
+        Command::Generate(args) => {
+            let request = request.ok_or_else(|| Error::Config("no request".into()))?;
+            let task = client.submit(request).await?;
+            current.set(task.id());
+            out.line(format!("submitted task {}", task.id()));
+            if args.no_wait {
+                let id = task.id();
+                out.result(
+                    json!({"task_id": id, "state": "submitted"}),
+                    format!("resume with: seedance wait {id} -o FILE"),
+                );
+                return Ok(());
+            }
+            let done = wait(&task, schedule, out).await?;
+            save(&done, &args.save, out).await
+        }
+        Command::Wait {
+            task_id,
+            save: options,
+        } => {
+            let task = client.task(task_id.as_str());
+            current.set(task.id());
+            let done = wait(&task, schedule, out).await?;
+            if options.output.is_some() {
+                save(&done, options, out).await
+            } else {
+                let urls: Vec<&str> = done.urls().iter().map(|u| u.as_str()).collect();
+                out.result(
+                    json!({"task_id": done.id(), "state": "success", "urls": urls}),
+                    urls.join("\n"),
+                );
+                Ok(())
+            }
+        }
+        Command::Status { task_id } => {
+            let record = client.task(task_id.as_str()).status().await?;
+            let human = status_line(&record);
+            out.result(record_json(&record), human);
+            Ok(())
+        }
+        Command::Download {
+            task_id,
+            output,
+            overwrite,
+        } => {
+            current.set(&TaskId::from(task_id.as_str()));
+            let file = client.download_task(task_id.as_str(), output).await;
+            let file = match file {
+                Err(Error::File { reason, .. })
+                    if reason.contains("already exists") && *overwrite =>
+                {
+                    std::fs::remove_file(output).map_err(|e| Error::File {
+                        path: output.clone(),
+                        reason: format!("cannot be replaced ({e})"),
+                    })?;
+                    client.download_task(task_id.as_str(), output).await?
+                }
+                other => other?,
+            };
+            out.result(
+                json!({"task_id": task_id, "file": file.path, "bytes": file.bytes}),
+                format!("saved {} ({} bytes)", file.path.display(), file.bytes),
+            );
+            Ok(())
+        }
+        Command::Credits => {
+            let credits = client.credits().await?;
+            out.result(json!({"credits": credits}), format!("credits: {credits}"));
+            Ok(())
+        }
+        Command::Sandbox { .. } => Ok(()),
+    }
+}
+
+/// The request, with every problem found at once: values that do not parse, and the
+/// request's own rules.
+fn video_request(args: &Generate) -> Result<VideoRequest, Violations> {
+    let mut problems = Violations::new();
+    let mut request = VideoRequest::new(args.prompt.as_str());
+    if let Some(value) = &args.aspect_ratio {
+        match value.parse::<AspectRatio>() {
+            Ok(ratio) => request = request.aspect_ratio(ratio),
+            Err(e) => problems.push(e.violation("input.aspect_ratio")),
+        }
+    }
+    if let Some(value) = &args.resolution {
+        match value.parse::<Resolution>() {
+            Ok(resolution) => request = request.resolution(resolution),
+            Err(e) => problems.push(e.violation("input.resolution")),
+        }
+    }
+    if let Some(value) = &args.duration {
+        match value.parse::<Duration>() {
+            Ok(duration) => request = request.duration(duration),
+            Err(e) => problems.push(e.violation("input.duration")),
+        }
+    }
+    if args.fixed_lens {
+        request = request.fixed_lens(true);
+    }
+    if args.audio {
+        request = request.generate_audio(true);
+    }
+    for image in &args.images {
+        request = request.image(image.as_str());
+    }
+    if let Some(url) = &args.callback_url {
+        request = request.callback_url(url.as_str());
+    }
+    if let Err(more) = request.validate() {
+        for violation in &more {
+            problems.push(violation.clone());
+        }
+    }
+    problems.into_result().map(|()| request)
+}
+
+async fn connect(cli: &Cli) -> Result<(Client, Option<Sandbox>), Error> {
+    if !cli.sandbox {
+        let client = Client::from_env().map_err(|e| match e {
+            Error::Config(message) => {
+                Error::Config(format!("{message}; or pass --sandbox for an offline demo"))
+            }
+            other => other,
+        })?;
+        return Ok((client, None));
+    }
+    let sandbox = Sandbox::builder()
+        .speed(SANDBOX_SPEED)
+        .start()
+        .await
+        .map_err(|e| Error::Config(format!("cannot start the sandbox: {e}")))?;
+    let client = sandbox.client().build()?;
+    Ok((client, Some(sandbox)))
+}
+
+async fn wait(
+    task: &seedance::Task,
+    schedule: Option<PollSchedule>,
+    out: &mut Output,
+) -> Result<CompletedTask, Error> {
+    let mut waiter = task.waiter();
+    if let Some(schedule) = schedule {
+        waiter = waiter.schedule(schedule);
+    }
+    let done = waiter.on_progress(|p| out.progress(p)).await;
+    out.done();
+    done
+}
+
+async fn save(done: &CompletedTask, options: &Save, out: &mut Output) -> Result<(), Failure> {
+    let path = options
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("seedance-{}.mp4", done.id())));
+    let file = done
+        .download(&path)
+        .overwrite(options.overwrite)
+        .on_progress(|p| out.download(p))
+        .await?;
+    let urls: Vec<&str> = done.urls().iter().map(|u| u.as_str()).collect();
+    out.result(
+        json!({
+            "task_id": done.id(),
+            "state": "success",
+            "urls": urls,
+            "file": file.path,
+            "bytes": file.bytes,
+        }),
+        format!("saved {} ({} bytes)", display(&file.path), file.bytes),
+    );
+    Ok(())
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn status_line(record: &TaskRecord) -> String {
+    let mut line = format!("task {}: {}", record.id, record.state);
+    if let Some(result) = &record.result {
+        for url in &result.urls {
+            line.push_str(&format!("\n{url}"));
+        }
+    }
+    if let Some(message) = &record.fail_message {
+        line.push_str(&format!(
+            " ({}{message})",
+            record
+                .fail_code
+                .as_deref()
+                .map(|c| format!("{c}: "))
+                .unwrap_or_default()
+        ));
+    }
+    line
+}
+
+fn record_json(record: &TaskRecord) -> Value {
+    json!({
+        "task_id": record.id,
+        "state": record.state.as_str(),
+        "model": record.model,
+        "urls": record.result.as_ref().map(|r| r.urls.iter().map(|u| u.as_str()).collect::<Vec<_>>()).unwrap_or_default(),
+        "fail_code": record.fail_code,
+        "fail_message": record.fail_message,
+        "created_at": record.created_at.map(|t| t.to_rfc3339()),
+        "completed_at": record.completed_at.map(|t| t.to_rfc3339()),
+    })
+}
+
+/// One clear sentence (plus the task id and how to resume, when there is a task), and an exit
+/// code per kind of failure.
+fn report(failure: Failure, out: &mut Output, current: Option<TaskId>) -> ExitCode {
+    let (code, kind, message, task_id, violations) = match failure {
+        Failure::Interrupted => {
+            let message = match &current {
+                Some(id) => {
+                    format!("interrupted; task {id} goes on: resume with `seedance wait {id}`")
+                }
+                None => "interrupted before any task was created".to_owned(),
+            };
+            (
+                exit::INTERRUPTED,
+                "interrupted",
+                message,
+                current,
+                Vec::new(),
+            )
+        }
+        Failure::Sdk(error) => {
+            let task_id = error.task_id().cloned().or_else(|| match &error {
+                Error::Download { .. } | Error::WaitTimedOut { .. } => current.clone(),
+                _ => None,
+            });
+            let (code, kind) = match &error {
+                Error::Config(_) => (exit::INVALID_INPUT, "config"),
+                Error::InvalidRequest(_) => (exit::INVALID_INPUT, "invalid_request"),
+                Error::File { .. } => (exit::INVALID_INPUT, "file"),
+                Error::TaskFailed { .. } => (exit::TASK_FAILED, "task_failed"),
+                Error::WaitTimedOut { .. } => (exit::TIMED_OUT, "timed_out"),
+                Error::Cancelled { .. } => (exit::INTERRUPTED, "interrupted"),
+                Error::OutcomeUnknown { .. } => (exit::API_ERROR, "outcome_unknown"),
+                Error::Transport { .. } => (exit::API_ERROR, "transport"),
+                Error::Download { .. } => (exit::API_ERROR, "download"),
+                _ => (exit::API_ERROR, "api"),
+            };
+            let mut message = error.to_string();
+            if let Some(id) = &task_id
+                && error.is_retryable()
+            {
+                message.push_str(&format!("\nresume with: seedance wait {id}"));
+            }
+            let violations: Vec<Value> = match &error {
+                Error::InvalidRequest(violations) => {
+                    violations.iter().map(violation_json).collect()
+                }
+                _ => Vec::new(),
+            };
+            (code, kind, message, task_id, violations)
+        }
+    };
+    let mut document = json!({"error": {"kind": kind, "message": message, "task_id": task_id}});
+    if !violations.is_empty() {
+        document["error"]["violations"] = Value::Array(violations);
+    }
+    out.failure(document, message);
+    ExitCode::from(code)
+}
+
+fn violation_json(violation: &Violation) -> Value {
+    json!({"field": violation.field, "rule": violation.rule, "value": violation.value})
+}
+
+async fn serve_sandbox(listen: std::net::SocketAddr, speed: f64, key: &str) -> ExitCode {
+    let sandbox = match Sandbox::builder()
+        .address(listen)
+        .speed(speed)
+        .api_key(key)
+        .start()
+        .await
+    {
+        Ok(sandbox) => sandbox,
+        Err(e) => {
+            eprintln!("error: cannot start the sandbox on {listen}: {e}");
+            return ExitCode::from(exit::INVALID_INPUT);
+        }
+    };
+    println!("Apikley sandbox listening on {}", sandbox.url());
+    println!("API key: {}", sandbox.api_key());
+    println!(
+        "Use it: APIKLEY_BASE_URL={} APIKLEY_API_KEY={} seedance generate \"A serene beach at sunset\"",
+        sandbox.url(),
+        sandbox.api_key()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    println!("sandbox stopped");
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,344 @@
+//! The `seedance` binary against a sandbox on 127.0.0.1: non-terminal output (insta snapshots
+//! with ids, ports and times masked), exit codes, and the README's offline first command.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use apikley_sandbox::{Faults, SAMPLE_VIDEO, Sandbox};
+
+/// Runs `seedance` with `args` against `sandbox` (or with no service configured).
+async fn seedance(sandbox: Option<&Sandbox>, args: &[&str], dir: &Path) -> Output {
+    let mut command = assert_cmd::cargo::cargo_bin_cmd!("seedance");
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("APIKLEY_API_KEY")
+        .env_remove("APIKLEY_BASE_URL")
+        .timeout(Duration::from_secs(60));
+    if let Some(sandbox) = sandbox {
+        command
+            .env("APIKLEY_BASE_URL", sandbox.url())
+            .env("APIKLEY_API_KEY", sandbox.api_key());
+    }
+    // The sandbox keeps serving on this runtime while the binary runs.
+    tokio::task::spawn_blocking(move || command.output().expect("runs"))
+        .await
+        .expect("joins")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Masks what changes from run to run: task ids, ports, times, and the states a poll happened
+/// to see on the way (the final one stays).
+macro_rules! snapshot {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({
+            filters => vec![
+                (r"task_sandbox_[0-9a-f]{16}", "[TASK]"),
+                (r"127\.0\.0\.1:\d+", "[HOST]"),
+                (r"after \d+:\d\d", "after [TIME]"),
+                (r"(?m)^(waiting|queuing|generating) after \[TIME\]\n", ""),
+            ]
+        }, {
+            insta::assert_snapshot!($name, $value);
+        });
+    };
+}
+
+async fn fast_sandbox(faults: Faults) -> Sandbox {
+    Sandbox::builder()
+        .speed(60.0)
+        .faults(faults)
+        .start()
+        .await
+        .expect("sandbox starts")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generate_waits_and_saves_the_video() {
+    let sandbox = fast_sandbox(Faults::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = seedance(
+        Some(&sandbox),
+        &[
+            "generate",
+            "A serene beach at sunset",
+            "--aspect-ratio",
+            "16:9",
+            "-o",
+            "beach.mp4",
+            "--poll-interval",
+            "1",
+        ],
+        dir.path(),
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    snapshot!("generate_plain", text(&output.stdout));
+    assert_eq!(
+        std::fs::read(dir.path().join("beach.mp4")).expect("saved"),
+        SAMPLE_VIDEO
+    );
+    assert_eq!(sandbox.stats().tasks_created, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generate_json_is_one_document() {
+    let sandbox = fast_sandbox(Faults::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = seedance(
+        Some(&sandbox),
+        &[
+            "--json",
+            "generate",
+            "A serene beach at sunset",
+            "-o",
+            "beach.mp4",
+            "--poll-interval",
+            "1",
+        ],
+        dir.path(),
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let document: serde_json::Value =
+        serde_json::from_str(&stdout).expect("exactly one JSON document");
+    assert_eq!(document["bytes"], SAMPLE_VIDEO.len());
+    snapshot!("generate_json", stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_input_lists_every_problem_and_sends_nothing() {
+    let sandbox = fast_sandbox(Faults::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("photo.png"),
+        b"GIF89a\x01\x00\x01\x00\x80\x00\x00",
+    )
+    .expect("writes");
+    let output = seedance(
+        Some(&sandbox),
+        &[
+            "generate",
+            "ab",
+            "--aspect-ratio",
+            "5:4",
+            "--duration",
+            "5",
+            "--resolution",
+            "1080p",
+            "--image",
+            "photo.png",
+            "--image",
+            "https://example.com/b.png",
+            "--image",
+            "ftp://example.com/c.png",
+            "--callback-url",
+            "callbacks/seedance",
+        ],
+        dir.path(),
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(text(&output.stdout), "");
+    snapshot!("invalid_input", text(&output.stderr));
+    let stats = sandbox.stats();
+    assert_eq!(
+        (stats.create_requests, stats.uploads),
+        (0, 0),
+        "a request was made"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_error_is_one_sentence_with_its_own_exit_code() {
+    let sandbox = Sandbox::builder()
+        .credits(0.0)
+        .start()
+        .await
+        .expect("sandbox starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = seedance(
+        Some(&sandbox),
+        &["generate", "A serene beach at sunset"],
+        dir.path(),
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(3));
+    snapshot!("api_error", text(&output.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_task_names_the_task_and_exits_4() {
+    let faults = Faults {
+        fail_tasks: Some(("500".into(), "Internal server error".into())),
+        ..Faults::default()
+    };
+    let sandbox = fast_sandbox(faults).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = seedance(
+        Some(&sandbox),
+        &[
+            "generate",
+            "A serene beach at sunset",
+            "--poll-interval",
+            "1",
+        ],
+        dir.path(),
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(4));
+    snapshot!("failed_task", text(&output.stderr));
+    let json = seedance(
+        Some(&sandbox),
+        &[
+            "--json",
+            "generate",
+            "A serene beach at sunset",
+            "--poll-interval",
+            "1",
+        ],
+        dir.path(),
+    )
+    .await;
+    assert_eq!(json.status.code(), Some(4));
+    snapshot!("failed_task_json", text(&json.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_wait_then_status_wait_download_and_credits() {
+    let sandbox = fast_sandbox(Faults::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let submitted = seedance(
+        Some(&sandbox),
+        &["--json", "generate", "A serene beach", "--no-wait"],
+        dir.path(),
+    )
+    .await;
+    assert!(submitted.status.success(), "{}", text(&submitted.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&submitted.stdout).expect("JSON");
+    let id = document["task_id"].as_str().expect("task id").to_owned();
+    assert_eq!(document["state"], "submitted");
+
+    let waited = seedance(
+        Some(&sandbox),
+        &["wait", &id, "--poll-interval", "1"],
+        dir.path(),
+    )
+    .await;
+    assert!(waited.status.success(), "{}", text(&waited.stderr));
+    assert!(text(&waited.stdout).contains(&format!("/files/results/{id}.mp4")));
+
+    let status = seedance(Some(&sandbox), &["--json", "status", &id], dir.path()).await;
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
+    assert_eq!(status["state"], "success");
+
+    let downloaded = seedance(
+        Some(&sandbox),
+        &["download", &id, "-o", "again.mp4"],
+        dir.path(),
+    )
+    .await;
+    assert!(downloaded.status.success(), "{}", text(&downloaded.stderr));
+    assert_eq!(
+        std::fs::read(dir.path().join("again.mp4")).expect("saved"),
+        SAMPLE_VIDEO
+    );
+    let refused = seedance(
+        Some(&sandbox),
+        &["download", &id, "-o", "again.mp4"],
+        dir.path(),
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(2), "an existing file is kept");
+
+    let credits = seedance(Some(&sandbox), &["credits"], dir.path()).await;
+    assert_eq!(
+        text(&credits.stdout),
+        format!("credits: {}\n", sandbox.credits())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_key_the_error_suggests_the_sandbox() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = seedance(None, &["credits"], dir.path()).await;
+    assert_eq!(output.status.code(), Some(2));
+    snapshot!("no_key", text(&output.stderr));
+}
+
+/// The README's first command: a real video, offline, with only the binary.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_first_command_makes_a_video_offline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = seedance(
+        None,
+        &[
+            "generate",
+            "--sandbox",
+            "A serene beach at sunset",
+            "-o",
+            "beach.mp4",
+        ],
+        dir.path(),
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        std::fs::read(dir.path().join("beach.mp4")).expect("saved"),
+        SAMPLE_VIDEO
+    );
+    assert!(
+        text(&output.stdout).ends_with("saved beach.mp4 (10777 bytes)\n"),
+        "{}",
+        text(&output.stdout)
+    );
+}
+
+/// Ctrl-C during a wait leaves the task running and says how to resume it.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_a_wait_says_how_to_resume() {
+    let sandbox = Sandbox::builder()
+        .speed(0.01)
+        .start()
+        .await
+        .expect("sandbox starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("seedance"))
+        .args([
+            "generate",
+            "A serene beach at sunset",
+            "--poll-interval",
+            "1",
+        ])
+        .current_dir(dir.path())
+        .env("APIKLEY_BASE_URL", sandbox.url())
+        .env("APIKLEY_API_KEY", sandbox.api_key())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    // Once the task exists, interrupt.
+    for _ in 0..100 {
+        if sandbox.stats().tasks_created == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().expect("exits"))
+        .await
+        .expect("joins");
+    assert_eq!(output.status.code(), Some(130));
+    snapshot!("interrupted", text(&output.stderr));
+}
