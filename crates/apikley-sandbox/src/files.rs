@@ -5,7 +5,9 @@ use std::sync::Arc;
 use apikley::raw::file_upload::types as raw;
 use axum::Json;
 use axum::extract::{Multipart, Path, State as Shared};
-use axum::http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, RANGE};
+use axum::http::header::{
+    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, RANGE,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -49,6 +51,14 @@ fn stored(
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| state.new_file_name());
     let path = format!("{}/{file_name}", upload_path.trim_matches('/'));
+    // Each segment percent-encoded, so that names with `#`, `?` or `%` still make a URL.
+    let mut download_url = match url::Url::parse(&state.url) {
+        Ok(url) => url,
+        Err(e) => return upload_error(&state.faults(), 500, format!("sandbox URL: {e}")),
+    };
+    if let Ok(mut segments) = download_url.path_segments_mut() {
+        segments.clear().push("files").extend(path.split('/'));
+    }
     let size = bytes.len();
     state.store_file(
         path.clone(),
@@ -65,7 +75,7 @@ fn stored(
         "data": {
             "fileName": file_name,
             "filePath": path,
-            "downloadUrl": format!("{}/files/{path}", state.url),
+            "downloadUrl": download_url.as_str(),
             "fileSize": size,
             "mimeType": mime,
             "uploadedAt": chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
@@ -182,6 +192,14 @@ pub(crate) async fn upload_url(
 }
 
 /// Uploaded files and task results, with single-range support (`Range: bytes=N-`).
+/// A strong validator for a file's contents.
+fn etag(bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    format!("\"{:016x}-{:x}\"", hasher.finish(), bytes.len())
+}
+
 pub(crate) async fn serve(
     Shared(state): Shared<Arc<State>>,
     Path(path): Path<String>,
@@ -204,18 +222,24 @@ pub(crate) async fn serve(
         return (StatusCode::NOT_FOUND, "no such file").into_response();
     };
     let total = file.bytes.len();
+    let tag = etag(&file.bytes);
+    // A range only applies to the same contents (If-Range); otherwise the whole file.
+    let same = headers
+        .get(IF_RANGE)
+        .is_none_or(|v| v.to_str().is_ok_and(|v| v == tag));
     let start = headers
         .get(RANGE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("bytes="))
         .and_then(|v| v.strip_suffix('-'))
-        .and_then(|v| v.parse::<usize>().ok());
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|_| same);
     let mut response_headers = HeaderMap::new();
     let header =
         |v: String| HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static("invalid"));
     response_headers.insert(CONTENT_TYPE, header(file.mime.clone()));
     response_headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    response_headers.insert(ETAG, header(format!("\"{total:x}\"")));
+    response_headers.insert(ETAG, header(tag));
     match start {
         Some(start) if start >= total => {
             response_headers.insert(CONTENT_RANGE, header(format!("bytes */{total}")));

@@ -104,7 +104,12 @@ impl State {
             epoch_ms,
             webhook: settings.webhook,
             models: settings.models,
-            http: reqwest::Client::new(),
+            // Callbacks: no redirects (they could lead off this machine), a bounded wait.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
             faults: Mutex::new(settings.faults),
             credits: Mutex::new(settings.credits),
             tasks: Mutex::new(HashMap::new()),

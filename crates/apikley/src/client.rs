@@ -42,8 +42,10 @@ pub(crate) struct Inner {
     pub(crate) base_url: Url,
     pub(crate) endpoints: Vec<(Op, Url)>,
     pub(crate) http: reqwest::Client,
-    /// For result files: no API key, an idle timeout instead of a total one.
+    /// For result files: requests without the API key, bounded by an idle timeout instead of
+    /// a total one.
     pub(crate) download_http: reqwest::Client,
+    pub(crate) download_idle_timeout: Option<Duration>,
     pub(crate) user_agent: HeaderValue,
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) retry: RetryPolicy,

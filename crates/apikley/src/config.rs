@@ -137,8 +137,8 @@ impl ClientBuilder {
     }
 
     /// How long a download may go without receiving a byte (default 60 s; `None` for no
-    /// limit). Downloads have no overall time limit: a large video on a slow link is fine as long
-    /// as bytes keep arriving.
+    /// limit), whichever HTTP client is used. Downloads have no overall time limit: a large video
+    /// on a slow link is fine as long as bytes keep arriving.
     pub fn download_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.download_idle_timeout = timeout;
         self
@@ -202,21 +202,17 @@ impl ClientBuilder {
                 )));
             }
         }
-        let build = |read_timeout: Option<Duration>| {
-            let mut builder = reqwest::Client::builder();
-            if let Some(timeout) = self.connect_timeout {
-                builder = builder.connect_timeout(timeout);
+        let http = match self.http {
+            Some(client) => client,
+            None => {
+                let mut builder = reqwest::Client::builder();
+                if let Some(timeout) = self.connect_timeout {
+                    builder = builder.connect_timeout(timeout);
+                }
+                builder
+                    .build()
+                    .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?
             }
-            if let Some(timeout) = read_timeout {
-                builder = builder.read_timeout(timeout);
-            }
-            builder
-                .build()
-                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
-        };
-        let (http, download_http) = match self.http {
-            Some(client) => (client.clone(), client),
-            None => (build(None)?, build(self.download_idle_timeout)?),
         };
         let user_agent = reqwest::header::HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::Config(format!("invalid user agent {:?}", self.user_agent)))?;
@@ -225,8 +221,9 @@ impl ClientBuilder {
                 key,
                 endpoints: endpoints(&base_url)?,
                 base_url,
+                download_http: http.clone(),
+                download_idle_timeout: self.download_idle_timeout,
                 http,
-                download_http,
                 user_agent,
                 request_timeout: self.request_timeout,
                 retry: self.retry,

@@ -71,6 +71,7 @@ struct Job<'a> {
     task_id: Option<TaskId>,
     overwrite: bool,
     max_failures: u32,
+    idle_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for Download<'_> {
@@ -98,6 +99,7 @@ impl<'a> Download<'a> {
                 task_id,
                 overwrite: false,
                 max_failures: 5,
+                idle_timeout: client.inner.download_idle_timeout,
             },
             progress: None,
         }
@@ -133,132 +135,148 @@ impl<'a> Job<'a> {
         }
     }
 
-    fn file_error(&self, path: &Path, reason: impl fmt::Display) -> Error {
+    /// The target cannot be used (a user's choice to revisit, not a download failure).
+    fn target_error(&self, reason: impl fmt::Display) -> Error {
         Error::File {
-            path: path.to_owned(),
+            path: self.path.clone(),
             reason: reason.to_string(),
         }
     }
 
-    async fn run(self, mut progress: Option<ProgressFn<'a>>) -> Result<DownloadedFile, Error> {
-        let target = self.path.clone();
-        if !self.overwrite && tokio::fs::try_exists(&target).await.unwrap_or(false) {
-            return Err(self.file_error(
-                &target,
-                "already exists; pass overwrite(true) to replace it",
-            ));
+    fn write_error(&self, e: impl fmt::Display) -> Error {
+        self.error(
+            None,
+            format!("cannot write beside {} ({e})", self.path.display()),
+        )
+    }
+
+    /// Waits for `step`, at most the idle timeout.
+    async fn idle<T>(&self, step: impl Future<Output = T>) -> Result<T, Error> {
+        match self.idle_timeout {
+            Some(limit) => tokio::time::timeout(limit, step)
+                .await
+                .map_err(|_| self.error(None, format!("no data for {limit:?}"))),
+            None => Ok(step.await),
         }
-        let name = target
+    }
+
+    async fn run(self, mut progress: Option<ProgressFn<'a>>) -> Result<DownloadedFile, Error> {
+        if !self.overwrite && tokio::fs::try_exists(&self.path).await.unwrap_or(false) {
+            return Err(self.target_error("already exists; pass overwrite(true) to replace it"));
+        }
+        let name = self
+            .path
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| self.file_error(&target, "is not a file path"))?;
-        let folder = match target.parent() {
+            .ok_or_else(|| self.target_error("is not a file path"))?;
+        let folder = match self.path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
-        let temp = folder.join(format!(".{name}.{:08x}.part", fastrand::u32(..)));
-        let mut file = tokio::fs::File::create(&temp)
+        // Beside the target, so that the final rename stays on one file system. The guard
+        // removes it however this ends: error, cancellation or panic.
+        let temp = TempFile(folder.join(format!(".{name}.{:016x}.part", fastrand::u64(..))));
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp.0)
             .await
-            .map_err(|e| self.file_error(&temp, format!("cannot be created ({e})")))?;
-
-        let outcome = self.transfer(&mut file, &temp, &mut progress).await;
-        let outcome = match outcome {
-            Ok(done) => file
-                .sync_all()
-                .await
-                .map_err(|e| self.file_error(&temp, format!("cannot be written ({e})")))
-                .map(|()| done),
-            Err(e) => Err(e),
-        };
+            .map_err(|e| self.write_error(e))?;
+        let done = self.transfer(&mut file, &mut progress).await?;
+        file.sync_all().await.map_err(|e| self.write_error(e))?;
         drop(file);
-        let finished = match outcome {
-            Ok(done) => self.put_in_place(&temp, &target).await.map(|()| done),
-            Err(e) => Err(e),
-        };
-        if finished.is_err() {
-            let _ = tokio::fs::remove_file(&temp).await;
-        }
-        finished
+        self.put_in_place(&temp.0).await?;
+        Ok(done)
     }
 
     /// Renames the complete file into place; without `overwrite`, never replaces a file that
     /// appeared meanwhile.
-    async fn put_in_place(&self, temp: &Path, target: &Path) -> Result<(), Error> {
+    async fn put_in_place(&self, temp: &Path) -> Result<(), Error> {
+        let target = &self.path;
         if self.overwrite {
             return tokio::fs::rename(temp, target)
                 .await
-                .map_err(|e| self.file_error(target, format!("cannot be written ({e})")));
+                .map_err(|e| self.write_error(e));
         }
         match tokio::fs::hard_link(temp, target).await {
-            Ok(()) => {
-                let _ = tokio::fs::remove_file(temp).await;
-                Ok(())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(self.file_error(
-                target,
-                "appeared during the download; pass overwrite(true) to replace it",
-            )),
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(self
+                .target_error("appeared during the download; pass overwrite(true) to replace it")),
             // No hard links on this file system: check, then rename.
             Err(_) if !tokio::fs::try_exists(target).await.unwrap_or(false) => {
                 tokio::fs::rename(temp, target)
                     .await
-                    .map_err(|e| self.file_error(target, format!("cannot be written ({e})")))
+                    .map_err(|e| self.write_error(e))
             }
-            Err(e) => Err(self.file_error(target, format!("cannot be written ({e})"))),
+            Err(e) => Err(self.write_error(e)),
         }
     }
 
     async fn transfer(
         &self,
         file: &mut tokio::fs::File,
-        temp: &Path,
         progress: &mut Option<ProgressFn<'a>>,
     ) -> Result<DownloadedFile, Error> {
-        let http = self.client.inner.download_http.clone();
+        let http = &self.client.inner.download_http;
         let mut received: u64 = 0;
         let mut total: Option<u64> = None;
+        // Resuming is only safe when the server can tell whether the file is still the same.
         let mut validator: Option<reqwest::header::HeaderValue> = None;
         let (mut resumed, mut restarted, mut failures) = (0u32, 0u32, 0u32);
-        let mut last_error;
 
         loop {
+            let resume = received > 0 && validator.is_some();
+            if received > 0 && !resume {
+                received = 0;
+                restarted += 1;
+                truncate(file).await.map_err(|e| self.write_error(e))?;
+            }
             let mut request = http.get(self.url.clone());
-            if received > 0 {
+            if resume {
                 request = request.header(RANGE, format!("bytes={received}-"));
                 if let Some(validator) = &validator {
                     request = request.header(IF_RANGE, validator.clone());
                 }
             }
             let before = received;
-            match request.send().await {
-                Err(e) => last_error = self.error(None, format!("no answer ({e})")),
-                Ok(mut response) => {
+            let failure = match self.idle(request.send()).await {
+                Err(e) => e,
+                Ok(Err(e)) => self.error(None, format!("no answer ({e})")),
+                Ok(Ok(mut response)) => {
                     let status = response.status();
-                    let mut restart = false;
-                    match status {
-                        StatusCode::PARTIAL_CONTENT if received > 0 => {
+                    let announced = match status {
+                        StatusCode::PARTIAL_CONTENT if resume => {
                             match content_range(response.headers()) {
-                                Some((start, size)) if start == received => {
+                                // The rest of the same file.
+                                Some((start, size))
+                                    if start == received
+                                        && (size.is_none() || total.is_none() || size == total) =>
+                                {
                                     resumed += 1;
-                                    total = size.or(total);
+                                    Some(total.or(size))
                                 }
-                                _ => restart = true,
+                                // Another range, or another file: start over.
+                                _ => None,
                             }
                         }
-                        StatusCode::RANGE_NOT_SATISFIABLE
-                            if received > 0 && total == Some(received) =>
-                        {
+                        StatusCode::RANGE_NOT_SATISFIABLE if resume && total == Some(received) => {
                             return Ok(self.done(received, resumed, restarted));
                         }
+                        StatusCode::RANGE_NOT_SATISFIABLE if resume => None,
                         s if s.is_success() => {
-                            restart = received > 0;
-                            total = response.content_length();
+                            if received > 0 {
+                                // The server ignored the range, or the file changed.
+                                received = 0;
+                                restarted += 1;
+                                truncate(file).await.map_err(|e| self.write_error(e))?;
+                            }
                             validator = response
                                 .headers()
                                 .get(ETAG)
                                 .filter(|v| !v.as_bytes().starts_with(b"W/"))
                                 .or_else(|| response.headers().get(LAST_MODIFIED))
                                 .cloned();
+                            Some(response.content_length())
                         }
                         s => {
                             let error = self
@@ -266,57 +284,51 @@ impl<'a> Job<'a> {
                             if !(s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS) {
                                 return Err(error);
                             }
-                            last_error = error;
                             failures += 1;
                             if failures >= self.max_failures {
-                                return Err(last_error);
+                                return Err(error);
                             }
                             self.pause(failures).await;
                             continue;
                         }
-                    }
-                    if restart {
-                        received = 0;
-                        restarted += 1;
-                        truncate(file).await.map_err(|e| self.file_error(temp, e))?;
-                        if status != StatusCode::OK {
-                            // A 206 for the wrong range: ask again for the whole file.
-                            continue;
+                    };
+                    match announced {
+                        None => {
+                            validator = None; // forces a restart from zero
+                            self.error(Some(status), "the server sent another part of the file")
+                        }
+                        Some(announced) => {
+                            total = announced;
+                            match self.stream_body(&mut response, file, &mut received, total, progress).await {
+                                Ok(()) => match total {
+                                    Some(expected) if received == expected => {
+                                        return Ok(self.done(received, resumed, restarted));
+                                    }
+                                    None => return Ok(self.done(received, resumed, restarted)),
+                                    Some(expected) if received > expected => {
+                                        validator = None;
+                                        self.error(None, format!("got {received} bytes, more than the {expected} announced"))
+                                    }
+                                    Some(expected) => self.error(
+                                        None,
+                                        format!("the connection ended after {received} of {expected} bytes"),
+                                    ),
+                                },
+                                Err(e) => e,
+                            }
                         }
                     }
-                    last_error = match self
-                        .stream_body(&mut response, file, temp, &mut received, total, progress)
-                        .await
-                    {
-                        Ok(()) => match total {
-                            Some(expected) if received > expected => self.error(
-                                None,
-                                format!("got {received} bytes, more than the {expected} announced"),
-                            ),
-                            Some(expected) if received < expected => self.error(
-                                None,
-                                format!(
-                                    "the connection ended after {received} of {expected} bytes"
-                                ),
-                            ),
-                            _ => return Ok(self.done(received, resumed, restarted)),
-                        },
-                        Err(e @ Error::File { .. }) => return Err(e),
-                        Err(e) => e,
-                    };
-                    if total.is_some_and(|expected| received > expected) {
-                        // More than announced: the file is not what was asked for. Start over.
-                        received = 0;
-                        restarted += 1;
-                        truncate(file).await.map_err(|e| self.file_error(temp, e))?;
-                    }
                 }
+            };
+            if matches!(failure, Error::File { .. }) {
+                return Err(failure);
             }
+            // An attempt that brought bytes resets the count.
             failures = if received > before { 1 } else { failures + 1 };
-            if failures >= self.max_failures && received <= before {
-                return Err(last_error);
+            if failures >= self.max_failures {
+                return Err(failure);
             }
-            tracing::debug!(url = %self.url, received, ?total, error = %last_error, "download interrupted; resuming");
+            tracing::debug!(url = %self.url, received, ?total, error = %failure, "download interrupted; resuming");
             self.pause(failures).await;
         }
     }
@@ -325,17 +337,16 @@ impl<'a> Job<'a> {
         &self,
         response: &mut reqwest::Response,
         file: &mut tokio::fs::File,
-        temp: &Path,
         received: &mut u64,
         total: Option<u64>,
         progress: &mut Option<ProgressFn<'a>>,
     ) -> Result<(), Error> {
         loop {
-            match response.chunk().await {
+            match self.idle(response.chunk()).await? {
                 Ok(Some(chunk)) => {
                     file.write_all(&chunk)
                         .await
-                        .map_err(|e| self.file_error(temp, format!("cannot be written ({e})")))?;
+                        .map_err(|e| self.write_error(e))?;
                     *received += chunk.len() as u64;
                     if let Some(progress) = progress {
                         progress(&DownloadProgress {
@@ -371,6 +382,15 @@ impl<'a> Job<'a> {
     }
 }
 
+/// A temporary file, removed when dropped (a no-op once it has been renamed away).
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 async fn truncate(file: &mut tokio::fs::File) -> std::io::Result<()> {
     file.set_len(0).await?;
     file.rewind().await.map(|_| ())
@@ -400,30 +420,45 @@ impl Client {
         Download::new(self, url, path.into(), None)
     }
 
-    /// Downloads the first result file of a finished task to `path`.
+    /// Prepares the download of a finished task's first result file to `path` (one status
+    /// query); `.await` the returned [`Download`], after setting its options.
+    ///
+    /// ```no_run
+    /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
+    /// let file = client.download_task("task_123", "clip.mp4").await?.overwrite(true).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A failed task is [`Error::TaskFailed`]; one that has not finished yet is an
+    /// [`Error::Download`] saying so (retryable).
     pub async fn download_task(
         &self,
         task_id: impl Into<TaskId>,
         path: impl Into<PathBuf>,
-    ) -> Result<DownloadedFile, Error> {
-        let task = self.task(task_id);
-        let record = task.status().await?;
-        let url = record
-            .result
-            .as_ref()
-            .and_then(|r| r.urls.first().cloned())
-            .ok_or_else(|| Error::TaskFailed {
-                task_id: record.id.clone(),
-                fail_code: record.fail_code.clone(),
-                fail_message: Some(match &record.fail_message {
-                    Some(message) => message.clone(),
-                    None => format!(
-                        "the task has no result to download (state: {})",
-                        record.state
-                    ),
-                }),
-            })?;
-        Download::new(self, url, path.into(), Some(record.id)).await
+    ) -> Result<Download<'_>, Error> {
+        let record = self.task(task_id).status().await?;
+        match (
+            &record.state,
+            record.result.as_ref().and_then(|r| r.urls.first()),
+        ) {
+            (_, Some(url)) => Ok(Download::new(
+                self,
+                url.clone(),
+                path.into(),
+                Some(record.id.clone()),
+            )),
+            (crate::TaskState::Fail, None) => Err(Error::TaskFailed {
+                task_id: record.id,
+                fail_code: record.fail_code,
+                fail_message: record.fail_message,
+            }),
+            (state, None) => Err(Error::Download {
+                url: self.base_url().to_string(),
+                task_id: Some(record.id.clone()),
+                status: None,
+                reason: format!("the task has no file yet (state: {state}); wait for it first"),
+            }),
+        }
     }
 }
 

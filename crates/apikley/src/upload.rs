@@ -55,7 +55,11 @@ impl UploadedFile {
             file_path: raw.file_path,
             size: u64::try_from(raw.file_size).unwrap_or_default(),
             mime_type: raw.mime_type,
-            expires_at: raw.uploaded_at + retention,
+            // A date at the end of time would overflow: then the file expires "now".
+            expires_at: raw
+                .uploaded_at
+                .checked_add_signed(retention)
+                .unwrap_or(raw.uploaded_at),
             uploaded_at: raw.uploaded_at,
         })
     }
@@ -136,9 +140,12 @@ impl Client {
                 (checked.size, checked.media_type.mime())
             }
             None => {
-                let size = std::fs::metadata(path)
-                    .map_err(|e| file_error(format!("cannot be read ({e})")))?
-                    .len();
+                let metadata = std::fs::metadata(path)
+                    .map_err(|e| file_error(format!("cannot be read ({e})")))?;
+                if !metadata.is_file() {
+                    return Err(file_error("is not a file".into()));
+                }
+                let size = metadata.len();
                 let mut head = [0u8; 16];
                 let read = std::fs::File::open(path)
                     .and_then(|mut f| std::io::Read::read(&mut f, &mut head))

@@ -84,7 +84,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     if let Command::Sandbox { listen, speed, key } = &cli.command {
-        return serve_sandbox(*listen, *speed, key).await;
+        return serve_sandbox(*listen, *speed, key, cli.json).await;
     }
     let mut out = Output::new(cli.json);
     let current = Current::default();
@@ -118,10 +118,8 @@ async fn execute(cli: &Cli, out: &mut Output, current: &Current) -> Result<(), F
             out.line(format!("submitted task {}", task.id()));
             if args.no_wait {
                 let id = task.id();
-                out.result(
-                    json!({"task_id": id, "state": "submitted"}),
-                    format!("resume with: seedance wait {id} -o FILE"),
-                );
+                out.line(format!("resume with: seedance wait {id} -o FILE"));
+                out.result(json!({"task_id": id, "state": "submitted"}), id.as_str());
                 return Ok(());
             }
             let done = wait(&task, schedule, out).await?;
@@ -157,19 +155,12 @@ async fn execute(cli: &Cli, out: &mut Output, current: &Current) -> Result<(), F
             overwrite,
         } => {
             current.set(&TaskId::from(task_id.as_str()));
-            let file = client.download_task(task_id.as_str(), output).await;
-            let file = match file {
-                Err(Error::File { reason, .. })
-                    if reason.contains("already exists") && *overwrite =>
-                {
-                    std::fs::remove_file(output).map_err(|e| Error::File {
-                        path: output.clone(),
-                        reason: format!("cannot be replaced ({e})"),
-                    })?;
-                    client.download_task(task_id.as_str(), output).await?
-                }
-                other => other?,
-            };
+            let file = client
+                .download_task(task_id.as_str(), output)
+                .await?
+                .overwrite(*overwrite)
+                .on_progress(|p| out.download(p))
+                .await?;
             out.result(
                 json!({"task_id": task_id, "file": file.path, "bytes": file.bytes}),
                 format!("saved {} ({} bytes)", file.path.display(), file.bytes),
@@ -265,7 +256,7 @@ async fn save(done: &CompletedTask, options: &Save, out: &mut Output) -> Result<
     let path = options
         .output
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("seedance-{}.mp4", done.id())));
+        .unwrap_or_else(|| default_file(done.id()));
     let file = done
         .download(&path)
         .overwrite(options.overwrite)
@@ -283,6 +274,23 @@ async fn save(done: &CompletedTask, options: &Save, out: &mut Output) -> Result<
         format!("saved {} ({} bytes)", display(&file.path), file.bytes),
     );
     Ok(())
+}
+
+/// `seedance-<task id>.mp4` in the current folder, with anything but letters, digits, `-` and
+/// `_` in the id replaced: the id comes from the server.
+fn default_file(id: &TaskId) -> PathBuf {
+    let safe: String = id
+        .as_str()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from(format!("seedance-{safe}.mp4"))
 }
 
 fn display(path: &Path) -> String {
@@ -385,7 +393,12 @@ fn violation_json(violation: &Violation) -> Value {
     json!({"field": violation.field, "rule": violation.rule, "value": violation.value})
 }
 
-async fn serve_sandbox(listen: std::net::SocketAddr, speed: f64, key: &str) -> ExitCode {
+async fn serve_sandbox(
+    listen: std::net::SocketAddr,
+    speed: f64,
+    key: &str,
+    json: bool,
+) -> ExitCode {
     let sandbox = match Sandbox::builder()
         .address(listen)
         .speed(speed)
@@ -399,14 +412,23 @@ async fn serve_sandbox(listen: std::net::SocketAddr, speed: f64, key: &str) -> E
             return ExitCode::from(exit::INVALID_INPUT);
         }
     };
-    println!("Apikley sandbox listening on {}", sandbox.url());
-    println!("API key: {}", sandbox.api_key());
-    println!(
-        "Use it: APIKLEY_BASE_URL={} APIKLEY_API_KEY={} seedance generate \"A serene beach at sunset\"",
-        sandbox.url(),
-        sandbox.api_key()
-    );
+    if json {
+        println!(
+            "{}",
+            json!({"url": sandbox.url(), "api_key": sandbox.api_key()})
+        );
+    } else {
+        println!("Apikley sandbox listening on {}", sandbox.url());
+        println!("API key: {}", sandbox.api_key());
+        println!(
+            "Use it: APIKLEY_BASE_URL={} APIKLEY_API_KEY={} seedance generate \"A serene beach at sunset\"",
+            sandbox.url(),
+            sandbox.api_key()
+        );
+    }
     let _ = tokio::signal::ctrl_c().await;
-    println!("sandbox stopped");
+    if !json {
+        println!("sandbox stopped");
+    }
     ExitCode::SUCCESS
 }

@@ -1,4 +1,5 @@
 //! What the user sees: a spinner on a terminal, plain lines otherwise, or one JSON document.
+//! Results go to stdout; progress, commentary and errors to stderr.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -41,13 +42,12 @@ impl Output {
         }
     }
 
-    /// A line of human output (not in JSON mode).
+    /// A line of human commentary, on stderr (stdout carries only results).
     pub fn line(&self, text: impl AsRef<str>) {
         match (&self.mode, &self.bar) {
             (Mode::Json, _) => {}
             (Mode::Terminal, Some(bar)) => bar.println(text.as_ref()),
-            (Mode::Terminal, None) => eprintln!("{}", text.as_ref()),
-            (Mode::Plain, _) => println!("{}", text.as_ref()),
+            (_, _) => eprintln!("{}", text.as_ref()),
         }
     }
 
@@ -75,7 +75,7 @@ impl Output {
                 ));
             }
             Mode::Plain if self.last_state.as_ref() != Some(&progress.state) => {
-                println!("{} after {}", progress.state, clock(progress.elapsed));
+                eprintln!("{} after {}", progress.state, clock(progress.elapsed));
             }
             _ => {}
         }

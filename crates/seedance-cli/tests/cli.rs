@@ -77,7 +77,12 @@ async fn generate_waits_and_saves_the_video() {
     )
     .await;
     assert!(output.status.success(), "{}", text(&output.stderr));
-    snapshot!("generate_plain", text(&output.stdout));
+    assert_eq!(
+        text(&output.stdout),
+        "saved beach.mp4 (10777 bytes)\n",
+        "stdout holds the result only"
+    );
+    snapshot!("generate_plain", text(&output.stderr));
     assert_eq!(
         std::fs::read(dir.path().join("beach.mp4")).expect("saved"),
         SAMPLE_VIDEO
@@ -324,21 +329,30 @@ async fn ctrl_c_during_a_wait_says_how_to_resume() {
         .spawn()
         .expect("starts");
     // Once the task exists, interrupt.
-    for _ in 0..100 {
+    for _ in 0..200 {
         if sandbox.stats().tasks_created == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert_eq!(sandbox.stats().tasks_created, 1, "the task was created");
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.id();
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &pid.to_string()])
         .status()
         .expect("kill runs");
     assert!(status.success());
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output().expect("exits"))
-        .await
-        .expect("joins");
+    let waiting = tokio::task::spawn_blocking(move || child.wait_with_output().expect("exits"));
+    let output = match tokio::time::timeout(Duration::from_secs(30), waiting).await {
+        Ok(joined) => joined.expect("joins"),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("seedance did not stop on SIGINT");
+        }
+    };
     assert_eq!(output.status.code(), Some(130));
     snapshot!("interrupted", text(&output.stderr));
 }

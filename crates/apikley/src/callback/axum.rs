@@ -31,6 +31,10 @@ use super::{CallbackError, CallbackEvent, CallbackVerifier};
 /// A verified, parsed callback. Needs a [`CallbackVerifier`] in the router state
 /// (`CallbackVerifier: FromRef<S>`); its [`body_limit`](CallbackVerifier::body_limit) bounds
 /// what is read.
+///
+/// The signature covers the task id and the time, not the body: treat `event.record.id` as
+/// authenticated, and re-read the task with [`CallbackEvent::confirm`] before acting on the
+/// rest.
 #[derive(Debug, Clone)]
 pub struct SignedCallback(pub CallbackEvent);
 

@@ -1,6 +1,7 @@
 //! Downloads: streamed through a temporary file, resumed or restarted after a cut, never left
 //! half-written at the target, never over an existing file unless told to.
 
+use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
 
 use apikley::{DownloadProgress, Error, Url};
@@ -19,32 +20,54 @@ enum Behaviour {
     Whole,
     /// Announce the whole length, send half, close.
     CutHalfway,
+    /// Answer a range request with a range starting elsewhere (at 0).
+    WrongRange,
+    /// Answer a range request with 416.
+    Unsatisfiable,
 }
 
 /// A file server on 127.0.0.1 following `script` (by request number), honouring `Range` when
-/// `ranges` is set.
+/// `ranges` is set, with an ETag.
 async fn file_server(
     file: Vec<u8>,
     ranges: bool,
     script: fn(usize) -> Behaviour,
 ) -> ScriptedServer {
+    file_server_with(file, ranges, true, script).await
+}
+
+/// The same, sending an ETag only when `etag` is set.
+async fn file_server_with(
+    file: Vec<u8>,
+    ranges: bool,
+    etag: bool,
+    script: fn(usize) -> Behaviour,
+) -> ScriptedServer {
     ScriptedServer::start(move |seen: &Seen, index| {
+        let behaviour = script(index);
         let range_start = seen
             .header("range")
             .and_then(|r| r.strip_prefix("bytes="))
             .and_then(|r| r.strip_suffix('-'))
             .and_then(|s| s.parse::<usize>().ok())
             .filter(|_| ranges);
-        let (status, start) = match range_start {
-            Some(start) => (206, start),
-            None => (200, 0),
+        if range_start.is_some() && matches!(behaviour, Behaviour::Unsatisfiable) {
+            let range = format!("bytes */{}", file.len());
+            return Reply::Raw(raw_response(416, &[("content-range", range)], b""));
+        }
+        let (status, start) = match (range_start, behaviour) {
+            (Some(_), Behaviour::WrongRange) => (206, 0),
+            (Some(start), _) => (206, start),
+            (None, _) => (200, 0),
         };
         let part = &file[start..];
         let mut headers = vec![
             ("content-type", "video/mp4".to_owned()),
             ("content-length", part.len().to_string()),
-            ("etag", "\"v1\"".to_owned()),
         ];
+        if etag {
+            headers.push(("etag", "\"v1\"".to_owned()));
+        }
         if ranges {
             headers.push(("accept-ranges", "bytes".to_owned()));
         }
@@ -54,9 +77,9 @@ async fn file_server(
                 format!("bytes {start}-{}/{}", file.len() - 1, file.len()),
             ));
         }
-        let sent = match script(index) {
-            Behaviour::Whole => part,
+        let sent = match behaviour {
             Behaviour::CutHalfway => &part[..part.len() / 2],
+            _ => part,
         };
         Reply::Raw(raw_response(status, &headers, sent))
     })
@@ -235,7 +258,187 @@ async fn a_finished_task_downloads_by_id() {
     let done = client(&server.url)
         .download_task("task-1", &target)
         .await
+        .expect("the task has a file")
+        .await
         .expect("downloads");
     assert_eq!(done.bytes, 50_000);
     assert_eq!(std::fs::read(&target).expect("reads"), file);
+}
+
+#[tokio::test]
+async fn a_resume_answered_with_another_range_starts_over() {
+    let file = video(400_000);
+    let server = file_server(file.clone(), true, |n| match n {
+        0 => Behaviour::CutHalfway,
+        1 => Behaviour::WrongRange,
+        _ => Behaviour::Whole,
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("clip.mp4");
+    let url = Url::parse(&format!("{}/v.mp4", server.url)).expect("URL");
+    let done = client(&server.url)
+        .download(url, &target)
+        .await
+        .expect("downloads");
+    assert_eq!(std::fs::read(&target).expect("reads"), file);
+    assert_eq!(done.restarted, 1);
+    assert_eq!(
+        server.seen()[2].header("range"),
+        None,
+        "the third request asks for the whole file"
+    );
+}
+
+#[tokio::test]
+async fn an_unsatisfiable_resume_starts_over() {
+    let file = video(300_000);
+    let server = file_server(file.clone(), true, |n| match n {
+        0 => Behaviour::CutHalfway,
+        1 => Behaviour::Unsatisfiable,
+        _ => Behaviour::Whole,
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("clip.mp4");
+    let url = Url::parse(&format!("{}/v.mp4", server.url)).expect("URL");
+    client(&server.url)
+        .download(url, &target)
+        .await
+        .expect("downloads");
+    assert_eq!(std::fs::read(&target).expect("reads"), file);
+    assert_eq!(server.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn without_a_validator_a_cut_download_is_not_spliced() {
+    let file = video(300_000);
+    let server = file_server_with(file.clone(), true, false, |n| {
+        if n == 0 {
+            Behaviour::CutHalfway
+        } else {
+            Behaviour::Whole
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("clip.mp4");
+    let url = Url::parse(&format!("{}/v.mp4", server.url)).expect("URL");
+    let done = client(&server.url)
+        .download(url, &target)
+        .await
+        .expect("downloads");
+    assert_eq!(std::fs::read(&target).expect("reads"), file);
+    assert_eq!((done.resumed, done.restarted), (0, 1));
+    assert_eq!(
+        server.seen()[1].header("range"),
+        None,
+        "no ETag or Last-Modified: no Range"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_download_leaves_no_temporary_file() {
+    // Sends the headers and a little data, then holds the connection open.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer).await;
+            let head = raw_response(
+                200,
+                &[("content-length", "1000000".to_owned())],
+                &[7u8; 1000],
+            );
+            let _ = stream.write_all(&head).await;
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("clip.mp4");
+    let url = Url::parse(&format!("http://{address}/v.mp4")).expect("URL");
+    let client = client(&format!("http://{address}"));
+    let received = Arc::new(Mutex::new(0u64));
+    let seen = received.clone();
+    let download = client
+        .download(url, &target)
+        .on_progress(move |p| *seen.lock().expect("not poisoned") = p.received);
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        download.into_future(),
+    )
+    .await;
+    assert!(outcome.is_err(), "the download was still running");
+    assert_eq!(
+        *received.lock().expect("not poisoned"),
+        1000,
+        "it had started writing"
+    );
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
+}
+
+#[tokio::test]
+async fn a_task_without_a_file_yet_is_not_reported_failed() {
+    let server = ScriptedServer::start(|_, _| {
+        Reply::ok(json!({"code": 200, "msg": "success", "data": {"taskId": "task-1", "state": "generating"}}))
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let error = client(&server.url)
+        .download_task("task-1", dir.path().join("clip.mp4"))
+        .await
+        .expect_err("not finished");
+    assert!(
+        matches!(&error, Error::Download { reason, .. } if reason.contains("state: generating")),
+        "{error}"
+    );
+    assert!(error.is_retryable());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_download_ends_at_the_idle_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer).await;
+            let head = raw_response(
+                200,
+                &[("content-length", "1000000".to_owned())],
+                &[7u8; 1000],
+            );
+            let _ = stream.write_all(&head).await;
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
+    let client = crate::support::builder(&format!("http://{address}"))
+        .download_idle_timeout(Some(std::time::Duration::from_secs(2)))
+        .build()
+        .expect("client");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = Url::parse(&format!("http://{address}/v.mp4")).expect("URL");
+    let started = tokio::time::Instant::now();
+    let error = client
+        .download(url, dir.path().join("clip.mp4"))
+        .max_failures(1)
+        .await
+        .expect_err("stalled");
+    assert!(
+        matches!(&error, Error::Download { reason, .. } if reason.contains("no data for 2s")),
+        "{error}"
+    );
+    assert_eq!(started.elapsed(), std::time::Duration::from_secs(2));
+    assert!(leftovers(dir.path()).is_empty());
 }
