@@ -1,7 +1,7 @@
 //! Submits a Seedance 1.5 Pro video, waits for it with progress, and prints the video URLs.
 //!
 //! ```sh
-//! APIKLEY_API_KEY=... cargo run -p seedance --example generate -- "A serene beach at sunset"
+//! APIKLEY_API_KEY=... cargo run -p apikley-seedance --example generate -- "A serene beach at sunset"
 //! ```
 //!
 //! `APIKLEY_BASE_URL` points it elsewhere, e.g. at a local sandbox.
