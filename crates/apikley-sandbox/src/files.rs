@@ -123,19 +123,30 @@ pub(crate) async fn upload_stream(
     stored(&state, &upload_path, file_name.or(original), bytes, mime)
 }
 
+/// The gate, then the body read as the generated request type (400 when it is not one).
+async fn json_request<T: serde::de::DeserializeOwned>(
+    state: &State,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Faults, T), Response> {
+    let faults = state.faults();
+    gate(state, &faults, headers).await?;
+    match serde_json::from_slice(body) {
+        Ok(request) => Ok((faults, request)),
+        Err(e) => Err(upload_error(&faults, 400, format!("Invalid request: {e}"))),
+    }
+}
+
 pub(crate) async fn upload_base64(
     Shared(state): Shared<Arc<State>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let faults = state.faults();
-    if let Err(refused) = gate(&state, &faults, &headers).await {
-        return refused;
-    }
-    let request: raw::Base64UploadRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(e) => return upload_error(&faults, 400, format!("Invalid request: {e}")),
-    };
+    let (faults, request) =
+        match json_request::<raw::Base64UploadRequest>(&state, &headers, &body).await {
+            Ok(accepted) => accepted,
+            Err(refused) => return refused,
+        };
     let (mime, data) = match request.base64_data.strip_prefix("data:") {
         Some(rest) => match rest.split_once(";base64,") {
             Some((mime, data)) => (Some(mime.to_owned()), data),
@@ -158,14 +169,11 @@ pub(crate) async fn upload_url(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let faults = state.faults();
-    if let Err(refused) = gate(&state, &faults, &headers).await {
-        return refused;
-    }
-    let request: raw::UrlUploadRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(e) => return upload_error(&faults, 400, format!("Invalid request: {e}")),
-    };
+    let (faults, request) =
+        match json_request::<raw::UrlUploadRequest>(&state, &headers, &body).await {
+            Ok(accepted) => accepted,
+            Err(refused) => return refused,
+        };
     // The sandbox never reaches the internet: it can only copy its own files.
     let own = format!("{}/files/", state.url);
     let Some(file) = request

@@ -86,6 +86,29 @@ async fn file_server_with(
     .await
 }
 
+/// A server that sends the head and 1000 bytes of a 1 MB file, then holds the connection.
+async fn stalling_server() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer).await;
+            let head = raw_response(
+                200,
+                &[("content-length", "1000000".to_owned())],
+                &[7u8; 1000],
+            );
+            let _ = stream.write_all(&head).await;
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
+    address
+}
+
 fn leftovers(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .expect("dir reads")
@@ -339,25 +362,7 @@ async fn without_a_validator_a_cut_download_is_not_spliced() {
 
 #[tokio::test]
 async fn a_cancelled_download_leaves_no_temporary_file() {
-    // Sends the headers and a little data, then holds the connection open.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let mut buffer = [0u8; 4096];
-            let _ = stream.read(&mut buffer).await;
-            let head = raw_response(
-                200,
-                &[("content-length", "1000000".to_owned())],
-                &[7u8; 1000],
-            );
-            let _ = stream.write_all(&head).await;
-            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-        }
-    });
+    let address = stalling_server().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let target = dir.path().join("clip.mp4");
     let url = Url::parse(&format!("http://{address}/v.mp4")).expect("URL");
@@ -405,24 +410,7 @@ async fn a_task_without_a_file_yet_is_not_reported_failed() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stalled_download_ends_at_the_idle_timeout() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let mut buffer = [0u8; 4096];
-            let _ = stream.read(&mut buffer).await;
-            let head = raw_response(
-                200,
-                &[("content-length", "1000000".to_owned())],
-                &[7u8; 1000],
-            );
-            let _ = stream.write_all(&head).await;
-            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-        }
-    });
+    let address = stalling_server().await;
     let client = crate::support::builder(&format!("http://{address}"))
         .download_idle_timeout(Some(std::time::Duration::from_secs(2)))
         .build()
