@@ -1,5 +1,6 @@
 //! The workspace's maintenance tasks, as a library so that they can be tested on a copy of the
 //! workspace.
+#![deny(missing_docs)]
 
 use std::path::{Path, PathBuf};
 
