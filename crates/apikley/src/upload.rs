@@ -118,12 +118,29 @@ fn upload_allowance(size: u64) -> Duration {
 
 impl Client {
     /// Uploads a local file, streamed from disk (memory use does not grow with its size).
+    ///
+    /// ```no_run
+    /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
+    /// let file = client.upload_file("photos/beach.png").await?;
+    /// println!("{} ({} bytes, {}), usable until {}", file.download_url, file.size, file.mime_type, file.expires_at);
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_file(&self, path: impl AsRef<Path>) -> Result<UploadedFile, Error> {
         self.upload_file_with(path, &UploadOptions::default()).await
     }
 
     /// Uploads a local file with options; with [`UploadOptions::rules`] the file is checked
     /// (format by content, size) before anything is sent.
+    ///
+    /// ```no_run
+    /// use apikley::{FileRules, MediaType, UploadOptions};
+    ///
+    /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
+    /// let images = FileRules { max_bytes: 10_000_000, types: &[MediaType::Jpeg, MediaType::Png] };
+    /// let options = UploadOptions { upload_path: "my-app/inputs".into(), ..UploadOptions::default() }.rules(images);
+    /// let file = client.upload_file_with("photos/beach.png", &options).await?; // a GIF is refused unsent
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_file_with(
         &self,
         path: impl AsRef<Path>,
@@ -184,6 +201,12 @@ impl Client {
     }
 
     /// Uploads bytes held in memory (sent as Base64: best for small files).
+    ///
+    /// ```no_run
+    /// # async fn run(client: apikley::Client, png: Vec<u8>) -> Result<(), apikley::Error> {
+    /// let file = client.upload_bytes(&png, "frame.png", &apikley::UploadOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_bytes(
         &self,
         bytes: &[u8],
@@ -231,6 +254,12 @@ impl Client {
     }
 
     /// The account's remaining credits (may be fractional).
+    ///
+    /// ```no_run
+    /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
+    /// println!("{} credits left", client.credits().await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn credits(&self) -> Result<f64, Error> {
         self.inner
             .call(Op::Credits, Scope::default(), |http, url| http.get(url))
