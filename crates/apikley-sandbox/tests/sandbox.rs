@@ -62,19 +62,11 @@ async fn record(sandbox: &Sandbox, id: &str) -> Value {
     .1
 }
 
-/// A client for tests on tokio's paused clock (no request timeouts, no pool: see the runtime's
-/// tests).
+/// A client for tests, fit for tokio's paused clock.
 fn client(sandbox: &Sandbox) -> apikley::ClientBuilder {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .pool_idle_timeout(None)
-        .build()
-        .expect("reqwest client");
     sandbox
         .client()
-        .http_client(http)
-        .request_timeout(None)
-        .download_idle_timeout(None)
+        .for_paused_clock()
         .rate_limits(RateLimits::none())
 }
 

@@ -81,6 +81,7 @@ pub struct ClientBuilder {
     wait: WaitOptions,
     user_agent: String,
     http: Option<reqwest::Client>,
+    pooled: bool,
 }
 
 impl Default for ClientBuilder {
@@ -97,6 +98,7 @@ impl Default for ClientBuilder {
             wait: WaitOptions::default(),
             user_agent: concat!("apikley-rust/", env!("CARGO_PKG_VERSION")).to_owned(),
             http: None,
+            pooled: true,
         }
     }
 }
@@ -176,6 +178,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Settings for tests on tokio's paused clock: no request, connect or download timeouts and
+    /// no idle connection pool. While the runtime waits on the network, the paused clock jumps
+    /// to the next pending timer, so any of those timers would fire at once.
+    pub fn for_paused_clock(mut self) -> Self {
+        self.request_timeout = None;
+        self.connect_timeout = None;
+        self.download_idle_timeout = None;
+        self.pooled = false;
+        self
+    }
+
     /// Checks the settings and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let key = match self.api_key {
@@ -208,6 +221,9 @@ impl ClientBuilder {
                 let mut builder = reqwest::Client::builder();
                 if let Some(timeout) = self.connect_timeout {
                     builder = builder.connect_timeout(timeout);
+                }
+                if !self.pooled {
+                    builder = builder.pool_max_idle_per_host(0).pool_idle_timeout(None);
                 }
                 builder
                     .build()

@@ -408,6 +408,12 @@ impl Violations {
     }
 }
 
+impl Extend<Violation> for Violations {
+    fn extend<I: IntoIterator<Item = Violation>>(&mut self, violations: I) {
+        self.0.extend(violations);
+    }
+}
+
 impl<'a> IntoIterator for &'a Violations {
     type Item = &'a Violation;
     type IntoIter = std::slice::Iter<'a, Violation>;

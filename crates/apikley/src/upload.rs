@@ -219,13 +219,7 @@ impl Client {
             upload_path: options.upload_path.clone(),
             file_name: Some(options.name_for(file_name)),
         };
-        let raw: raw::FileUploadResult = self
-            .inner
-            .call(Op::UploadBase64, Scope::default(), |http, url| {
-                http.post(url).json(&body)
-            })
-            .await?;
-        UploadedFile::from_raw(raw, Op::UploadBase64)
+        self.upload_json(Op::UploadBase64, &body).await
     }
 
     /// Has the service fetch a public http(s) URL (it allows itself 30 seconds for it).
@@ -244,13 +238,20 @@ impl Client {
             upload_path: options.upload_path.clone(),
             file_name: Some(options.name_for(local)),
         };
+        self.upload_json(Op::UploadUrl, &body).await
+    }
+
+    /// POSTs a generated upload request as JSON; reads the hosted file.
+    async fn upload_json(
+        &self,
+        op: Op,
+        body: &impl serde::Serialize,
+    ) -> Result<UploadedFile, Error> {
         let raw: raw::FileUploadResult = self
             .inner
-            .call(Op::UploadUrl, Scope::default(), |http, url| {
-                http.post(url).json(&body)
-            })
+            .call(op, Scope::default(), |http, url| http.post(url).json(body))
             .await?;
-        UploadedFile::from_raw(raw, Op::UploadUrl)
+        UploadedFile::from_raw(raw, op)
     }
 
     /// The account's remaining credits (may be fractional).

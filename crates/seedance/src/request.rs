@@ -45,30 +45,14 @@ impl Model for Seedance15Pro {
     /// one: the spec's `maxItems` and `format: uri`, which the generated types do not enforce.
     fn check(body: &Self::Body) -> Violations {
         let mut violations = Violations::new();
-        if let Some(url) = &body.call_back_url
-            && let Err(rule) = check_http_url(url)
-        {
-            violations.push(Violation::new("callBackUrl", rule, format!("{url:?}")));
-        }
+        violations.extend(body.call_back_url.as_deref().and_then(callback_violation));
         let urls = body
             .input
             .as_ref()
             .map_or(&[][..], |i| i.input_urls.as_slice());
-        if urls.len() > MAX_IMAGES {
-            violations.push(Violation::new(
-                "input.input_urls",
-                format!("accepts at most {MAX_IMAGES} images"),
-                format!("{} images", urls.len()),
-            ));
-        }
+        violations.extend(image_count_violation(urls.len()));
         for (i, url) in urls.iter().enumerate() {
-            if let Err(rule) = check_http_url(url) {
-                violations.push(Violation::new(
-                    format!("input.input_urls[{i}]"),
-                    rule,
-                    format!("{url:?}"),
-                ));
-            }
+            violations.extend(image_url_violation(i, url));
         }
         violations
     }
@@ -369,6 +353,34 @@ impl VideoRequest {
     }
 }
 
+// The rules the request and the body share (the body is checked again in `Model::check`).
+
+fn callback_violation(url: &str) -> Option<Violation> {
+    check_http_url(url)
+        .err()
+        .map(|rule| Violation::new("callBackUrl", rule, format!("{url:?}")))
+}
+
+fn image_count_violation(count: usize) -> Option<Violation> {
+    (count > MAX_IMAGES).then(|| {
+        Violation::new(
+            "input.input_urls",
+            format!("accepts at most {MAX_IMAGES} images"),
+            format!("{count} images"),
+        )
+    })
+}
+
+fn image_url_violation(index: usize, url: &str) -> Option<Violation> {
+    check_http_url(url).err().map(|rule| {
+        Violation::new(
+            format!("input.input_urls[{index}]"),
+            rule,
+            format!("{url:?}"),
+        )
+    })
+}
+
 fn check_http_url(text: &str) -> Result<(), String> {
     match url::Url::parse(text) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
@@ -385,11 +397,7 @@ impl TaskRequest for VideoRequest {
 
     fn violations(&self) -> Violations {
         let mut violations = Violations::new();
-        if let Some(url) = &self.callback_url
-            && let Err(rule) = check_http_url(url)
-        {
-            violations.push(Violation::new("callBackUrl", rule, format!("{url:?}")));
-        }
+        violations.extend(self.callback_url.as_deref().and_then(callback_violation));
         // The generated type holds the spec's bounds, counted in characters.
         if let Err(e) = raw::BytedanceSeedance15ProBodyInputPrompt::try_from(self.prompt.as_str()) {
             violations.push(Violation::new(
@@ -402,25 +410,14 @@ impl TaskRequest for VideoRequest {
                 ),
             ));
         }
-        if self.images.len() > MAX_IMAGES {
-            violations.push(Violation::new(
-                "input.input_urls",
-                format!("accepts at most {MAX_IMAGES} images"),
-                format!("{} images", self.images.len()),
-            ));
-        }
+        violations.extend(image_count_violation(self.images.len()));
         for (i, image) in self.images.iter().enumerate() {
-            let field = format!("input.input_urls[{i}]");
             match image {
-                MediaSource::Url(url) => {
-                    if let Err(rule) = check_http_url(url) {
-                        violations.push(Violation::new(field, rule, format!("{url:?}")));
-                    }
-                }
+                MediaSource::Url(url) => violations.extend(image_url_violation(i, url)),
                 MediaSource::File(path) => {
                     if let Err(rule) = IMAGE_RULES.check(path) {
                         violations.push(Violation::new(
-                            field,
+                            format!("input.input_urls[{i}]"),
                             format!("file {rule}"),
                             path.display(),
                         ));

@@ -10,19 +10,11 @@ use serde_json::json;
 
 const KEY: &str = "sk-test-seedance";
 
-/// No request timeouts and no connection pool: on tokio's paused clock, a pending timer would
-/// make the clock jump while a request is on the wire.
 fn client(server: &MockServer) -> Client {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .pool_idle_timeout(None)
-        .build()
-        .expect("reqwest client builds");
     Client::builder()
         .api_key(KEY)
         .base_url(server.base_url())
-        .http_client(http)
-        .request_timeout(None)
+        .for_paused_clock()
         .rate_limits(RateLimits::none())
         .build()
         .expect("client builds")

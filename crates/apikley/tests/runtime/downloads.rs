@@ -109,6 +109,15 @@ async fn stalling_server() -> std::net::SocketAddr {
     address
 }
 
+/// Cut the first transfer halfway, then send whole.
+fn cut_once(request: usize) -> Behaviour {
+    if request == 0 {
+        Behaviour::CutHalfway
+    } else {
+        Behaviour::Whole
+    }
+}
+
 fn leftovers(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .expect("dir reads")
@@ -154,14 +163,7 @@ async fn a_download_streams_to_the_target_with_progress() {
 #[tokio::test]
 async fn a_cut_download_resumes_with_range_and_is_byte_identical() {
     let file = video(2_000_001);
-    let server = file_server(file.clone(), true, |n| {
-        if n == 0 {
-            Behaviour::CutHalfway
-        } else {
-            Behaviour::Whole
-        }
-    })
-    .await;
+    let server = file_server(file.clone(), true, cut_once).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let target = dir.path().join("clip.mp4");
     let url = Url::parse(&format!("{}/v.mp4", server.url)).expect("URL");
@@ -181,14 +183,7 @@ async fn a_cut_download_resumes_with_range_and_is_byte_identical() {
 #[tokio::test]
 async fn without_range_support_a_cut_download_restarts_cleanly() {
     let file = video(1_500_000);
-    let server = file_server(file.clone(), false, |n| {
-        if n == 0 {
-            Behaviour::CutHalfway
-        } else {
-            Behaviour::Whole
-        }
-    })
-    .await;
+    let server = file_server(file.clone(), false, cut_once).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let target = dir.path().join("clip.mp4");
     let url = Url::parse(&format!("{}/v.mp4", server.url)).expect("URL");
@@ -336,14 +331,7 @@ async fn an_unsatisfiable_resume_starts_over() {
 #[tokio::test]
 async fn without_a_validator_a_cut_download_is_not_spliced() {
     let file = video(300_000);
-    let server = file_server_with(file.clone(), true, false, |n| {
-        if n == 0 {
-            Behaviour::CutHalfway
-        } else {
-            Behaviour::Whole
-        }
-    })
-    .await;
+    let server = file_server_with(file.clone(), true, false, cut_once).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let target = dir.path().join("clip.mp4");
     let url = Url::parse(&format!("{}/v.mp4", server.url)).expect("URL");

@@ -17,18 +17,10 @@ pub fn client(base_url: &str) -> Client {
 }
 
 pub fn builder(base_url: &str) -> apikley::ClientBuilder {
-    // Without pooling, hyper keeps no idle-connection timer that the paused clock would jump to.
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .pool_idle_timeout(None)
-        .build()
-        .expect("reqwest client builds");
     Client::builder()
-        .http_client(http)
         .api_key(KEY)
         .base_url(base_url)
-        .request_timeout(None)
-        .connect_timeout(None)
+        .for_paused_clock()
         .retry(RetryPolicy {
             max_attempts: 5,
             max_elapsed: Duration::from_secs(120),
