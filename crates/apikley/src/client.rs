@@ -1,11 +1,12 @@
 //! The client: submit tasks, resume them by id.
 
 use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
-use serde::Deserialize;
 use url::Url;
 
 use crate::config::{ApiKey, ClientBuilder};
@@ -79,12 +80,6 @@ impl fmt::Debug for Client {
     }
 }
 
-#[derive(Deserialize)]
-struct Created {
-    #[serde(rename = "taskId")]
-    task_id: String,
-}
-
 impl Client {
     /// A builder with every default.
     pub fn builder() -> ClientBuilder {
@@ -107,13 +102,25 @@ impl Client {
         &self.inner.base_url
     }
 
-    /// Validates the request, uploads its local files, then creates the task; returns as soon
-    /// as its id is known.
+    /// Validates the request, uploads its local files, then creates the task; `.await` the
+    /// returned [`Submission`], which ends as soon as the task's id is known.
     ///
     /// Nothing is sent when the request breaks a rule ([`Error::InvalidRequest`] lists every
-    /// one, local files included). `createTask` is resent only when it provably created nothing; otherwise the
-    /// error is [`Error::OutcomeUnknown`].
-    pub async fn submit<R: TaskRequest>(&self, mut request: R) -> Result<Task, Error> {
+    /// one, local files included). `createTask` is resent only when it provably created
+    /// nothing; otherwise the error is [`Error::OutcomeUnknown`].
+    pub fn submit<R: TaskRequest>(&self, request: R) -> Submission<'_, R> {
+        Submission {
+            client: self,
+            request,
+            on_sending: None,
+        }
+    }
+
+    async fn submit_request<R: TaskRequest>(
+        &self,
+        mut request: R,
+        on_sending: Option<&(dyn Fn() + Send + Sync)>,
+    ) -> Result<Task, Error> {
         let violations = request.violations();
         if !violations.is_empty() {
             return Err(Error::InvalidRequest(violations));
@@ -127,12 +134,20 @@ impl Client {
             }
         }
         let body = request.into_body()?;
-        self.submit_body::<R::Model>(body).await
+        self.create::<R::Model>(body, on_sending).await
     }
 
     /// Creates a task from a model's spec-exact body, as generated in its raw crate, after
     /// checking the rules the generated types cannot ([`Model::check`]).
     pub async fn submit_body<M: Model>(&self, body: M::Body) -> Result<Task, Error> {
+        self.create::<M>(body, None).await
+    }
+
+    async fn create<M: Model>(
+        &self,
+        body: M::Body,
+        on_sending: Option<&(dyn Fn() + Send + Sync)>,
+    ) -> Result<Task, Error> {
         let violations = M::check(&body);
         if !violations.is_empty() {
             return Err(Error::InvalidRequest(violations));
@@ -141,20 +156,24 @@ impl Client {
             key: format!("{} {}", M::ID, M::workload(&body)),
             prior: M::expected_duration(&body),
         };
-        let created: Created = self
+        let scope = Scope {
+            on_send: on_sending,
+            ..Scope::default()
+        };
+        let id = self
             .inner
-            .call(Op::CreateTask, Scope::default(), |http, url| {
-                http.post(url).json(&body)
-            })
+            .call(
+                Op::CreateTask,
+                scope,
+                |http, url| http.post(url).json(&body),
+                |answer| {
+                    answer
+                        .task_id()
+                        .ok_or_else(|| "no task id in it".to_owned())
+                },
+            )
             .await?;
-        if created.task_id.trim().is_empty() {
-            return Err(Error::OutcomeUnknown {
-                reason: "the answer said success but named no task (empty taskId)".into(),
-                status: None,
-                source: None,
-            });
-        }
-        let id = TaskId::from(created.task_id);
+        let id = TaskId::from(id);
         tracing::info!(model = M::ID, task_id = %id, "task created");
         Ok(Task::new(self.clone(), id, Some(workload)))
     }
@@ -171,6 +190,55 @@ impl Client {
     /// The task with this id, e.g. to resume waiting after a restart.
     pub fn task(&self, id: impl Into<TaskId>) -> Task {
         Task::new(self.clone(), id.into(), None)
+    }
+}
+
+/// A submission of a request; `.await` it for the [`Task`]. Made by [`Client::submit`].
+#[must_use = "a Submission does nothing until awaited"]
+pub struct Submission<'a, R> {
+    client: &'a Client,
+    request: R,
+    on_sending: Option<Box<dyn Fn() + Send + Sync + 'a>>,
+}
+
+impl<R> fmt::Debug for Submission<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Submission").finish_non_exhaustive()
+    }
+}
+
+impl<'a, R: TaskRequest + 'a> Submission<'a, R> {
+    /// Calls `hook` just before `createTask` goes out (again before each resend, which happens
+    /// only when the previous attempt provably created nothing). From the first call on, a task
+    /// may exist even if the submission then fails: before it, nothing was sent that costs
+    /// anything. Use it to record that fact durably, or to word an interruption.
+    ///
+    /// ```no_run
+    /// # async fn run<R: apikley::TaskRequest>(client: apikley::Client, request: R) -> Result<(), apikley::Error> {
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// let sent = AtomicBool::new(false);
+    /// let task = client
+    ///     .submit(request)
+    ///     .on_sending(|| sent.store(true, Ordering::SeqCst))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_sending(mut self, hook: impl Fn() + Send + Sync + 'a) -> Self {
+        self.on_sending = Some(Box::new(hook));
+        self
+    }
+}
+
+impl<'a, R: TaskRequest + 'a> IntoFuture for Submission<'a, R> {
+    type Output = Result<Task, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            self.client
+                .submit_request(self.request, self.on_sending.as_deref())
+                .await
+        })
     }
 }
 

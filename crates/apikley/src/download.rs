@@ -1,20 +1,21 @@
 //! Downloads of result files: streamed to a temporary file beside the target, resumed with
-//! `Range` after an interruption, renamed into place only when complete.
+//! `Range` after an interruption, renamed into place only when complete and durably on disk.
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE};
+use reqwest::header::{CONTENT_RANGE, ETAG, HeaderValue, IF_RANGE, LAST_MODIFIED, RANGE};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use url::Url;
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::task::TaskId;
+use crate::retry::{Class, Classified, RetryPolicy, retrying};
+use crate::task::{TaskId, TaskState};
 
 /// How a download is going, reported after each chunk written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +34,7 @@ impl fmt::Display for DownloadProgress {
                 "{} / {} bytes ({}%)",
                 self.received,
                 total,
-                self.received * 100 / total
+                u128::from(self.received) * 100 / u128::from(total)
             ),
             _ => write!(f, "{} bytes", self.received),
         }
@@ -45,7 +46,7 @@ impl fmt::Display for DownloadProgress {
 pub struct DownloadedFile {
     /// Where the file is.
     pub path: PathBuf,
-    /// Its size in bytes.
+    /// Its size in bytes, as written and synced to disk.
     pub bytes: u64,
     /// How many times an interrupted transfer continued with a `Range` request.
     pub resumed: u32,
@@ -55,77 +56,361 @@ pub struct DownloadedFile {
 
 type ProgressFn<'a> = Box<dyn FnMut(&DownloadProgress) + Send + 'a>;
 
-/// A configured download; `.await` it. Made by [`Client::download`] or
-/// [`CompletedTask::download`](crate::CompletedTask::download).
-#[must_use = "a Download does nothing until awaited"]
-pub struct Download<'a> {
-    job: Job<'a>,
-    progress: Option<ProgressFn<'a>>,
+/// What is downloaded.
+enum Source {
+    /// A file's URL.
+    Url(Url),
+    /// The first result file of a finished task, found with one status query.
+    Task(TaskId),
+    /// Nothing can be: this error is the outcome.
+    Refused(Error),
 }
 
-/// What to download where; kept apart from the progress callback so that it is `Sync`.
-struct Job<'a> {
-    client: &'a Client,
-    url: Url,
+/// A configured download; `.await` it. Made by [`Client::download`], [`Client::download_task`]
+/// or [`CompletedTask::download`](crate::CompletedTask::download). It owns a handle to the
+/// client, so it can be spawned.
+#[must_use = "a Download does nothing until awaited"]
+pub struct Download<'a> {
+    client: Client,
+    source: Source,
     path: PathBuf,
     task_id: Option<TaskId>,
     overwrite: bool,
-    max_failures: u32,
-    idle_timeout: Option<Duration>,
+    retry: RetryPolicy,
+    progress: Option<ProgressFn<'a>>,
 }
 
 impl fmt::Debug for Download<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.source {
+            Source::Url(url) => url.as_str().to_owned(),
+            Source::Task(id) => format!("task {id}"),
+            Source::Refused(error) => format!("refused: {error}"),
+        };
         f.debug_struct("Download")
-            .field("url", &self.job.url.as_str())
-            .field("path", &self.job.path)
-            .field("overwrite", &self.job.overwrite)
+            .field("source", &source)
+            .field("path", &self.path)
+            .field("overwrite", &self.overwrite)
             .finish_non_exhaustive()
     }
 }
 
-impl<'a> Download<'a> {
-    pub(crate) fn new(
-        client: &'a Client,
-        url: Url,
-        path: PathBuf,
-        task_id: Option<TaskId>,
-    ) -> Self {
+impl Download<'static> {
+    fn new(client: &Client, source: Source, path: PathBuf, task_id: Option<TaskId>) -> Self {
+        // A transfer may rightly take long: attempts bound the retries, not the clock.
+        let retry = RetryPolicy {
+            max_elapsed: Duration::MAX,
+            ..client.inner.retry
+        };
         Download {
-            job: Job {
-                client,
-                url,
-                path,
-                task_id,
-                overwrite: false,
-                max_failures: 5,
-                idle_timeout: client.inner.download_idle_timeout,
-            },
+            client: client.clone(),
+            source,
+            path,
+            task_id,
+            overwrite: false,
+            retry,
             progress: None,
         }
     }
 
-    /// Replaces an existing file at the path (default: refuse).
-    pub fn overwrite(mut self, overwrite: bool) -> Self {
-        self.job.overwrite = overwrite;
-        self
+    pub(crate) fn of_url(
+        client: &Client,
+        url: Url,
+        path: PathBuf,
+        task_id: Option<TaskId>,
+    ) -> Self {
+        Download::new(client, Source::Url(url), path, task_id)
     }
 
-    /// Gives up after this many failed attempts in a row (default 5; an attempt that makes
-    /// progress resets the count).
-    pub fn max_failures(mut self, failures: u32) -> Self {
-        self.job.max_failures = failures.max(1);
-        self
-    }
-
-    /// Calls `progress` as bytes arrive.
-    pub fn on_progress(mut self, progress: impl FnMut(&DownloadProgress) + Send + 'a) -> Self {
-        self.progress = Some(Box::new(progress));
-        self
+    /// A download whose outcome is `error` (a task with no file to download).
+    pub(crate) fn refused(client: &Client, path: PathBuf, error: Error) -> Self {
+        let task_id = error.task_id().cloned();
+        Download::new(client, Source::Refused(error), path, task_id)
     }
 }
 
-impl<'a> Job<'a> {
+impl<'a> Download<'a> {
+    /// Replaces an existing file at the path (default: refuse).
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// Gives up after this many failed attempts in all (default: the client's
+    /// [`RetryPolicy::max_attempts`]). Disk errors are never retried.
+    pub fn max_failures(mut self, failures: u32) -> Self {
+        self.retry.max_attempts = failures.max(1);
+        self
+    }
+
+    /// Calls `progress` as bytes reach the disk (replacing any earlier callback). The callback
+    /// may borrow from its surroundings; the download then lives no longer than they do.
+    pub fn on_progress<'b>(
+        self,
+        progress: impl FnMut(&DownloadProgress) + Send + 'b,
+    ) -> Download<'b>
+    where
+        'a: 'b,
+    {
+        Download {
+            client: self.client,
+            source: self.source,
+            path: self.path,
+            task_id: self.task_id,
+            overwrite: self.overwrite,
+            retry: self.retry,
+            progress: Some(Box::new(progress)),
+        }
+    }
+
+    async fn run(self) -> Result<DownloadedFile, Error> {
+        let Download {
+            client,
+            source,
+            path,
+            mut task_id,
+            overwrite,
+            retry,
+            progress,
+        } = self;
+        let target = Target {
+            path,
+            overwrite,
+            task_id: task_id.clone(),
+        };
+        // The target is checked before anything is asked of the network.
+        target.check().await?;
+        let url = match source {
+            Source::Refused(error) => return Err(error),
+            Source::Url(url) => url,
+            Source::Task(id) => {
+                let url = result_url(&client, &id).await?;
+                task_id = Some(id);
+                url
+            }
+        };
+        let job = Job {
+            client: &client,
+            url,
+            task_id,
+            idle_timeout: client.inner.download_idle_timeout,
+        };
+        let temp = target.temporary().map_err(|e| target.error(e))?;
+        let file = temp
+            .reopen()
+            .map(tokio::fs::File::from_std)
+            .map_err(|e| target.error(e))?;
+        let state = tokio::sync::Mutex::new(Transfer {
+            file,
+            received: 0,
+            total: None,
+            validator: None,
+            resumed: 0,
+            restarted: 0,
+            progress,
+        });
+        retrying(
+            &retry,
+            true,
+            None,
+            || {
+                let (job, target, state) = (&job, &target, &state);
+                async move { job.attempt(target, &mut *state.lock().await).await }
+            },
+            |failure, delay| {
+                tracing::debug!(url = %job.url, error = %failure, delay_ms = delay.as_millis() as u64, "download interrupted; trying again");
+            },
+        )
+        .await?;
+        let transfer = state.into_inner();
+        // Only bytes the disk confirmed count: a short file is never put in place.
+        transfer
+            .file
+            .sync_all()
+            .await
+            .map_err(|e| target.error(e))?;
+        let on_disk = transfer
+            .file
+            .metadata()
+            .await
+            .map_err(|e| target.error(e))?
+            .len();
+        if on_disk != transfer.received || transfer.total.is_some_and(|t| t != on_disk) {
+            return Err(target.error(format!(
+                "only {on_disk} of {} bytes reached the disk",
+                transfer.total.unwrap_or(transfer.received)
+            )));
+        }
+        drop(transfer.file);
+        target.put_in_place(temp)?;
+        Ok(DownloadedFile {
+            path: target.path,
+            bytes: on_disk,
+            resumed: transfer.resumed,
+            restarted: transfer.restarted,
+        })
+    }
+}
+
+/// The first result file of task `id`, which must have succeeded.
+async fn result_url(client: &Client, id: &TaskId) -> Result<Url, Error> {
+    let record = client.task(id.clone()).status().await?;
+    match &record.state {
+        TaskState::Success => match record.result.as_ref().and_then(|r| r.urls.first()) {
+            Some(url) => Ok(url.clone()),
+            None => Err(crate::wait::unusable_result(&record)),
+        },
+        TaskState::Fail => Err(Error::TaskFailed {
+            task_id: record.id,
+            fail_code: record.fail_code,
+            fail_message: record.fail_message,
+        }),
+        state => Err(Error::Download {
+            url: client.base_url().to_string(),
+            task_id: Some(record.id.clone()),
+            status: None,
+            reason: format!("the task has no file yet (state: {state}); wait for it first"),
+        }),
+    }
+}
+
+/// Where the file goes.
+struct Target {
+    path: PathBuf,
+    overwrite: bool,
+    task_id: Option<TaskId>,
+}
+
+impl Target {
+    /// The target cannot be used, or the disk failed: a user's matter, never retried.
+    fn error(&self, reason: impl fmt::Display) -> Error {
+        Error::File {
+            path: self.path.clone(),
+            reason: reason.to_string(),
+            task_id: self.task_id.clone(),
+        }
+    }
+
+    fn folder(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    async fn check(&self) -> Result<(), Error> {
+        if self.path.file_name().is_none() {
+            return Err(self.error("is not a file path"));
+        }
+        if !self.overwrite && tokio::fs::try_exists(&self.path).await.unwrap_or(false) {
+            return Err(self.error("already exists; pass overwrite(true) to replace it"));
+        }
+        Ok(())
+    }
+
+    /// A temporary file beside the target (so that the final rename stays on one file system),
+    /// removed however the download ends: error, cancellation or panic.
+    fn temporary(&self) -> std::io::Result<tempfile::NamedTempFile> {
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".part")
+            .tempfile_in(self.folder())
+    }
+
+    /// Renames the complete file into place; without `overwrite`, never replaces a file that
+    /// appeared meanwhile.
+    fn put_in_place(&self, temp: tempfile::NamedTempFile) -> Result<(), Error> {
+        let placed = if self.overwrite {
+            temp.persist(&self.path).map(drop)
+        } else {
+            temp.persist_noclobber(&self.path).map(drop)
+        };
+        placed.map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                self.error("appeared during the download; pass overwrite(true) to replace it")
+            } else {
+                self.error(e.error)
+            }
+        })
+    }
+}
+
+/// A transfer's state across attempts.
+struct Transfer<'a> {
+    file: tokio::fs::File,
+    /// Bytes written and confirmed by the file system.
+    received: u64,
+    /// The file's size, once a server said.
+    total: Option<u64>,
+    /// Resuming is only safe when the server can tell whether the file is still the same.
+    validator: Option<HeaderValue>,
+    resumed: u32,
+    restarted: u32,
+    progress: Option<ProgressFn<'a>>,
+}
+
+impl Transfer<'_> {
+    async fn start_over(&mut self, target: &Target) -> Result<(), Error> {
+        self.received = 0;
+        self.restarted += 1;
+        self.file.set_len(0).await.map_err(|e| target.error(e))?;
+        self.file
+            .rewind()
+            .await
+            .map(drop)
+            .map_err(|e| target.error(e))
+    }
+
+    /// Writes a chunk and waits until the file system has taken it: a full disk or a file size
+    /// limit ends the download here, before the bytes are counted.
+    async fn write(&mut self, chunk: &[u8], target: &Target) -> Result<(), Error> {
+        self.file
+            .write_all(chunk)
+            .await
+            .map_err(|e| target.error(format!("cannot be written ({e})")))?;
+        self.file
+            .flush()
+            .await
+            .map_err(|e| target.error(format!("cannot be written ({e})")))?;
+        self.received += chunk.len() as u64;
+        if let Some(progress) = &mut self.progress {
+            progress(&DownloadProgress {
+                received: self.received,
+                total: self.total,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What to download; shared by the attempts.
+struct Job<'c> {
+    client: &'c Client,
+    url: Url,
+    task_id: Option<TaskId>,
+    idle_timeout: Option<Duration>,
+}
+
+impl Classified for Error {
+    fn class(&self) -> Class {
+        match self {
+            Error::Download { status: None, .. } => Class::Transient,
+            Error::Download {
+                status: Some(status),
+                ..
+            } => Class::of_status(*status),
+            _ => Class::Permanent,
+        }
+    }
+}
+
+impl Job<'_> {
+    /// A network failure (or a server answer) that another attempt may get past.
     fn error(&self, status: Option<StatusCode>, reason: impl Into<String>) -> Error {
         Error::Download {
             url: self.url.to_string(),
@@ -133,21 +418,6 @@ impl<'a> Job<'a> {
             status,
             reason: reason.into(),
         }
-    }
-
-    /// The target cannot be used (a user's choice to revisit, not a download failure).
-    fn target_error(&self, reason: impl fmt::Display) -> Error {
-        Error::File {
-            path: self.path.clone(),
-            reason: reason.to_string(),
-        }
-    }
-
-    fn write_error(&self, e: impl fmt::Display) -> Error {
-        self.error(
-            None,
-            format!("cannot write beside {} ({e})", self.path.display()),
-        )
     }
 
     /// Waits for `step`, at most the idle timeout.
@@ -160,240 +430,97 @@ impl<'a> Job<'a> {
         }
     }
 
-    async fn run(self, mut progress: Option<ProgressFn<'a>>) -> Result<DownloadedFile, Error> {
-        if !self.overwrite && tokio::fs::try_exists(&self.path).await.unwrap_or(false) {
-            return Err(self.target_error("already exists; pass overwrite(true) to replace it"));
+    /// One request: the whole file, or the rest of it.
+    async fn attempt(&self, target: &Target, t: &mut Transfer<'_>) -> Result<(), Error> {
+        let resume = t.received > 0 && t.validator.is_some();
+        if t.received > 0 && !resume {
+            t.start_over(target).await?;
         }
-        let name = self
-            .path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| self.target_error("is not a file path"))?;
-        let folder = match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        // Beside the target, so that the final rename stays on one file system. The guard
-        // removes it however this ends: error, cancellation or panic.
-        let temp = TempFile(folder.join(format!(".{name}.{:016x}.part", fastrand::u64(..))));
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp.0)
-            .await
-            .map_err(|e| self.write_error(e))?;
-        let done = self.transfer(&mut file, &mut progress).await?;
-        file.sync_all().await.map_err(|e| self.write_error(e))?;
-        drop(file);
-        self.put_in_place(&temp.0).await?;
-        Ok(done)
-    }
-
-    /// Renames the complete file into place; without `overwrite`, never replaces a file that
-    /// appeared meanwhile.
-    async fn put_in_place(&self, temp: &Path) -> Result<(), Error> {
-        let target = &self.path;
-        if self.overwrite {
-            return tokio::fs::rename(temp, target)
-                .await
-                .map_err(|e| self.write_error(e));
-        }
-        match tokio::fs::hard_link(temp, target).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(self
-                .target_error("appeared during the download; pass overwrite(true) to replace it")),
-            // No hard links on this file system: check, then rename.
-            Err(_) if !tokio::fs::try_exists(target).await.unwrap_or(false) => {
-                tokio::fs::rename(temp, target)
-                    .await
-                    .map_err(|e| self.write_error(e))
+        let mut request = self.client.inner.download_http.get(self.url.clone());
+        if resume {
+            request = request.header(RANGE, format!("bytes={}-", t.received));
+            if let Some(validator) = &t.validator {
+                request = request.header(IF_RANGE, validator.clone());
             }
-            Err(e) => Err(self.write_error(e)),
         }
-    }
-
-    async fn transfer(
-        &self,
-        file: &mut tokio::fs::File,
-        progress: &mut Option<ProgressFn<'a>>,
-    ) -> Result<DownloadedFile, Error> {
-        let http = &self.client.inner.download_http;
-        let mut received: u64 = 0;
-        let mut total: Option<u64> = None;
-        // Resuming is only safe when the server can tell whether the file is still the same.
-        let mut validator: Option<reqwest::header::HeaderValue> = None;
-        let (mut resumed, mut restarted, mut failures) = (0u32, 0u32, 0u32);
-
-        loop {
-            let resume = received > 0 && validator.is_some();
-            if received > 0 && !resume {
-                received = 0;
-                restarted += 1;
-                truncate(file).await.map_err(|e| self.write_error(e))?;
-            }
-            let mut request = http.get(self.url.clone());
-            if resume {
-                request = request.header(RANGE, format!("bytes={received}-"));
-                if let Some(validator) = &validator {
-                    request = request.header(IF_RANGE, validator.clone());
+        let mut response = self
+            .idle(request.send())
+            .await?
+            .map_err(|e| self.error(None, format!("no answer ({e})")))?;
+        match response.status() {
+            StatusCode::PARTIAL_CONTENT if resume => match content_range(response.headers()) {
+                // The rest of the same file.
+                Some((start, size))
+                    if start == t.received
+                        && (size.is_none() || t.total.is_none() || size == t.total) =>
+                {
+                    t.resumed += 1;
+                    t.total = t.total.or(size);
                 }
-            }
-            let before = received;
-            let failure = match self.idle(request.send()).await {
-                Err(e) => e,
-                Ok(Err(e)) => self.error(None, format!("no answer ({e})")),
-                Ok(Ok(mut response)) => {
-                    let status = response.status();
-                    let announced = match status {
-                        StatusCode::PARTIAL_CONTENT if resume => {
-                            match content_range(response.headers()) {
-                                // The rest of the same file.
-                                Some((start, size))
-                                    if start == received
-                                        && (size.is_none() || total.is_none() || size == total) =>
-                                {
-                                    resumed += 1;
-                                    Some(total.or(size))
-                                }
-                                // Another range, or another file: start over.
-                                _ => None,
-                            }
-                        }
-                        StatusCode::RANGE_NOT_SATISFIABLE if resume && total == Some(received) => {
-                            return Ok(self.done(received, resumed, restarted));
-                        }
-                        StatusCode::RANGE_NOT_SATISFIABLE if resume => None,
-                        s if s.is_success() => {
-                            if received > 0 {
-                                // The server ignored the range, or the file changed.
-                                received = 0;
-                                restarted += 1;
-                                truncate(file).await.map_err(|e| self.write_error(e))?;
-                            }
-                            validator = response
-                                .headers()
-                                .get(ETAG)
-                                .filter(|v| !v.as_bytes().starts_with(b"W/"))
-                                .or_else(|| response.headers().get(LAST_MODIFIED))
-                                .cloned();
-                            Some(response.content_length())
-                        }
-                        s => {
-                            let error = self
-                                .error(Some(s), format!("the server answered HTTP {}", s.as_u16()));
-                            if !(s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS) {
-                                return Err(error);
-                            }
-                            failures += 1;
-                            if failures >= self.max_failures {
-                                return Err(error);
-                            }
-                            self.pause(failures).await;
-                            continue;
-                        }
-                    };
-                    match announced {
-                        None => {
-                            validator = None; // forces a restart from zero
-                            self.error(Some(status), "the server sent another part of the file")
-                        }
-                        Some(announced) => {
-                            total = announced;
-                            match self.stream_body(&mut response, file, &mut received, total, progress).await {
-                                Ok(()) => match total {
-                                    Some(expected) if received == expected => {
-                                        return Ok(self.done(received, resumed, restarted));
-                                    }
-                                    None => return Ok(self.done(received, resumed, restarted)),
-                                    Some(expected) if received > expected => {
-                                        validator = None;
-                                        self.error(None, format!("got {received} bytes, more than the {expected} announced"))
-                                    }
-                                    Some(expected) => self.error(
-                                        None,
-                                        format!("the connection ended after {received} of {expected} bytes"),
-                                    ),
-                                },
-                                Err(e) => e,
-                            }
-                        }
-                    }
+                // Another range, or another file: the next attempt starts over.
+                _ => {
+                    t.validator = None;
+                    return Err(self.error(None, "the server sent another part of the file"));
                 }
-            };
-            if matches!(failure, Error::File { .. }) {
-                return Err(failure);
+            },
+            StatusCode::RANGE_NOT_SATISFIABLE if resume && t.total == Some(t.received) => {
+                return Ok(());
             }
-            // An attempt that brought bytes resets the count.
-            failures = if received > before { 1 } else { failures + 1 };
-            if failures >= self.max_failures {
-                return Err(failure);
+            StatusCode::RANGE_NOT_SATISFIABLE if resume => {
+                t.validator = None;
+                return Err(self.error(None, "the server cannot resume the file"));
             }
-            tracing::debug!(url = %self.url, received, ?total, error = %failure, "download interrupted; resuming");
-            self.pause(failures).await;
+            status if status.is_success() => {
+                if t.received > 0 {
+                    // The server ignored the range, or the file changed.
+                    t.start_over(target).await?;
+                }
+                let headers = response.headers();
+                t.validator = headers
+                    .get(ETAG)
+                    .filter(|v| !v.as_bytes().starts_with(b"W/"))
+                    .or_else(|| headers.get(LAST_MODIFIED))
+                    .cloned();
+                t.total = response.content_length();
+            }
+            status => {
+                return Err(self.error(
+                    Some(status),
+                    format!("the server answered HTTP {}", status.as_u16()),
+                ));
+            }
         }
-    }
-
-    async fn stream_body(
-        &self,
-        response: &mut reqwest::Response,
-        file: &mut tokio::fs::File,
-        received: &mut u64,
-        total: Option<u64>,
-        progress: &mut Option<ProgressFn<'a>>,
-    ) -> Result<(), Error> {
         loop {
             match self.idle(response.chunk()).await? {
-                Ok(Some(chunk)) => {
-                    file.write_all(&chunk)
-                        .await
-                        .map_err(|e| self.write_error(e))?;
-                    *received += chunk.len() as u64;
-                    if let Some(progress) = progress {
-                        progress(&DownloadProgress {
-                            received: *received,
-                            total,
-                        });
-                    }
-                }
-                Ok(None) => return Ok(()),
+                Ok(Some(chunk)) => t.write(&chunk, target).await?,
+                Ok(None) => break,
                 Err(e) => {
-                    let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
+                    let of = t.total.map(|n| format!(" of {n}")).unwrap_or_default();
                     return Err(self.error(
                         None,
-                        format!("the transfer broke off after {received}{of} bytes ({e})"),
+                        format!(
+                            "the transfer broke off after {}{of} bytes ({e})",
+                            t.received
+                        ),
                     ));
                 }
             }
         }
-    }
-
-    async fn pause(&self, failures: u32) {
-        let bound = Duration::from_millis(500).saturating_mul(1 << failures.min(6));
-        tokio::time::sleep(bound.mul_f64(fastrand::f64())).await;
-    }
-
-    fn done(&self, bytes: u64, resumed: u32, restarted: u32) -> DownloadedFile {
-        DownloadedFile {
-            path: self.path.clone(),
-            bytes,
-            resumed,
-            restarted,
+        match t.total {
+            Some(total) if t.received > total => {
+                t.validator = None;
+                Err(self.error(
+                    None,
+                    format!("got {} bytes, more than the {total} announced", t.received),
+                ))
+            }
+            Some(total) if t.received < total => Err(self.error(
+                None,
+                format!("the connection ended after {} of {total} bytes", t.received),
+            )),
+            _ => Ok(()),
         }
     }
-}
-
-/// A temporary file, removed when dropped (a no-op once it has been renamed away).
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-async fn truncate(file: &mut tokio::fs::File) -> std::io::Result<()> {
-    file.set_len(0).await?;
-    file.rewind().await.map(|_| ())
 }
 
 /// `Content-Range: bytes START-END/SIZE` → (START, SIZE if known).
@@ -410,55 +537,34 @@ impl<'a> IntoFuture for Download<'a> {
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.job.run(self.progress))
+        Box::pin(self.run())
     }
 }
 
 impl Client {
     /// Downloads a file to `path` (see [`Download`] for the options).
-    pub fn download(&self, url: Url, path: impl Into<PathBuf>) -> Download<'_> {
-        Download::new(self, url, path.into(), None)
+    pub fn download(&self, url: Url, path: impl Into<PathBuf>) -> Download<'static> {
+        Download::of_url(self, url, path.into(), None)
     }
 
-    /// Prepares the download of a finished task's first result file to `path` (one status
-    /// query); `.await` the returned [`Download`], after setting its options.
+    /// Downloads a finished task's first result file to `path`, after one status query.
     ///
     /// ```no_run
     /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
-    /// let file = client.download_task("task_123", "clip.mp4").await?.overwrite(true).await?;
+    /// let file = client.download_task("task_123", "clip.mp4").overwrite(true).await?;
     /// # Ok(()) }
     /// ```
     ///
-    /// A failed task is [`Error::TaskFailed`]; one that has not finished yet is an
-    /// [`Error::Download`] saying so (retryable).
-    pub async fn download_task(
+    /// A failed task is [`Error::TaskFailed`]; one that succeeded without a file to download is
+    /// [`Error::ResultUnusable`]; one that has not finished yet is an [`Error::Download`] saying
+    /// so (retryable).
+    pub fn download_task(
         &self,
         task_id: impl Into<TaskId>,
         path: impl Into<PathBuf>,
-    ) -> Result<Download<'_>, Error> {
-        let record = self.task(task_id).status().await?;
-        match (
-            &record.state,
-            record.result.as_ref().and_then(|r| r.urls.first()),
-        ) {
-            (_, Some(url)) => Ok(Download::new(
-                self,
-                url.clone(),
-                path.into(),
-                Some(record.id.clone()),
-            )),
-            (crate::TaskState::Fail, None) => Err(Error::TaskFailed {
-                task_id: record.id,
-                fail_code: record.fail_code,
-                fail_message: record.fail_message,
-            }),
-            (state, None) => Err(Error::Download {
-                url: self.base_url().to_string(),
-                task_id: Some(record.id.clone()),
-                status: None,
-                reason: format!("the task has no file yet (state: {state}); wait for it first"),
-            }),
-        }
+    ) -> Download<'static> {
+        let id = task_id.into();
+        Download::new(self, Source::Task(id.clone()), path.into(), Some(id))
     }
 }
 
@@ -475,5 +581,14 @@ mod tests {
         assert_eq!(content_range(&headers), Some((500, None)));
         headers.insert(CONTENT_RANGE, "pages 1-2/3".parse().unwrap());
         assert_eq!(content_range(&headers), None);
+    }
+
+    #[test]
+    fn progress_reads_well_even_for_huge_files() {
+        let progress = DownloadProgress {
+            received: u64::MAX / 2,
+            total: Some(u64::MAX),
+        };
+        assert!(progress.to_string().ends_with("(49%)"), "{progress}");
     }
 }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use url::Url;
 
+use crate::retry::Class;
 use crate::task::{TaskId, TaskState};
 
 /// Everything that can go wrong, as cases a caller can match on.
@@ -41,6 +43,16 @@ pub enum Error {
         source: reqwest::Error,
     },
 
+    /// The call's deadline passed while it waited for a client-side rate-limit slot: nothing
+    /// was sent.
+    #[error("{}{operation} was not sent: its deadline passed while it waited for a rate-limit slot", task_prefix(.task_id))]
+    DeadlineExceeded {
+        /// The operation, e.g. `recordInfo`.
+        operation: &'static str,
+        /// The task concerned, if any.
+        task_id: Option<TaskId>,
+    },
+
     /// A successful HTTP status whose body is not what the API documents.
     #[error(
         "{}undecodable {operation} response (HTTP {status}): {reason}; body starts: {snippet:?}",
@@ -57,6 +69,9 @@ pub enum Error {
         reason: String,
         /// The first bytes of the body (at most 512 characters).
         snippet: String,
+        /// The body was not the API's answer at all (a proxy's or a maintenance page): a
+        /// passing fault, retried like a 5xx.
+        transient: bool,
     },
 
     /// The task ended in state `fail`.
@@ -68,6 +83,43 @@ pub enum Error {
         fail_code: Option<String>,
         /// The task's `failMsg`, if any.
         fail_message: Option<String>,
+    },
+
+    /// The task is over, but in a state this SDK does not know (such as `canceled`), with a
+    /// sign of its end: a fail code or message, a completion time, result files, or a name
+    /// that says so. See [`TaskRecord::has_ended`](crate::TaskRecord::has_ended).
+    #[error(
+        "task {task_id} ended in state {state:?}, which this SDK does not know{}{}{}",
+        fail_code.as_deref().map(|c| format!(" (failCode {c})")).unwrap_or_default(),
+        fail_message.as_deref().map(|m| format!(": {m}")).unwrap_or_default(),
+        if urls.is_empty() { String::new() } else {
+            format!("; its result files: {}", urls.iter().map(Url::as_str).collect::<Vec<_>>().join(" "))
+        }
+    )]
+    TaskEndedUnrecognized {
+        /// The task.
+        task_id: TaskId,
+        /// The state as the API named it.
+        state: String,
+        /// The task's `failCode`, if any.
+        fail_code: Option<String>,
+        /// The task's `failMsg`, if any.
+        fail_message: Option<String>,
+        /// Result files the record names, if any: they can still be downloaded.
+        urls: Vec<Url>,
+    },
+
+    /// The task succeeded, but its result cannot be used: `resultJson` could not be read, or
+    /// names no file to download. `text` is `resultJson` as sent, so that nothing paid for is
+    /// lost.
+    #[error("task {task_id} succeeded, but {reason}; resultJson as sent: {}", text.as_deref().unwrap_or("(none)"))]
+    ResultUnusable {
+        /// The task.
+        task_id: TaskId,
+        /// What is wrong with the result.
+        reason: String,
+        /// `resultJson` as sent (at most 64 KiB), if any.
+        text: Option<String>,
     },
 
     /// The wait's deadline passed before the task ended (the last query was made at the
@@ -93,13 +145,15 @@ pub enum Error {
     },
 
     /// A local file cannot be used: missing, unreadable, refused by the model's rules, or (for a
-    /// download) not writable or already there.
-    #[error("{}: {reason}", path.display())]
+    /// download) already there, or not writable (a full disk included). Never retried.
+    #[error("{}{}: {reason}", task_prefix(.task_id), path.display())]
     File {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
         reason: String,
+        /// The task whose result was being saved, if any.
+        task_id: Option<TaskId>,
     },
 
     /// A result file could not be downloaded.
@@ -118,8 +172,9 @@ pub enum Error {
     /// `createTask` may or may not have created (and charged for) a task, and its id is not
     /// known. It was deliberately not resent.
     #[error(
-        "createTask outcome unknown: {reason}. A task may have been created and charged; it was not resent. \
-         Check the task list in the Apikley dashboard (or your callback endpoint) before submitting again."
+        "createTask outcome unknown: {reason}{}. A task may have been created and charged; it was not resent. \
+         Check the task list in the Apikley dashboard (or your callback endpoint) before submitting again.",
+        snippet.as_deref().map(|s| format!("; the answer starts: {s:?}")).unwrap_or_default()
     )]
     OutcomeUnknown {
         /// What happened after the request was sent.
@@ -129,6 +184,8 @@ pub enum Error {
         /// The underlying transport error, if any.
         #[source]
         source: Option<reqwest::Error>,
+        /// The start of an answer that named no task (at most 512 characters), if one came.
+        snippet: Option<String>,
     },
 }
 
@@ -145,35 +202,42 @@ impl Error {
         match self {
             Error::Api(e) => e.task_id.as_ref(),
             Error::Transport { task_id, .. }
+            | Error::DeadlineExceeded { task_id, .. }
             | Error::Undecodable { task_id, .. }
-            | Error::Download { task_id, .. } => task_id.as_ref(),
+            | Error::Download { task_id, .. }
+            | Error::File { task_id, .. } => task_id.as_ref(),
             Error::TaskFailed { task_id, .. }
+            | Error::TaskEndedUnrecognized { task_id, .. }
+            | Error::ResultUnusable { task_id, .. }
             | Error::WaitTimedOut { task_id, .. }
             | Error::Cancelled { task_id } => Some(task_id),
-            Error::Config(_)
-            | Error::InvalidRequest(_)
-            | Error::OutcomeUnknown { .. }
-            | Error::File { .. } => None,
+            Error::Config(_) | Error::InvalidRequest(_) | Error::OutcomeUnknown { .. } => None,
         }
     }
 
     /// Whether trying the same thing again later can help.
     ///
-    /// True for transport failures, rate limits (429, 433), maintenance (455) and server errors
-    /// (5xx), and for waits that timed out or were cancelled (the task may still finish). False for
-    /// everything a retry cannot change, and for [`Error::OutcomeUnknown`]: resending could pay
-    /// twice.
+    /// True for transport failures, rate limits (429, 433), maintenance (455), server errors
+    /// (5xx) and pages that are not the API's answer, and for waits that timed out or were
+    /// cancelled (the task may still finish). False for everything a retry cannot change, and
+    /// for [`Error::OutcomeUnknown`]: resending could pay twice. The client's own retries follow
+    /// the same classification.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Api(e) => e.code.is_transient(),
-            Error::Transport { .. } | Error::WaitTimedOut { .. } | Error::Cancelled { .. } => true,
+            Error::Api(e) => Class::of_code(e.code.code()).may_resend(true),
+            Error::Undecodable { transient, .. } => *transient,
+            Error::Transport { .. }
+            | Error::DeadlineExceeded { .. }
+            | Error::WaitTimedOut { .. }
+            | Error::Cancelled { .. } => true,
             Error::Download { status, .. } => {
-                status.is_none_or(|s| s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS)
+                status.is_none_or(|s| Class::of_status(s).may_resend(true))
             }
             Error::Config(_)
             | Error::InvalidRequest(_)
-            | Error::Undecodable { .. }
             | Error::TaskFailed { .. }
+            | Error::TaskEndedUnrecognized { .. }
+            | Error::ResultUnusable { .. }
             | Error::File { .. }
             | Error::OutcomeUnknown { .. } => false,
         }
@@ -290,22 +354,7 @@ impl ApiCode {
 
     /// Rate limits, maintenance and server errors: the same request may succeed later.
     pub fn is_transient(self) -> bool {
-        matches!(
-            self,
-            ApiCode::RateLimited
-                | ApiCode::SubKeyLimitExceeded
-                | ApiCode::Maintenance
-                | ApiCode::ServerError
-        ) || matches!(self, ApiCode::Unknown(code) if (500..600).contains(&code))
-    }
-
-    /// Codes that say the request was refused before any work started, so that a `createTask`
-    /// answered with one created nothing and can be resent.
-    pub(crate) fn refused_before_work(self) -> bool {
-        matches!(
-            self,
-            ApiCode::RateLimited | ApiCode::SubKeyLimitExceeded | ApiCode::Maintenance
-        )
+        Class::of_code(self.code()) != Class::Permanent
     }
 }
 

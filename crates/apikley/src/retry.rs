@@ -1,15 +1,21 @@
-//! How failed calls are retried: exponential backoff with full jitter, `Retry-After` honoured,
-//! within an attempt and time budget.
+//! Every retry decision in the crate: one classification of failures ([`Class`]), one rule for
+//! what may be sent again ([`Class::may_resend`]), and one backoff (exponential, full jitter,
+//! `Retry-After` honoured, within an attempt and time budget) driving API calls and downloads alike.
 
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
+use backon::Retryable;
+use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use tokio::time::Instant;
 
 /// How often and for how long a failed call is retried.
 ///
-/// Only calls that are safe to repeat are retried: status queries on transport errors, 429,
-/// 455 and 5xx; `createTask` only when the request provably created nothing (the connection
-/// was refused before sending, or the answer was 429, 433 or 455).
+/// Only what is safe to repeat is retried: status queries, credits and downloads on transport
+/// errors, 429, 455, 5xx and pages that are not the API's answer; `createTask` (and URL uploads,
+/// which make the service fetch again) only when the request provably did nothing (the
+/// connection was refused before sending, or the answer was 429, 433 or 455).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1 = no retries).
@@ -45,7 +51,7 @@ impl RetryPolicy {
         }
     }
 
-    pub(crate) fn backoff(&self) -> FullJitter {
+    fn backoff(&self) -> FullJitter {
         FullJitter {
             next_bound: self.initial_delay,
             max_delay: self.max_delay,
@@ -54,10 +60,93 @@ impl RetryPolicy {
     }
 }
 
+/// What a failure says about sending the same request again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Nothing reached the server (the connection was refused, or no slot was free before the
+    /// deadline).
+    NotSent,
+    /// The server refused it before doing any work: throttled (429, 433) or under maintenance (455).
+    Refused,
+    /// It may or may not have been processed, and may succeed later: a timeout, a dropped
+    /// connection, a 5xx, a page that is not the API's answer (a proxy or maintenance page).
+    Transient,
+    /// The same request would fail the same way.
+    Permanent,
+}
+
+impl Class {
+    /// Whether the request may be sent again. `idempotent`: a repeat cannot do the work twice
+    /// (status queries, credits, uploads of bytes, downloads); `createTask` is not.
+    pub(crate) fn may_resend(self, idempotent: bool) -> bool {
+        match self {
+            Class::NotSent | Class::Refused => true,
+            Class::Transient => idempotent,
+            Class::Permanent => false,
+        }
+    }
+
+    /// The class of an API `code` (or of an HTTP status standing in for one).
+    pub(crate) fn of_code(code: i64) -> Class {
+        match code {
+            429 | 433 | 455 => Class::Refused,
+            // Documented answers, not faults: generation failed, feature disabled.
+            501 | 505 => Class::Permanent,
+            408 | 500..=599 => Class::Transient,
+            _ => Class::Permanent,
+        }
+    }
+
+    /// The class of an HTTP status from a file server.
+    pub(crate) fn of_status(status: StatusCode) -> Class {
+        Class::of_code(i64::from(status.as_u16()))
+    }
+}
+
+/// A failure the retry loop can classify.
+pub(crate) trait Classified {
+    fn class(&self) -> Class;
+    /// How long the server asked to wait, if it said.
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails in a way that may not be resent, or the policy's
+/// attempts, its time budget or `deadline` run out. The server's `Retry-After`, when given,
+/// sets the wait before the next attempt; the backoff decides whether there is one.
+pub(crate) async fn retrying<T, E, Fut>(
+    policy: &RetryPolicy,
+    idempotent: bool,
+    deadline: Option<Instant>,
+    attempt: impl FnMut() -> Fut,
+    mut notify: impl FnMut(&E, Duration),
+) -> Result<T, E>
+where
+    E: Classified,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let started = Instant::now();
+    let budget_end = started.checked_add(policy.max_elapsed);
+    attempt
+        .retry(policy.backoff())
+        .sleep(tokio::time::sleep)
+        .when(|failure: &E| failure.class().may_resend(idempotent))
+        .adjust(|failure, backoff| {
+            let delay = failure.retry_after().unwrap_or(backoff?);
+            let resume = Instant::now().checked_add(delay)?;
+            let within_budget = budget_end.is_none_or(|end| resume <= end);
+            let before_deadline = deadline.is_none_or(|d| resume < d);
+            (within_budget && before_deadline).then_some(delay)
+        })
+        .notify(|failure, delay| notify(failure, delay))
+        .await
+}
+
 /// Exponential backoff with "full jitter": each wait is uniform in `[0, bound]`, the bound
 /// doubling from `initial_delay` up to `max_delay`. Spreads the retries of many clients.
 #[derive(Debug)]
-pub(crate) struct FullJitter {
+struct FullJitter {
     next_bound: Duration,
     max_delay: Duration,
     retries_left: u32,
@@ -113,6 +202,85 @@ mod tests {
             }
         }
         assert_eq!(RetryPolicy::none().backoff().count(), 0);
+    }
+
+    #[test]
+    fn only_what_provably_did_nothing_is_resent_when_a_repeat_could_do_it_twice() {
+        for class in [Class::NotSent, Class::Refused] {
+            assert!(
+                class.may_resend(false) && class.may_resend(true),
+                "{class:?}"
+            );
+        }
+        assert!(Class::Transient.may_resend(true));
+        assert!(!Class::Transient.may_resend(false));
+        assert!(!Class::Permanent.may_resend(true));
+        for (code, class) in [
+            (429, Class::Refused),
+            (433, Class::Refused),
+            (455, Class::Refused),
+            (408, Class::Transient),
+            (500, Class::Transient),
+            (502, Class::Transient),
+            (599, Class::Transient),
+            (501, Class::Permanent),
+            (505, Class::Permanent),
+            (400, Class::Permanent),
+            (401, Class::Permanent),
+            (402, Class::Permanent),
+            (404, Class::Permanent),
+            (422, Class::Permanent),
+            (600, Class::Permanent),
+        ] {
+            assert_eq!(Class::of_code(code), class, "{code}");
+        }
+    }
+
+    #[derive(Debug)]
+    struct Fails(Class, Option<Duration>);
+
+    impl Classified for Fails {
+        fn class(&self) -> Class {
+            self.0
+        }
+        fn retry_after(&self) -> Option<Duration> {
+            self.1
+        }
+    }
+
+    async fn attempts(class: Class, idempotent: bool, deadline: Option<Instant>) -> u32 {
+        let policy = RetryPolicy {
+            max_attempts: 4,
+            max_elapsed: Duration::from_secs(60),
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(1),
+        };
+        let count = std::sync::atomic::AtomicU32::new(0);
+        let _ = retrying(
+            &policy,
+            idempotent,
+            deadline,
+            || async {
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Err::<(), _>(Fails(class, Some(Duration::from_secs(2))))
+            },
+            |_, _| {},
+        )
+        .await;
+        count.into_inner()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_loop_follows_the_classification_the_policy_and_the_deadline() {
+        assert_eq!(attempts(Class::Transient, true, None).await, 4);
+        assert_eq!(attempts(Class::Transient, false, None).await, 1);
+        assert_eq!(attempts(Class::Refused, false, None).await, 4);
+        assert_eq!(attempts(Class::Permanent, true, None).await, 1);
+        // Retry-After is 2 s: a deadline 3 s away leaves room for one more attempt.
+        let started = Instant::now();
+        let deadline = Some(started + Duration::from_secs(3));
+        assert_eq!(attempts(Class::Transient, true, deadline).await, 2);
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
     }
 
     #[test]

@@ -4,24 +4,21 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use backon::Retryable;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderValue, USER_AGENT};
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
 
 use crate::client::Inner;
+use crate::envelope::{Envelope, MAX_BODY, redact, snippet};
 use crate::error::{ApiCode, ApiError, Error};
-use crate::retry::retry_after;
+use crate::retry::{Class, Classified, retry_after, retrying};
 use crate::task::TaskId;
 
-/// Answers are small JSON documents; anything longer is not one.
-const MAX_BODY: usize = 4 << 20;
-/// How much of an unexpected body an error quotes.
-const SNIPPET_CHARS: usize = 512;
+/// How long the service may spend fetching a URL upload (it allows itself 30 s), on top of the
+/// request timeout: the answer must not be given up while the fetch may still be going on.
+const URL_FETCH_ALLOWANCE: Duration = Duration::from_secs(45);
 
 /// The API operations, by the name the docs give their paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,9 +64,18 @@ impl Op {
         }
     }
 
-    /// Whether a repeat could do the work (and charge) twice.
-    fn creates_work(self) -> bool {
-        self == Op::CreateTask
+    /// Whether a repeat cannot do the work twice. `createTask` charges again; a URL upload
+    /// makes the service fetch the file again.
+    pub(crate) fn idempotent(self) -> bool {
+        !matches!(self, Op::CreateTask | Op::UploadUrl)
+    }
+
+    /// Time on top of the request timeout.
+    fn allowance(self) -> Duration {
+        match self {
+            Op::UploadUrl => URL_FETCH_ALLOWANCE,
+            _ => Duration::ZERO,
+        }
     }
 }
 
@@ -78,6 +84,8 @@ impl Op {
 pub(crate) enum Failure {
     /// The connection failed before the request went out: the server saw nothing.
     NotSent(reqwest::Error),
+    /// No rate-limit slot was free before the deadline: nothing was sent.
+    NoSlot,
     /// The request could not even be built (a body that does not serialize): nothing was sent,
     /// and a retry would fail the same way.
     Unbuildable(reqwest::Error),
@@ -87,12 +95,19 @@ pub(crate) enum Failure {
         status: Option<StatusCode>,
     },
     /// The API answered with an error code.
-    Api(ApiError),
-    /// A success status with a body that is not the documented envelope.
+    Api {
+        code: ApiCode,
+        message: Option<String>,
+        status: StatusCode,
+        retry_after: Option<Duration>,
+    },
+    /// A success status with a body that is not what the operation answers.
     Undecodable {
         status: StatusCode,
         reason: String,
         snippet: String,
+        /// Not the API's envelope at all (a proxy's or a maintenance page): a passing fault.
+        transient: bool,
     },
 }
 
@@ -100,72 +115,87 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::NotSent(e) => write!(f, "connection failed: {e}"),
+            Failure::NoSlot => f.write_str("no rate-limit slot before the deadline"),
             Failure::Unbuildable(e) => write!(f, "the request could not be built: {e}"),
             Failure::NoAnswer { source, .. } => write!(f, "no complete answer: {source}"),
-            Failure::Api(e) => write!(f, "{e}"),
+            Failure::Api { code, message, .. } => {
+                write!(f, "{code}")?;
+                message.iter().try_for_each(|m| write!(f, ": {m}"))
+            }
             Failure::Undecodable { status, reason, .. } => write!(f, "HTTP {status}: {reason}"),
         }
     }
 }
 
-impl Failure {
-    fn retry_after(&self) -> Option<Duration> {
+impl Classified for Failure {
+    fn class(&self) -> Class {
         match self {
-            Failure::Api(e) => e.retry_after,
-            _ => None,
-        }
-    }
-
-    /// Whether the operation may be sent again after this failure.
-    fn retryable(&self, op: Op) -> bool {
-        match self {
-            Failure::NotSent(_) => true,
-            Failure::Unbuildable(_) => false,
-            Failure::NoAnswer { .. } => !op.creates_work(),
-            Failure::Api(e) if op.creates_work() => e.code.refused_before_work(),
-            Failure::Api(e) => e.code.is_transient(),
-            Failure::Undecodable { .. } => false,
-        }
-    }
-
-    fn into_error(self, op: Op, task_id: Option<&TaskId>) -> Error {
-        let task_id = task_id.cloned();
-        if op.creates_work() {
-            match self {
-                Failure::NoAnswer { source, status } => {
-                    return Error::OutcomeUnknown {
-                        reason: format!("the request was sent but its answer was lost ({source})"),
-                        status,
-                        source: Some(source),
-                    };
-                }
-                Failure::Api(e)
-                    if e.code == ApiCode::ServerError
-                        || matches!(e.code, ApiCode::Unknown(code) if (500..600).contains(&code)) =>
-                {
-                    return Error::OutcomeUnknown {
-                        reason: format!("the server failed while handling it: {e}"),
-                        status: Some(e.status),
-                        source: None,
-                    };
-                }
-                Failure::Undecodable { status, reason, .. } => {
-                    return Error::OutcomeUnknown {
-                        reason: format!(
-                            "the answer (HTTP {status}) did not say which task: {reason}"
-                        ),
-                        status: Some(status),
-                        source: None,
-                    };
-                }
-                other => {
-                    return other
-                        .into_error(Op::TaskDetail, task_id.as_ref())
-                        .renamed(op);
+            Failure::NotSent(_) | Failure::NoSlot => Class::NotSent,
+            Failure::Unbuildable(_) => Class::Permanent,
+            Failure::NoAnswer { .. } => Class::Transient,
+            Failure::Api { code, .. } => Class::of_code(code.code()),
+            Failure::Undecodable { transient, .. } => {
+                if *transient {
+                    Class::Transient
+                } else {
+                    Class::Permanent
                 }
             }
         }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
         match self {
+            Failure::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl Failure {
+    /// The error the caller sees, built once, for `op` on `task_id`. A `createTask` that may
+    /// have been processed, and whose task id is not known, is [`Error::OutcomeUnknown`].
+    fn into_error(self, op: Op, task_id: Option<&TaskId>) -> Error {
+        let task_id = task_id.cloned();
+        if op == Op::CreateTask {
+            let unknown = |reason: String, status, source, snippet| Error::OutcomeUnknown {
+                reason,
+                status,
+                source,
+                snippet,
+            };
+            match self {
+                Failure::NoAnswer { source, status } => {
+                    let reason = format!("the request was sent but its answer was lost ({source})");
+                    return unknown(reason, status, Some(source), None);
+                }
+                Failure::Api {
+                    code,
+                    message,
+                    status,
+                    ..
+                } if Class::of_code(code.code()) == Class::Transient => {
+                    let message = message.map(|m| format!(": {m}")).unwrap_or_default();
+                    let reason = format!("the server failed while handling it: {code}{message}");
+                    return unknown(reason, Some(status), None, None);
+                }
+                Failure::Undecodable {
+                    status,
+                    reason,
+                    snippet,
+                    ..
+                } => {
+                    let reason = format!("the answer (HTTP {status}) named no task: {reason}");
+                    return unknown(reason, Some(status), None, Some(snippet));
+                }
+                _ => {}
+            }
+        }
+        match self {
+            Failure::NoSlot => Error::DeadlineExceeded {
+                operation: op.name(),
+                task_id,
+            },
             Failure::NotSent(source)
             | Failure::Unbuildable(source)
             | Failure::NoAnswer { source, .. } => Error::Transport {
@@ -173,41 +203,38 @@ impl Failure {
                 task_id,
                 source,
             },
-            Failure::Api(mut e) => {
-                e.operation = op.name();
-                e.task_id = task_id;
-                Error::Api(e)
-            }
+            Failure::Api {
+                code,
+                message,
+                status,
+                retry_after,
+            } => Error::Api(ApiError {
+                operation: op.name(),
+                code,
+                message,
+                status,
+                retry_after,
+                task_id,
+            }),
             Failure::Undecodable {
                 status,
                 reason,
                 snippet,
+                transient,
             } => Error::Undecodable {
                 operation: op.name(),
                 task_id,
                 status,
                 reason,
                 snippet,
+                transient,
             },
         }
     }
 }
 
-impl Error {
-    fn renamed(mut self, op: Op) -> Self {
-        match &mut self {
-            Error::Transport { operation, .. } | Error::Undecodable { operation, .. } => {
-                *operation = op.name();
-            }
-            Error::Api(e) => e.operation = op.name(),
-            _ => {}
-        }
-        self
-    }
-}
-
 /// What a call is about, and how long it may take.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub(crate) struct Scope<'a> {
     /// The task concerned, named in errors and traces.
     pub(crate) task_id: Option<&'a TaskId>,
@@ -215,94 +242,72 @@ pub(crate) struct Scope<'a> {
     pub(crate) deadline: Option<Instant>,
     /// Added to the request timeout (large uploads need longer than a JSON call).
     pub(crate) extra_time: Duration,
-}
-
-/// The documented envelope, read leniently: `msg` or `message`, any `code`, any `data`.
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    code: Option<serde_json::Value>,
-    #[serde(default)]
-    msg: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    data: serde_json::Value,
+    /// Called just before each attempt is sent (after its rate-limit slot is granted).
+    pub(crate) on_send: Option<&'a (dyn Fn() + Send + Sync)>,
 }
 
 impl Inner {
-    /// Calls `op`, retrying as the policy and the operation allow. `build` makes the request
-    /// (it may be called once per attempt); `deadline` bounds the whole call.
-    pub(crate) async fn call<D: DeserializeOwned>(
+    /// Calls `op`, retrying as the classification and the policy allow, and reads the answer's
+    /// envelope with `read`. `build` makes the request (once per attempt).
+    pub(crate) async fn call<T>(
         &self,
         op: Op,
         scope: Scope<'_>,
         build: impl Fn(&reqwest::Client, Url) -> reqwest::RequestBuilder,
-    ) -> Result<D, Error> {
-        let Scope {
-            task_id, deadline, ..
-        } = scope;
-        let started = Instant::now();
+        read: impl Fn(&Envelope) -> Result<T, String>,
+    ) -> Result<T, Error> {
         let attempts = AtomicU32::new(0);
-        let policy = self.retry;
         let attempt = || async {
             let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            self.attempt(op, scope, attempt, &build).await
+            self.attempt(op, scope, attempt, &build, &read).await
         };
-        attempt
-            .retry(policy.backoff())
-            .sleep(tokio::time::sleep)
-            .when(|failure: &Failure| failure.retryable(op))
-            .adjust(|failure, backoff| {
-                // The backoff decides whether another attempt is allowed; the server's
-                // Retry-After, when given, decides how long to wait before it.
-                let delay = failure.retry_after().unwrap_or(backoff?);
-                let resume = Instant::now().checked_add(delay)?;
-                let within_budget = started
-                    .checked_add(policy.max_elapsed)
-                    .is_none_or(|end| resume <= end);
-                let before_deadline = deadline.is_none_or(|d| resume < d);
-                (within_budget && before_deadline).then_some(delay)
-            })
-            .notify(|failure, delay| {
+        retrying(
+            &self.retry,
+            op.idempotent(),
+            scope.deadline,
+            attempt,
+            |failure, delay| {
                 tracing::warn!(
                     operation = op.name(),
-                    task_id = task_id.map(tracing::field::display),
+                    task_id = scope.task_id.map(tracing::field::display),
                     error = %failure,
                     delay_ms = delay.as_millis() as u64,
                     "retrying"
                 );
-            })
-            .await
-            .map_err(|failure| failure.into_error(op, task_id))
+            },
+        )
+        .await
+        .map_err(|failure| failure.into_error(op, scope.task_id))
     }
 
-    async fn attempt<D: DeserializeOwned>(
+    async fn attempt<T>(
         &self,
         op: Op,
         scope: Scope<'_>,
         attempt: u32,
         build: &impl Fn(&reqwest::Client, Url) -> reqwest::RequestBuilder,
-    ) -> Result<D, Failure> {
-        let Scope {
-            task_id,
-            deadline,
-            extra_time,
-        } = scope;
+        read: &impl Fn(&Envelope) -> Result<T, String>,
+    ) -> Result<T, Failure> {
         let limiter = match op {
             Op::CreateTask => self.creates.as_ref(),
             Op::TaskDetail => self.queries.as_ref(),
             _ => None,
         };
-        let _slot = match limiter {
-            Some(limiter) => Some(limiter.acquire().await),
-            None => None,
+        // Waiting for a slot counts against the deadline; once sent, the request timeout does.
+        let _slot = match (limiter, scope.deadline) {
+            (Some(limiter), Some(deadline)) => Some(
+                tokio::time::timeout_at(deadline, limiter.acquire())
+                    .await
+                    .map_err(|_| Failure::NoSlot)?,
+            ),
+            (Some(limiter), None) => Some(limiter.acquire().await),
+            (None, _) => None,
         };
 
         let span = tracing::info_span!(
             "apikley.call",
             operation = op.name(),
-            task_id = task_id.map(tracing::field::display),
+            task_id = scope.task_id.map(tracing::field::display),
             attempt,
             status = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
@@ -313,7 +318,10 @@ impl Inner {
                 .bearer_auth(self.key.expose())
                 .header(USER_AGENT, self.user_agent.clone())
                 .header(ACCEPT, HeaderValue::from_static("application/json"));
-            let timeout = match (self.request_timeout.map(|t| t + extra_time), deadline) {
+            let limit = self
+                .request_timeout
+                .map(|t| t + scope.extra_time + op.allowance());
+            let timeout = match (limit, scope.deadline) {
                 (Some(limit), Some(deadline)) => {
                     Some(limit.min(deadline.saturating_duration_since(Instant::now())))
                 }
@@ -322,7 +330,10 @@ impl Inner {
             if let Some(timeout) = timeout {
                 request = request.timeout(timeout);
             }
-            let result = self.exchange(request).await;
+            if let Some(on_send) = scope.on_send {
+                on_send();
+            }
+            let result = self.exchange(request, read).await;
             let span = tracing::Span::current();
             span.record("duration_ms", started.elapsed().as_millis() as u64);
             match &result {
@@ -331,8 +342,10 @@ impl Inner {
                     tracing::debug!("ok");
                 }
                 Err(failure) => {
-                    if let Failure::Api(e) = failure {
-                        span.record("status", e.status.as_u16());
+                    if let Failure::Api { status, .. } | Failure::Undecodable { status, .. } =
+                        failure
+                    {
+                        span.record("status", status.as_u16());
                     }
                     tracing::debug!(error = %failure, "failed");
                 }
@@ -343,10 +356,11 @@ impl Inner {
         .await
     }
 
-    async fn exchange<D: DeserializeOwned>(
+    async fn exchange<T>(
         &self,
         request: reqwest::RequestBuilder,
-    ) -> Result<D, Failure> {
+        read: &impl Fn(&Envelope) -> Result<T, String>,
+    ) -> Result<T, Failure> {
         let response = request.send().await.map_err(|source| {
             if source.is_builder() {
                 Failure::Unbuildable(source)
@@ -367,25 +381,14 @@ impl Inner {
                 source,
                 status: Some(status),
             })?;
-        decode(status, retry_after, &redact(body, self.key.expose()))
+        let envelope = decode(status, retry_after, &body, self.key.expose())?;
+        read(&envelope).map_err(|reason| Failure::Undecodable {
+            status,
+            reason: redact(&reason, self.key.expose()),
+            snippet: snippet(&body, self.key.expose()),
+            transient: false,
+        })
     }
-}
-
-/// A server could echo the key back: it must not reach a message or snippet.
-fn redact(body: Vec<u8>, key: &str) -> Vec<u8> {
-    let key = key.as_bytes();
-    if key.is_empty() || !body.windows(key.len()).any(|w| w == key) {
-        return body;
-    }
-    let mut out = Vec::with_capacity(body.len());
-    let mut rest = body.as_slice();
-    while let Some(at) = rest.windows(key.len()).position(|w| w == key) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(b"[redacted]");
-        rest = &rest[at + key.len()..];
-    }
-    out.extend_from_slice(rest);
-    out
 }
 
 /// Reads the body, stopping after [`MAX_BODY`] bytes.
@@ -400,89 +403,72 @@ async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::
     Ok(body)
 }
 
-/// Turns an answer into the operation's `data`, or the failure it reports. Both error shapes
-/// (HTTP 200 with an error `code`, and an HTTP error status with or without the envelope) give
-/// the same [`ApiError`]: the code comes from the body when it has one, else from the status.
-pub(crate) fn decode<D: DeserializeOwned>(
+/// Turns an answer into its envelope, or the failure it reports. Both error shapes (HTTP 200
+/// with an error `code`, and an HTTP error status with or without the envelope) give the same
+/// failure: the code comes from the body when it has one, else from the status. Only what is
+/// shown (messages, snippets) has the key redacted, never what is decoded.
+pub(crate) fn decode(
     status: StatusCode,
     retry_after: Option<Duration>,
     body: &[u8],
-) -> Result<D, Failure> {
-    let undecodable = |reason: String| Failure::Undecodable {
+    key: &str,
+) -> Result<Envelope, Failure> {
+    let api = |code: i64, message: Option<String>| Failure::Api {
+        code: ApiCode::from_code(code),
+        message: message.map(|m| redact(&m, key)),
         status,
-        reason,
-        snippet: snippet(body),
+        retry_after,
     };
-    let api_error = |code: i64, message: Option<String>| {
-        Failure::Api(ApiError {
-            operation: "",
-            code: ApiCode::from_code(code),
-            message,
+    let Some(envelope) = Envelope::find(body) else {
+        if !status.is_success() {
+            return Err(api(status.as_u16().into(), None));
+        }
+        let reason = if body.len() > MAX_BODY {
+            format!("the body is larger than {} MiB", MAX_BODY >> 20)
+        } else {
+            "not the API's JSON envelope".to_owned()
+        };
+        return Err(Failure::Undecodable {
             status,
-            retry_after,
-            task_id: None,
-        })
+            reason,
+            snippet: snippet(body, key),
+            transient: true,
+        });
     };
-    let envelope = if body.len() > MAX_BODY {
-        Err(format!("the body is larger than {} MiB", MAX_BODY >> 20))
-    } else {
-        serde_json::from_slice::<Envelope>(body).map_err(|e| format!("not the JSON envelope: {e}"))
-    };
-    let envelope = match envelope {
-        Ok(envelope) => envelope,
-        Err(_) if !status.is_success() => return Err(api_error(status.as_u16().into(), None)),
-        Err(reason) => return Err(undecodable(reason)),
-    };
-    let code = envelope.code.as_ref().and_then(|c| {
-        c.as_i64()
-            .or_else(|| c.as_str().and_then(|s| s.trim().parse().ok()))
-    });
-    let message = envelope
-        .msg
-        .or(envelope.message)
-        .filter(|m| !m.trim().is_empty());
-    match code {
-        Some(code) if code != 200 => return Err(api_error(code, message)),
-        _ if !status.is_success() => return Err(api_error(status.as_u16().into(), message)),
-        _ => {}
+    match envelope.code {
+        Some(code) if code != 200 => Err(api(code, envelope.message)),
+        _ if !status.is_success() => Err(api(status.as_u16().into(), envelope.message)),
+        _ => Ok(envelope),
     }
-    serde_json::from_value(envelope.data)
-        .map_err(|e| undecodable(format!("`data` is not the documented shape: {e}")))
-}
-
-fn snippet(body: &[u8]) -> String {
-    String::from_utf8_lossy(&body[..body.len().min(SNIPPET_CHARS * 4)])
-        .chars()
-        .take(SNIPPET_CHARS)
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelope::SNIPPET_CHARS;
 
-    #[derive(Debug, Deserialize, PartialEq)]
-    struct Data {
-        #[serde(rename = "taskId")]
-        task_id: String,
-    }
-
-    fn api(result: Result<Data, Failure>) -> ApiError {
+    fn api(result: Result<Envelope, Failure>) -> (ApiCode, Option<String>, StatusCode) {
         match result {
-            Err(Failure::Api(e)) => e,
+            Err(Failure::Api {
+                code,
+                message,
+                status,
+                ..
+            }) => (code, message, status),
             other => panic!("expected an API error, got {other:?}"),
         }
     }
 
     #[test]
-    fn success_yields_data() {
-        let data: Data = decode(
+    fn success_yields_the_envelope() {
+        let envelope = decode(
             StatusCode::OK,
             None,
             br#"{"code":200,"msg":"success","data":{"taskId":"t1"}}"#,
+            "k",
         )
         .unwrap();
-        assert_eq!(data.task_id, "t1");
+        assert_eq!(envelope.task_id().as_deref(), Some("t1"));
     }
 
     #[test]
@@ -491,98 +477,147 @@ mod tests {
             StatusCode::OK,
             None,
             br#"{"code":402,"msg":"Insufficient credits","data":null}"#,
+            "k",
         ));
         let as_status = api(decode(
             StatusCode::PAYMENT_REQUIRED,
             None,
             br#"{"code":402,"message":"Insufficient credits"}"#,
+            "k",
         ));
         let bare = api(decode(
             StatusCode::PAYMENT_REQUIRED,
             None,
             b"<html>Payment Required</html>",
+            "k",
         ));
         for e in [&in_body, &as_status, &bare] {
-            assert_eq!(e.code, ApiCode::InsufficientCredits);
+            assert_eq!(e.0, ApiCode::InsufficientCredits);
         }
-        assert_eq!(in_body.message, as_status.message);
-        assert_eq!(bare.message, None);
-        assert_eq!(as_status.status, StatusCode::PAYMENT_REQUIRED);
+        assert_eq!(in_body.1, as_status.1);
+        assert_eq!(bare.1, None);
+        assert_eq!(as_status.2, StatusCode::PAYMENT_REQUIRED);
     }
 
     #[test]
     fn unknown_codes_and_string_codes_are_typed() {
         assert_eq!(
-            api(decode(StatusCode::OK, None, br#"{"code":499,"msg":"new"}"#)).code,
+            api(decode(
+                StatusCode::OK,
+                None,
+                br#"{"code":499,"msg":"new"}"#,
+                "k"
+            ))
+            .0,
             ApiCode::Unknown(499)
         );
         assert_eq!(
-            api(decode(StatusCode::OK, None, br#"{"code":"433"}"#)).code,
+            api(decode(StatusCode::OK, None, br#"{"code":"433"}"#, "k")).0,
             ApiCode::SubKeyLimitExceeded
         );
     }
 
     #[test]
-    fn a_success_status_with_a_strange_body_is_undecodable_with_a_snippet() {
-        match decode::<Data>(StatusCode::OK, None, b"<html>maintenance</html>") {
-            Err(Failure::Undecodable {
+    fn a_success_status_with_a_strange_body_is_a_transient_fault_with_a_snippet() {
+        let failure = decode(StatusCode::OK, None, b"<html>maintenance</html>", "k").unwrap_err();
+        assert_eq!(failure.class(), Class::Transient);
+        match failure {
+            Failure::Undecodable {
                 status, snippet, ..
-            }) => {
+            } => {
                 assert_eq!(status, StatusCode::OK);
                 assert_eq!(snippet, "<html>maintenance</html>");
             }
             other => panic!("{other:?}"),
         }
-        match decode::<Data>(StatusCode::OK, None, br#"{"code":200,"data":{"id":"x"}}"#) {
-            Err(Failure::Undecodable { reason, .. }) => {
-                assert!(reason.contains("`data`"), "{reason}")
-            }
-            other => panic!("{other:?}"),
-        }
         let long = vec![b'x'; 10_000];
-        match decode::<Data>(StatusCode::OK, None, &long) {
+        match decode(StatusCode::OK, None, &long, "k") {
             Err(Failure::Undecodable { snippet, .. }) => assert_eq!(snippet.len(), SNIPPET_CHARS),
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
-    fn an_echoed_key_is_redacted_before_anything_is_quoted() {
-        let body = redact(b"<p>bad key sk-123 (sk-123)</p>".to_vec(), "sk-123");
-        assert_eq!(body, b"<p>bad key [redacted] ([redacted])</p>");
-        assert_eq!(redact(b"nothing".to_vec(), "sk-123"), b"nothing");
+    fn the_key_is_redacted_from_messages_but_not_from_what_is_decoded() {
+        let (_, message, _) = api(decode(
+            StatusCode::UNAUTHORIZED,
+            None,
+            br#"{"code":401,"msg":"bad key sk-123"}"#,
+            "sk-123",
+        ));
+        assert_eq!(message.as_deref(), Some("bad key [redacted]"));
+        // A one-letter key occurs in the task id: the id is kept as sent.
+        let envelope = decode(
+            StatusCode::OK,
+            None,
+            br#"{"code":200,"data":{"taskId":"task_k1"}}"#,
+            "k",
+        )
+        .unwrap();
+        assert_eq!(envelope.task_id().as_deref(), Some("task_k1"));
     }
 
     #[test]
-    fn retry_classification_never_resends_a_create_that_may_have_worked() {
-        let api = |code| {
-            Failure::Api(ApiError {
-                operation: "",
-                code: ApiCode::from_code(code),
-                message: None,
-                status: StatusCode::OK,
-                retry_after: None,
-                task_id: None,
-            })
+    fn a_create_that_may_have_worked_is_never_a_plain_error() {
+        let failure = |code| Failure::Api {
+            code: ApiCode::from_code(code),
+            message: None,
+            status: StatusCode::OK,
+            retry_after: None,
         };
         for code in [429, 433, 455] {
-            assert!(api(code).retryable(Op::CreateTask), "{code}");
+            assert!(
+                failure(code)
+                    .class()
+                    .may_resend(Op::CreateTask.idempotent()),
+                "{code}"
+            );
         }
         for code in [400, 401, 402, 422, 500, 501, 505, 599] {
-            assert!(!api(code).retryable(Op::CreateTask), "{code}");
+            assert!(
+                !failure(code)
+                    .class()
+                    .may_resend(Op::CreateTask.idempotent()),
+                "{code}"
+            );
         }
         for code in [429, 455, 500, 502, 503] {
-            assert!(api(code).retryable(Op::TaskDetail), "{code}");
+            assert!(
+                failure(code)
+                    .class()
+                    .may_resend(Op::TaskDetail.idempotent()),
+                "{code}"
+            );
         }
         for code in [401, 404, 422] {
-            assert!(!api(code).retryable(Op::TaskDetail), "{code}");
+            assert!(
+                !failure(code)
+                    .class()
+                    .may_resend(Op::TaskDetail.idempotent()),
+                "{code}"
+            );
         }
-        assert!(matches!(
-            api(500).into_error(Op::CreateTask, None),
-            Error::OutcomeUnknown { .. }
-        ));
+        for code in [500, 502, 599, 408] {
+            assert!(
+                matches!(
+                    failure(code).into_error(Op::CreateTask, None),
+                    Error::OutcomeUnknown { .. }
+                ),
+                "{code}"
+            );
+        }
         assert!(
-            matches!(api(402).into_error(Op::CreateTask, None), Error::Api(e) if e.operation == "createTask")
+            matches!(failure(402).into_error(Op::CreateTask, None), Error::Api(e) if e.operation == "createTask")
         );
+        let page = Failure::Undecodable {
+            status: StatusCode::OK,
+            reason: "not the API's JSON envelope".into(),
+            snippet: "<html>".into(),
+            transient: true,
+        };
+        match page.into_error(Op::CreateTask, None) {
+            Error::OutcomeUnknown { snippet, .. } => assert_eq!(snippet.as_deref(), Some("<html>")),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -11,6 +11,7 @@ use futures_util::TryStreamExt;
 use url::Url;
 
 use crate::client::Client;
+use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::files::{FileRules, MediaType};
 use crate::transport::{Op, Scope};
@@ -47,6 +48,7 @@ impl UploadedFile {
             status: reqwest::StatusCode::OK,
             reason: format!("downloadUrl is not a URL: {e}"),
             snippet: raw.download_url.chars().take(200).collect(),
+            transient: false,
         })?;
         let retention = chrono::Duration::from_std(UPLOAD_RETENTION).unwrap_or_default();
         Ok(UploadedFile {
@@ -102,6 +104,12 @@ impl UploadOptions {
     }
 }
 
+/// The upload service's `data`: the generated type.
+fn read_upload(answer: &Envelope) -> Result<raw::FileUploadResult, String> {
+    serde_json::from_value(answer.data.clone())
+        .map_err(|e| format!("`data` is not the documented upload result: {e}"))
+}
+
 /// The file as a multipart part that reads it from disk as it is sent.
 fn file_part(path: &Path, size: u64, name: &str) -> reqwest::multipart::Part {
     let stream = futures_util::stream::once(tokio::fs::File::open(path.to_owned()))
@@ -150,6 +158,7 @@ impl Client {
         let file_error = |reason: String| Error::File {
             path: path.to_owned(),
             reason,
+            task_id: None,
         };
         let (size, mime) = match &options.rules {
             Some(rules) => {
@@ -185,17 +194,22 @@ impl Client {
         };
         let raw: raw::FileUploadResult = self
             .inner
-            .call(Op::UploadStream, scope, |http, url| {
-                // A fresh stream per attempt: the file is reopened, never held in memory.
-                let part = file_part(&path, size, &name)
-                    .mime_str(mime)
-                    .unwrap_or_else(|_| file_part(&path, size, &name));
-                let form = reqwest::multipart::Form::new()
-                    .text("uploadPath", options.upload_path.clone())
-                    .text("fileName", name.clone())
-                    .part("file", part);
-                http.post(url).multipart(form)
-            })
+            .call(
+                Op::UploadStream,
+                scope,
+                |http, url| {
+                    // A fresh stream per attempt: the file is reopened, never held in memory.
+                    let part = file_part(&path, size, &name)
+                        .mime_str(mime)
+                        .unwrap_or_else(|_| file_part(&path, size, &name));
+                    let form = reqwest::multipart::Form::new()
+                        .text("uploadPath", options.upload_path.clone())
+                        .text("fileName", name.clone())
+                        .part("file", part);
+                    http.post(url).multipart(form)
+                },
+                read_upload,
+            )
             .await?;
         UploadedFile::from_raw(raw, Op::UploadStream)
     }
@@ -222,7 +236,10 @@ impl Client {
         self.upload_json(Op::UploadBase64, &body).await
     }
 
-    /// Has the service fetch a public http(s) URL (it allows itself 30 seconds for it).
+    /// Has the service fetch a public http(s) URL. The service allows itself 30 seconds for the
+    /// fetch, and the client waits that much longer than its request timeout for the answer.
+    /// A request that went out is never sent again (each would fetch again), only one that was
+    /// refused before any work.
     pub async fn upload_from_url(
         &self,
         file_url: &Url,
@@ -249,7 +266,12 @@ impl Client {
     ) -> Result<UploadedFile, Error> {
         let raw: raw::FileUploadResult = self
             .inner
-            .call(op, Scope::default(), |http, url| http.post(url).json(body))
+            .call(
+                op,
+                Scope::default(),
+                |http, url| http.post(url).json(body),
+                read_upload,
+            )
             .await?;
         UploadedFile::from_raw(raw, op)
     }
@@ -263,7 +285,15 @@ impl Client {
     /// ```
     pub async fn credits(&self) -> Result<f64, Error> {
         self.inner
-            .call(Op::Credits, Scope::default(), |http, url| http.get(url))
+            .call(
+                Op::Credits,
+                Scope::default(),
+                |http, url| http.get(url),
+                |answer| {
+                    crate::envelope::number(&answer.data)
+                        .ok_or_else(|| "`data` is not a number of credits".to_owned())
+                },
+            )
             .await
     }
 }

@@ -160,7 +160,9 @@ impl CompletedTask {
     }
 
     /// Downloads the (first) generated file to `path`: streamed, resumed after interruptions,
-    /// renamed into place only when complete, never over an existing file unless told to.
+    /// renamed into place only when complete, never over an existing file unless told to. A
+    /// task that succeeded without naming a file makes the download end in
+    /// [`Error::ResultUnusable`].
     ///
     /// ```no_run
     /// # async fn run(video: apikley::CompletedTask) -> Result<(), apikley::Error> {
@@ -171,15 +173,46 @@ impl CompletedTask {
     /// println!("{} bytes in {}", file.bytes, file.path.display());
     /// # Ok(()) }
     /// ```
-    pub fn download(&self, path: impl Into<std::path::PathBuf>) -> Download<'_> {
-        // A successful task always has at least one URL: `TaskResult` parsing requires it.
-        let url = self
-            .result
-            .urls
-            .first()
-            .cloned()
-            .unwrap_or_else(|| self.client.base_url().clone());
-        Download::new(&self.client, url, path.into(), Some(self.record.id.clone()))
+    pub fn download(&self, path: impl Into<std::path::PathBuf>) -> Download<'static> {
+        let path = path.into();
+        match self.result.urls.first() {
+            Some(url) => Download::of_url(
+                &self.client,
+                url.clone(),
+                path,
+                Some(self.record.id.clone()),
+            ),
+            None => Download::refused(&self.client, path, unusable_result(&self.record)),
+        }
+    }
+}
+
+/// How much of `resultJson` an error keeps.
+const MAX_RESULT_TEXT: usize = 64 * 1024;
+
+/// The error for a successful record whose result cannot be used: unreadable, or without files.
+pub(crate) fn unusable_result(record: &TaskRecord) -> Error {
+    let text = record.result_text().map(|mut text| {
+        if text.len() > MAX_RESULT_TEXT {
+            let mut end = MAX_RESULT_TEXT;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+        }
+        text
+    });
+    let reason = match (&record.result, text.as_deref()) {
+        (Some(_), _) => "its result names no file to download".to_owned(),
+        (None, Some(text)) => TaskResult::parse(text)
+            .err()
+            .unwrap_or_else(|| "its result could not be read".to_owned()),
+        (None, None) => "it has no result".to_owned(),
+    };
+    Error::ResultUnusable {
+        task_id: record.id.clone(),
+        reason,
+        text,
     }
 }
 
@@ -244,26 +277,25 @@ impl Task {
 
     async fn query(&self, deadline: Option<Instant>) -> Result<TaskRecord, Error> {
         let id = self.id.as_str();
-        let raw: apikley_raw::task_detail::types::TaskRecord = self
+        let scope = Scope {
+            task_id: Some(&self.id),
+            deadline,
+            ..Scope::default()
+        };
+        let mut record = self
             .client
             .inner
             .call(
                 Op::TaskDetail,
-                Scope {
-                    task_id: Some(&self.id),
-                    deadline,
-                    ..Scope::default()
-                },
+                scope,
                 |http, url| http.get(url).query(&[("taskId", id)]),
+                |answer| TaskRecord::from_json(&answer.data),
             )
             .await?;
-        TaskRecord::from_raw(raw).map_err(|reason| Error::Undecodable {
-            operation: Op::TaskDetail.name(),
-            task_id: Some(self.id.clone()),
-            status: reqwest::StatusCode::OK,
-            reason,
-            snippet: String::new(),
-        })
+        if record.id.as_str().is_empty() {
+            record.id = self.id.clone();
+        }
+        Ok(record)
     }
 
     /// Waits until the task ends, with the client's default [`WaitOptions`].
@@ -405,6 +437,7 @@ impl<'a> Waiter<'a> {
             // The deadline never passes unseen: the last query happens at the deadline.
             let last_query = deadline.is_some_and(|d| Instant::now() >= d);
 
+            // Waiting for a rate-limit slot counts against the deadline too.
             let outcome = tokio::select! {
                 outcome = task.query(deadline.and_then(|d| d.checked_add(QUERY_GRACE))) => outcome,
                 () = cancel.cancelled() => return Err(cancelled()),
@@ -434,6 +467,16 @@ impl<'a> Waiter<'a> {
                                 task_id: task.id.clone(),
                                 fail_code: record.fail_code,
                                 fail_message: record.fail_message,
+                            });
+                        }
+                        // Over in words this SDK does not know: end, keeping what it says.
+                        TaskState::Unknown(state) if record.has_ended() => {
+                            return Err(Error::TaskEndedUnrecognized {
+                                task_id: task.id.clone(),
+                                state,
+                                fail_code: record.fail_code,
+                                fail_message: record.fail_message,
+                                urls: record.result.map(|r| r.urls).unwrap_or_default(),
                             });
                         }
                         _ => {}
@@ -470,13 +513,7 @@ fn finish(
         task.client.inner.estimator.learn(key, took);
     }
     let Some(result) = record.result.clone() else {
-        return Err(Error::Undecodable {
-            operation: Op::TaskDetail.name(),
-            task_id: Some(task.id.clone()),
-            status: reqwest::StatusCode::OK,
-            reason: "a successful task has no result".into(),
-            snippet: String::new(),
-        });
+        return Err(unusable_result(&record));
     };
     tracing::info!(
         task_id = %task.id,

@@ -31,19 +31,58 @@ mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
-/// The task being worked on, for the resume hint after Ctrl-C.
+/// Where the command is, for the words of an interruption or a failure.
+#[derive(Debug, Clone, Default, PartialEq)]
+enum Phase {
+    /// Nothing that costs anything has been sent.
+    #[default]
+    Preparing,
+    /// `createTask` has gone out: a task may exist, its id unknown.
+    Creating,
+    /// Waiting for the task.
+    Waiting,
+    /// Saving the task's video.
+    Downloading,
+}
+
+/// The task being worked on and where its video goes, shared with the Ctrl-C handler.
 #[derive(Clone, Default)]
-struct Current(Arc<Mutex<Option<TaskId>>>);
+struct Current(Arc<Mutex<State>>);
+
+#[derive(Default)]
+struct State {
+    phase: Phase,
+    task: Option<TaskId>,
+    output: Option<PathBuf>,
+}
 
 impl Current {
-    fn set(&self, id: &TaskId) {
-        if let Ok(mut current) = self.0.lock() {
-            *current = Some(id.clone());
+    fn update(&self, change: impl FnOnce(&mut State)) {
+        if let Ok(mut state) = self.0.lock() {
+            change(&mut state);
         }
     }
 
-    fn get(&self) -> Option<TaskId> {
-        self.0.lock().ok().and_then(|current| current.clone())
+    fn phase(&self, phase: Phase) {
+        self.update(|s| s.phase = phase);
+    }
+
+    fn task(&self, id: &TaskId, phase: Phase) {
+        self.update(|s| {
+            s.task = Some(id.clone());
+            s.phase = phase;
+        });
+    }
+
+    fn output(&self, path: &Path) {
+        self.update(|s| s.output = Some(path.to_owned()));
+    }
+
+    fn snapshot(&self) -> (Phase, Option<TaskId>, Option<PathBuf>) {
+        self.0.lock().map_or_else(
+            |_| (Phase::Preparing, None, None),
+            |s| (s.phase.clone(), s.task.clone(), s.output.clone()),
+        )
     }
 }
 
@@ -65,7 +104,10 @@ impl From<Violations> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
     if cli.verbose {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
@@ -82,6 +124,30 @@ fn main() -> ExitCode {
     runtime.block_on(run(cli))
 }
 
+/// Help and version as clap prints them; a usage error as clap prints it, or as one JSON
+/// document with `--json`.
+fn usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) || !std::env::args().any(|a| a == "--json")
+    {
+        let _ = error.print();
+        return ExitCode::from(error.exit_code().clamp(0, 255) as u8);
+    }
+    let message = error.render().to_string();
+    let first = message
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ");
+    let document =
+        json!({"error": {"kind": "usage", "message": first, "task_id": null, "resume": null}});
+    println!("{document}");
+    ExitCode::from(exit::INVALID_INPUT)
+}
+
 async fn run(cli: Cli) -> ExitCode {
     if let Command::Sandbox { listen, speed, key } = &cli.command {
         return serve_sandbox(*listen, *speed, key, cli.json).await;
@@ -94,17 +160,11 @@ async fn run(cli: Cli) -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => report(failure, &mut out, current.get()),
+        Err(failure) => report(failure, &mut out, &current),
     }
 }
 
 async fn execute(cli: &Cli, out: &mut Output, current: &Current) -> Result<(), Failure> {
-    // Checked before anything else: an invalid request never needs a client.
-    let request = match &cli.command {
-        Command::Generate(args) => Some(video_request(args)?),
-        _ => None,
-    };
-    let (client, _sandbox) = connect(cli).await?;
     let schedule = match (cli.poll_interval, cli.sandbox) {
         (Some(seconds), _) => Some(PollSchedule::Every(StdDuration::from_secs(seconds))),
         (None, true) => Some(PollSchedule::Every(StdDuration::from_secs(1))),
@@ -112,9 +172,18 @@ async fn execute(cli: &Cli, out: &mut Output, current: &Current) -> Result<(), F
     };
     match &cli.command {
         Command::Generate(args) => {
-            let request = request.ok_or_else(|| Error::Config("no request".into()))?;
-            let task = client.submit(request).await?;
-            current.set(task.id());
+            // Everything that can be checked is, before anything is paid for: the request, and
+            // where its video will go.
+            let request = video_request(args)?;
+            if !args.no_wait {
+                check_target(args.save.output.as_deref(), args.save.overwrite)?;
+            }
+            let (client, _sandbox) = connect(cli).await?;
+            let task = client
+                .submit(request)
+                .on_sending(|| current.phase(Phase::Creating))
+                .await?;
+            current.task(task.id(), Phase::Waiting);
             out.line(format!("submitted task {}", task.id()));
             if args.no_wait {
                 let id = task.id();
@@ -122,18 +191,26 @@ async fn execute(cli: &Cli, out: &mut Output, current: &Current) -> Result<(), F
                 out.result(json!({"task_id": id, "state": "submitted"}), id.as_str());
                 return Ok(());
             }
+            if let Some(path) = &args.save.output {
+                current.output(path);
+            }
             let done = wait(&task, schedule, out).await?;
-            save(&done, &args.save, out).await
+            save(&done, &args.save, out, current).await
         }
         Command::Wait {
             task_id,
             save: options,
         } => {
+            if let Some(path) = &options.output {
+                check_target(Some(path), options.overwrite)?;
+                current.output(path);
+            }
+            let (client, _sandbox) = connect(cli).await?;
             let task = client.task(task_id.as_str());
-            current.set(task.id());
+            current.task(task.id(), Phase::Waiting);
             let done = wait(&task, schedule, out).await?;
             if options.output.is_some() {
-                save(&done, options, out).await
+                save(&done, options, out, current).await
             } else {
                 let urls: Vec<&str> = done.urls().iter().map(|u| u.as_str()).collect();
                 out.result(
@@ -144,6 +221,7 @@ async fn execute(cli: &Cli, out: &mut Output, current: &Current) -> Result<(), F
             }
         }
         Command::Status { task_id } => {
+            let (client, _sandbox) = connect(cli).await?;
             let record = client.task(task_id.as_str()).status().await?;
             let human = status_line(&record);
             out.result(record_json(&record), human);
@@ -154,10 +232,12 @@ async fn execute(cli: &Cli, out: &mut Output, current: &Current) -> Result<(), F
             output,
             overwrite,
         } => {
-            current.set(&TaskId::from(task_id.as_str()));
+            check_target(Some(output), *overwrite)?;
+            let (client, _sandbox) = connect(cli).await?;
+            current.output(output);
+            current.task(&TaskId::from(task_id.as_str()), Phase::Downloading);
             let file = client
                 .download_task(task_id.as_str(), output)
-                .await?
                 .overwrite(*overwrite)
                 .on_progress(|p| out.download(p))
                 .await?;
@@ -168,12 +248,53 @@ async fn execute(cli: &Cli, out: &mut Output, current: &Current) -> Result<(), F
             Ok(())
         }
         Command::Credits => {
+            let (client, _sandbox) = connect(cli).await?;
             let credits = client.credits().await?;
             out.result(json!({"credits": credits}), format!("credits: {credits}"));
             Ok(())
         }
+        // Served by `run` before anything else; nothing to execute here.
         Command::Sandbox { .. } => Ok(()),
     }
+}
+
+/// Checks that a video can be saved at `path` (or, without one, in the current folder): the
+/// file does not exist unless `overwrite`, and its folder exists and takes new files.
+fn check_target(path: Option<&Path>, overwrite: bool) -> Result<(), Error> {
+    let file_error = |path: &Path, reason: String| Error::File {
+        path: path.to_owned(),
+        reason,
+        task_id: None,
+    };
+    let folder = match path {
+        Some(path) => {
+            if path.is_dir() {
+                return Err(file_error(path, "is a folder, not a file".into()));
+            }
+            if path.exists() && !overwrite {
+                return Err(file_error(
+                    path,
+                    "already exists; pass --overwrite to replace it".into(),
+                ));
+            }
+            match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+                _ => PathBuf::from("."),
+            }
+        }
+        None => PathBuf::from("."),
+    };
+    if !folder.is_dir() {
+        return Err(file_error(&folder, "is not an existing folder".into()));
+    }
+    // The one sure test of a folder's permissions is to create a file in it.
+    let probe = folder.join(format!(".seedance-{}.probe", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| file_error(&folder, format!("does not take new files ({e})")))
 }
 
 /// The request, with every problem found at once: values that do not parse, and the
@@ -252,11 +373,18 @@ async fn wait(
     done
 }
 
-async fn save(done: &CompletedTask, options: &Save, out: &mut Output) -> Result<(), Failure> {
+async fn save(
+    done: &CompletedTask,
+    options: &Save,
+    out: &mut Output,
+    current: &Current,
+) -> Result<(), Failure> {
     let path = options
         .output
         .clone()
         .unwrap_or_else(|| default_file(done.id()));
+    current.output(&path);
+    current.phase(Phase::Downloading);
     let file = done
         .download(&path)
         .overwrite(options.overwrite)
@@ -330,35 +458,53 @@ fn record_json(record: &TaskRecord) -> Value {
     })
 }
 
+/// The command that picks up where this one stopped, if any.
+fn resume_command(phase: &Phase, id: &TaskId, output: Option<&Path>) -> Option<String> {
+    let output = output.map(|p| format!(" -o {}", display(p)));
+    match phase {
+        Phase::Waiting => Some(format!("seedance wait {id}{}", output.unwrap_or_default())),
+        Phase::Downloading => Some(format!(
+            "seedance download {id}{}",
+            output.unwrap_or_else(|| " -o FILE".to_owned())
+        )),
+        Phase::Preparing | Phase::Creating => None,
+    }
+}
+
 /// One clear sentence (plus the task id and how to resume, when there is a task), and an exit
 /// code per kind of failure.
-fn report(failure: Failure, out: &mut Output, current: Option<TaskId>) -> ExitCode {
-    let (code, kind, message, task_id, violations) = match failure {
+fn report(failure: Failure, out: &mut Output, current: &Current) -> ExitCode {
+    let (phase, current_task, output) = current.snapshot();
+    let (code, kind, mut message, task_id, resumable, violations) = match failure {
         Failure::Interrupted => {
-            let message = match &current {
-                Some(id) => {
-                    format!("interrupted; task {id} goes on: resume with `seedance wait {id}`")
+            let message = match (&phase, &current_task) {
+                (Phase::Creating, _) => "interrupted while createTask was in flight: a task may have been created and charged. \
+                    Check the task list in the Apikley dashboard (or your callback endpoint) before submitting again"
+                    .to_owned(),
+                (Phase::Waiting, Some(id)) => format!("interrupted; task {id} goes on"),
+                (Phase::Downloading, Some(id)) => {
+                    format!("interrupted while saving the video of task {id}")
                 }
-                None => "interrupted before any task was created".to_owned(),
+                _ => "interrupted before anything was sent: no task was created".to_owned(),
             };
+            let kind = "interrupted";
             (
                 exit::INTERRUPTED,
-                "interrupted",
+                kind,
                 message,
-                current,
+                current_task,
+                true,
                 Vec::new(),
             )
         }
         Failure::Sdk(error) => {
-            let task_id = error.task_id().cloned().or_else(|| match &error {
-                Error::Download { .. } | Error::WaitTimedOut { .. } => current.clone(),
-                _ => None,
-            });
             let (code, kind) = match &error {
                 Error::Config(_) => (exit::INVALID_INPUT, "config"),
                 Error::InvalidRequest(_) => (exit::INVALID_INPUT, "invalid_request"),
                 Error::File { .. } => (exit::INVALID_INPUT, "file"),
                 Error::TaskFailed { .. } => (exit::TASK_FAILED, "task_failed"),
+                Error::TaskEndedUnrecognized { .. } => (exit::TASK_FAILED, "task_ended"),
+                Error::ResultUnusable { .. } => (exit::API_ERROR, "result_unusable"),
                 Error::WaitTimedOut { .. } => (exit::TIMED_OUT, "timed_out"),
                 Error::Cancelled { .. } => (exit::INTERRUPTED, "interrupted"),
                 Error::OutcomeUnknown { .. } => (exit::API_ERROR, "outcome_unknown"),
@@ -366,22 +512,36 @@ fn report(failure: Failure, out: &mut Output, current: Option<TaskId>) -> ExitCo
                 Error::Download { .. } => (exit::API_ERROR, "download"),
                 _ => (exit::API_ERROR, "api"),
             };
-            let mut message = error.to_string();
-            if let Some(id) = &task_id
-                && error.is_retryable()
-            {
-                message.push_str(&format!("\nresume with: seedance wait {id}"));
-            }
             let violations: Vec<Value> = match &error {
                 Error::InvalidRequest(violations) => {
                     violations.iter().map(violation_json).collect()
                 }
                 _ => Vec::new(),
             };
-            (code, kind, message, task_id, violations)
+            // Resuming helps when the failure may pass, and always while saving a video that
+            // exists (a file in the way, a full disk, a broken connection).
+            let resumable = error.is_retryable() || phase == Phase::Downloading;
+            let task_id = error.task_id().cloned().or(current_task);
+            (
+                code,
+                kind,
+                error.to_string(),
+                task_id,
+                resumable,
+                violations,
+            )
         }
     };
-    let mut document = json!({"error": {"kind": kind, "message": message, "task_id": task_id}});
+    let resume = match &task_id {
+        Some(id) if resumable => resume_command(&phase, id, output.as_deref()),
+        _ => None,
+    };
+    if let Some(command) = &resume {
+        message.push_str(&format!("\nresume with: {command}"));
+    }
+    let mut document = json!({"error": {
+        "kind": kind, "message": message, "task_id": task_id, "resume": resume,
+    }});
     if !violations.is_empty() {
         document["error"]["violations"] = Value::Array(violations);
     }

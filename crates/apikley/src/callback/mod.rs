@@ -33,7 +33,10 @@ use http::{HeaderMap, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
+use serde_json::Value;
+
 use crate::client::Client;
+use crate::envelope;
 use crate::task::{TaskId, TaskRecord};
 
 /// The header with the signing time, in Unix seconds.
@@ -202,14 +205,17 @@ impl CallbackVerifier {
             });
         }
 
-        let payload: serde_json::Value = serde_json::from_slice(body)
+        let payload: Value = serde_json::from_slice(body)
             .map_err(|e| CallbackError::MalformedBody(e.to_string()))?;
         let task_id = ["taskId", "task_id"]
             .iter()
-            .find_map(|name| payload.get("data")?.get(name)?.as_str())
+            .find_map(|name| match payload.get("data")?.get(name)? {
+                Value::String(id) => Some(id.clone()),
+                Value::Number(id) => Some(id.to_string()),
+                _ => None,
+            })
             .filter(|id| !id.is_empty())
-            .ok_or(CallbackError::MissingTaskId)?
-            .to_owned();
+            .ok_or(CallbackError::MissingTaskId)?;
 
         let expected = BASE64
             .decode(signature.trim())
@@ -263,7 +269,7 @@ pub struct VerifiedCallback {
     /// When it was signed, in Unix seconds.
     pub signed_at: u64,
     /// The body, as JSON.
-    pub payload: serde_json::Value,
+    pub payload: Value,
 }
 
 impl VerifiedCallback {
@@ -281,11 +287,13 @@ impl VerifiedCallback {
 }
 
 /// What Apikley POSTs to `callBackUrl` when a task ends: the task record, as Get Task Details
-/// reports it, and the credits used and left.
+/// reports it, and the credits used and left. Read as leniently as a status answer: only the
+/// task id is required.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CallbackEvent {
-    /// 200 when the task succeeded, 501 when generation failed.
-    pub code: i64,
+    /// 200 when the task succeeded, 501 when generation failed (`None` when absent).
+    pub code: Option<i64>,
     /// The message, if any.
     pub message: Option<String>,
     /// The task, parsed like a status query's answer (result URLs, original request, times).
@@ -294,8 +302,8 @@ pub struct CallbackEvent {
     pub consumed_credits: Option<f64>,
     /// Credits left on the account.
     pub remaining_credits: Option<f64>,
-    /// The payload as the spec-exact generated type.
-    pub raw: apikley_raw::task_detail::types::TaskCallback,
+    /// The payload as sent.
+    pub json: Value,
 }
 
 impl CallbackEvent {
@@ -307,27 +315,39 @@ impl CallbackEvent {
         Self::from_json(payload)
     }
 
-    fn from_json(payload: serde_json::Value) -> Result<Self, CallbackError> {
-        let raw: apikley_raw::task_detail::types::TaskCallback = serde_json::from_value(payload)
-            .map_err(|e| CallbackError::MalformedBody(e.to_string()))?;
-        let data = &raw.data;
-        let record = serde_json::to_value(data)
-            .and_then(serde_json::from_value::<apikley_raw::task_detail::types::TaskRecord>)
-            .map_err(|e| CallbackError::MalformedBody(e.to_string()))?;
-        let record = TaskRecord::from_raw(record).map_err(CallbackError::MalformedBody)?;
+    fn from_json(payload: Value) -> Result<Self, CallbackError> {
+        if !payload.is_object() {
+            return Err(CallbackError::MalformedBody(
+                "the body is not a JSON object".into(),
+            ));
+        }
+        let data = payload.get("data").unwrap_or(&Value::Null);
+        let record = TaskRecord::from_json(data).map_err(CallbackError::MalformedBody)?;
+        if record.id.as_str().is_empty() {
+            return Err(CallbackError::MissingTaskId);
+        }
+        let credits = |name: &str| data.get(name).and_then(envelope::number);
         Ok(CallbackEvent {
-            code: raw.code,
-            message: raw.msg.clone().filter(|m| !m.is_empty()),
+            code: payload.get("code").and_then(envelope::integer),
+            message: ["msg", "message"]
+                .iter()
+                .find_map(|name| payload.get(*name).and_then(envelope::text))
+                .filter(|m| !m.trim().is_empty()),
+            consumed_credits: credits("consumeCredits"),
+            remaining_credits: credits("remainedCredits"),
             record,
-            consumed_credits: data.consume_credits,
-            remaining_credits: data.remained_credits,
-            raw,
+            json: payload,
         })
     }
 
-    /// Whether the callback reports success (`code` 200 and state `success`).
+    /// The payload as the spec-exact generated type, when it fits it.
+    pub fn spec_exact(&self) -> Option<apikley_raw::task_detail::types::TaskCallback> {
+        serde_json::from_value(self.json.clone()).ok()
+    }
+
+    /// Whether the callback reports success (state `success`, and `code` 200 when given).
     pub fn is_success(&self) -> bool {
-        self.code == 200 && self.record.state == crate::TaskState::Success
+        self.record.state == crate::TaskState::Success && self.code.is_none_or(|c| c == 200)
     }
 
     /// Re-reads the task from the status endpoint: the signature does not cover the body, so

@@ -276,8 +276,6 @@ async fn a_finished_task_downloads_by_id() {
     let done = client(&server.url)
         .download_task("task-1", &target)
         .await
-        .expect("the task has a file")
-        .await
         .expect("downloads");
     assert_eq!(done.bytes, 50_000);
     assert_eq!(std::fs::read(&target).expect("reads"), file);

@@ -119,7 +119,11 @@ async fn rules_refuse_a_disguised_or_oversized_file_before_any_request() {
         ),
     ] {
         match client.upload_file_with(path, &options).await {
-            Err(Error::File { path: p, reason: r }) => {
+            Err(Error::File {
+                path: p,
+                reason: r,
+                task_id: None,
+            }) => {
                 assert_eq!(&p, path);
                 assert_eq!(r, reason);
             }
