@@ -237,6 +237,7 @@ fn is_loopback(url: &str) -> bool {
 
 async fn record_info(
     Shared(state): Shared<Arc<State>>,
+    connection: Option<Extension<DropConnection>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
@@ -244,6 +245,29 @@ async fn record_info(
     let faults = state.faults();
     if let Err(refused) = gate(&state, &faults, &headers).await {
         return refused;
+    }
+    if state.chance(faults.status_fault_rate) {
+        state.count(|s| s.status_faults += 1);
+        match state.pick(5) {
+            0 => return error(&faults, 500, "Server Error"),
+            1 => return error(&faults, 455, "Service Unavailable"),
+            2 => {
+                if let Some(Extension(connection)) = connection {
+                    state.count(|s| s.dropped += 1);
+                    connection.drop_now();
+                    return std::future::pending::<Response>().await;
+                }
+            }
+            3 => tokio::time::sleep(crate::STATUS_FAULT_DELAY).await,
+            _ => {
+                return (
+                    StatusCode::OK,
+                    [(axum::http::header::CONTENT_TYPE, "text/html")],
+                    "<html><body><h1>502 Bad Gateway</h1>nginx</body></html>",
+                )
+                    .into_response();
+            }
+        }
     }
     let Some(id) = query.get("taskId").filter(|id| !id.is_empty()) else {
         return error(&faults, 400, "taskId parameter is required");

@@ -174,13 +174,10 @@ pub(crate) async fn upload_url(
             Ok(accepted) => accepted,
             Err(refused) => return refused,
         };
-    // The sandbox never reaches the internet: it can only copy its own files.
+    // The sandbox never reaches the internet: it can only copy its own files, named by their
+    // path with each segment percent-decoded, as they were stored.
     let own = format!("{}/files/", state.url);
-    let Some(file) = request
-        .file_url
-        .strip_prefix(&own)
-        .and_then(|path| state.file(path))
-    else {
+    let Some(file) = own_file(&state, &request.file_url) else {
         return upload_error(
             &faults,
             400,
@@ -197,6 +194,24 @@ pub(crate) async fn upload_url(
         file.bytes,
         Some(file.mime),
     )
+}
+
+/// The stored file a URL of this sandbox names, if any.
+fn own_file(state: &State, file_url: &str) -> Option<StoredFile> {
+    let url = url::Url::parse(file_url).ok()?;
+    let base = url::Url::parse(&state.url).ok()?;
+    if url.origin() != base.origin() {
+        return None;
+    }
+    let mut segments = url.path_segments()?;
+    if segments.next() != Some("files") {
+        return None;
+    }
+    let path = segments
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8().ok())
+        .collect::<Option<Vec<_>>>()?
+        .join("/");
+    state.file(&path)
 }
 
 /// Uploaded files and task results, with single-range support (`Range: bytes=N-`).

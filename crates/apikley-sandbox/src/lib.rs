@@ -61,8 +61,12 @@ pub struct Faults {
     pub fail_tasks: Option<(String, String)>,
     /// Create the task, then drop the connection without answering.
     pub drop_after_create: bool,
-    /// Wait this long (sandbox-clock independent, real time) before every API answer.
+    /// Wait this long (on tokio's clock, whatever the sandbox speed) before every API answer.
     pub slow: Option<Duration>,
+    /// Make this fraction (0.0 to 1.0) of status queries fail, each in one of the ways a real
+    /// service or the network between can: HTTP 500, 455 (maintenance), a dropped connection,
+    /// an answer slower than [`STATUS_FAULT_DELAY`], or an HTML page with status 200.
+    pub status_fault_rate: f64,
     /// How errors are delivered.
     pub error_shape: ErrorShape,
 }
@@ -84,7 +88,16 @@ pub struct Stats {
     pub callbacks_delivered: u64,
     /// Connections dropped on purpose.
     pub dropped: u64,
+    /// Status queries answered with a fault ([`Faults::status_fault_rate`]).
+    pub status_faults: u64,
 }
+
+/// How long a slow status query (one of the [`Faults::status_fault_rate`] faults) takes to
+/// answer: longer than a client's default request timeout.
+pub const STATUS_FAULT_DELAY: Duration = Duration::from_secs(60);
+
+/// The slowest and the fastest sandbox clock, relative to real time.
+const SPEEDS: std::ops::RangeInclusive<f64> = 1e-6..=1e6;
 
 /// Builds a [`Sandbox`].
 #[derive(Debug)]
@@ -128,10 +141,11 @@ impl SandboxBuilder {
         self
     }
 
-    /// How much faster than real time tasks progress (default 1.0: real time).
+    /// How much faster than real time tasks progress (default 1.0: real time), between a
+    /// millionth and a million; a value that is not a positive number means 1.0.
     pub fn speed(mut self, speed: f64) -> Self {
         self.speed = if speed.is_finite() && speed > 0.0 {
-            speed
+            speed.clamp(*SPEEDS.start(), *SPEEDS.end())
         } else {
             1.0
         };

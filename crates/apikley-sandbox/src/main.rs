@@ -42,6 +42,10 @@ struct Args {
     /// Send errors as HTTP 200 with the code in the body.
     #[arg(long)]
     errors_in_body: bool,
+    /// Make this fraction of status queries fail (500, 455, a dropped connection, a 60 s
+    /// answer, or an HTML page with status 200).
+    #[arg(long, default_value_t = 0.0)]
+    status_faults: f64,
 }
 
 #[tokio::main]
@@ -58,6 +62,7 @@ async fn main() -> std::io::Result<()> {
             .map(|code| (code, "Generation failed (sandbox fault)".to_owned())),
         drop_after_create: args.drop_after_create,
         slow: None,
+        status_fault_rate: args.status_faults,
         error_shape: if args.errors_in_body {
             ErrorShape::Envelope
         } else {

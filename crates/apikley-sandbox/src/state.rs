@@ -84,6 +84,11 @@ pub(crate) struct State {
     stats: Mutex<Stats>,
 }
 
+/// `span × factor`, saturating instead of overflowing.
+fn scaled(span: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(span.as_secs_f64() * factor).unwrap_or(Duration::MAX)
+}
+
 /// Poisoning only follows a panic elsewhere; the data is still the best there is.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
@@ -126,17 +131,18 @@ impl State {
 
     /// Time since start on the sandbox clock (real time × speed).
     pub(crate) fn now(&self) -> Duration {
-        self.started.elapsed().mul_f64(self.speed)
+        scaled(self.started.elapsed(), self.speed)
     }
 
     /// A sandbox-clock span in real time.
     pub(crate) fn real(&self, span: Duration) -> Duration {
-        span.div_f64(self.speed)
+        scaled(span, 1.0 / self.speed)
     }
 
     /// Unix milliseconds of a sandbox-clock time.
     pub(crate) fn unix_ms(&self, at: Duration) -> i64 {
-        self.epoch_ms + i64::try_from(at.as_millis()).unwrap_or(i64::MAX / 2)
+        self.epoch_ms
+            .saturating_add(i64::try_from(at.as_millis()).unwrap_or(i64::MAX))
     }
 
     pub(crate) fn faults(&self) -> Faults {
@@ -175,6 +181,11 @@ impl State {
 
     pub(crate) fn chance(&self, rate: f64) -> bool {
         rate > 0.0 && lock(&self.rng).f64() < rate
+    }
+
+    /// A number below `n`, from the sandbox's random source.
+    pub(crate) fn pick(&self, n: usize) -> usize {
+        lock(&self.rng).usize(..n)
     }
 
     pub(crate) fn new_task_id(&self) -> String {

@@ -416,3 +416,86 @@ async fn a_stalled_download_ends_at_the_idle_timeout() {
     assert_eq!(started.elapsed(), std::time::Duration::from_secs(2));
     assert!(leftovers(dir.path()).is_empty());
 }
+
+/// Set in the child process of [`a_full_disk_ends_the_download_and_nothing_short_is_put_in_place`]:
+/// `URL|FOLDER`.
+const FULL_DISK_CHILD: &str = "APIKLEY_TEST_FULL_DISK_CHILD";
+/// The child's file size limit, well below the file's size.
+const FILE_SIZE_LIMIT: u64 = 50_000;
+
+/// Defect 1: the disk fills up mid-download (a file size limit, `RLIMIT_FSIZE`, in a child
+/// process: the same test binary, re-run). The write error ends the download as a file error at
+/// once: it is not retried as a network failure, no `Range` request skips past lost bytes, and
+/// nothing is left at the target or beside it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_ends_the_download_and_nothing_short_is_put_in_place() {
+    if let Ok(job) = std::env::var(FULL_DISK_CHILD) {
+        return full_disk_child(&job);
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let file = video(400_000);
+    let server = runtime.block_on(file_server(file, true, |_| Behaviour::Whole));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let exe = std::env::current_exe().expect("test binary");
+    let output = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "downloads::a_full_disk_ends_the_download_and_nothing_short_is_put_in_place",
+            "--nocapture",
+        ])
+        .env(
+            FULL_DISK_CHILD,
+            format!("{}/v.mp4|{}", server.url, dir.path().display()),
+        )
+        .output()
+        .expect("the child runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let outcome = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("OUTCOME: "))
+        .unwrap_or_else(|| panic!("no outcome: {stdout}"));
+    assert!(outcome.starts_with("File {"), "{outcome}");
+    assert!(outcome.contains("cannot be written"), "{outcome}");
+    assert!(outcome.contains("File too large"), "{outcome}");
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
+    assert_eq!(server.seen().len(), 1, "a disk error is not retried");
+}
+
+/// The child: limits the size of the files it writes, downloads, prints the outcome.
+#[cfg(target_os = "linux")]
+fn full_disk_child(job: &str) {
+    let (url, folder) = job.split_once('|').expect("URL|FOLDER");
+    let limit = libc::rlimit {
+        rlim_cur: FILE_SIZE_LIMIT,
+        rlim_max: FILE_SIZE_LIMIT,
+    };
+    // SAFETY: plain system calls on this process; ignoring SIGXFSZ makes an oversized write
+    // fail with EFBIG instead of ending the process.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let outcome = runtime.block_on(async {
+        client("http://127.0.0.1:9")
+            .download(
+                Url::parse(url).expect("URL"),
+                std::path::Path::new(folder).join("clip.mp4"),
+            )
+            .await
+    });
+    match outcome {
+        Ok(file) => println!("OUTCOME: saved {} bytes", file.bytes),
+        Err(error) => println!("OUTCOME: {error:?}"),
+    }
+}

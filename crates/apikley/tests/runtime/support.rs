@@ -72,6 +72,8 @@ pub enum Reply {
     Drop,
     /// Write these bytes (a whole or cut-off HTTP response), then close.
     Raw(Vec<u8>),
+    /// Never answer (keep the connection open).
+    Stall,
 }
 
 impl Reply {
@@ -174,6 +176,7 @@ async fn serve(
     };
     match script(&seen, index) {
         Reply::Drop => Ok(()),
+        Reply::Stall => std::future::pending().await,
         Reply::Raw(bytes) => {
             stream.write_all(&bytes).await?;
             stream.shutdown().await

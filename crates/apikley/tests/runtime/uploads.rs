@@ -225,3 +225,41 @@ async fn credits_may_be_fractional() {
         mock.delete_async().await;
     }
 }
+
+/// Defect 10: a URL upload gives the service's fetch (up to 30 s) time on top of the request
+/// timeout, and one that went out is never sent again (each would make the service fetch again).
+#[tokio::test(start_paused = true)]
+async fn a_url_upload_is_given_time_and_never_resent_once_sent() {
+    let url = apikley::Url::parse("https://example.com/a.png").expect("URL");
+    let options = UploadOptions::default();
+
+    let dropping = ScriptedServer::start(|_, _| Reply::Drop).await;
+    let error = client(&dropping.url)
+        .upload_from_url(&url, &options)
+        .await
+        .expect_err("no answer");
+    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert_eq!(
+        dropping.seen().len(),
+        1,
+        "a URL upload that went out is not resent"
+    );
+
+    let silent = ScriptedServer::start(|_, _| Reply::Stall).await;
+    let client = crate::support::builder(&silent.url)
+        .request_timeout(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .expect("client");
+    let started = tokio::time::Instant::now();
+    let error = client
+        .upload_from_url(&url, &options)
+        .await
+        .expect_err("times out");
+    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(60),
+        "gave up after {:?}, while the service may still be fetching",
+        started.elapsed()
+    );
+    assert_eq!(silent.seen().len(), 1);
+}

@@ -307,3 +307,36 @@ async fn a_progress_callback_may_borrow_local_state() {
         .expect("succeeds");
     assert_eq!(states.last(), Some(&TaskState::Success));
 }
+
+/// Defect 8: waits queued behind the rate limiter still end at their deadline (plus the grace
+/// the last query has), however long the queue.
+#[tokio::test(start_paused = true)]
+async fn waits_queued_for_the_rate_limiter_end_by_their_deadline() {
+    let server = server_with_task(Instant::now(), Duration::MAX).await;
+    let client = builder(&server.url)
+        .rate_limits(apikley::RateLimits {
+            creates: None,
+            queries: Some(apikley::RateLimit::new(1, Duration::from_secs(60))),
+        })
+        .build()
+        .expect("client");
+    let started = Instant::now();
+    let waits: Vec<_> = (0..20)
+        .map(|_| {
+            let task = client.task("task-1");
+            tokio::spawn(async move {
+                let outcome = task.waiter().deadline(Duration::from_secs(60)).await;
+                (outcome, started.elapsed())
+            })
+        })
+        .collect();
+    for wait in waits {
+        let (outcome, elapsed) = wait.await.expect("joins");
+        assert!(
+            matches!(outcome, Err(Error::WaitTimedOut { .. })),
+            "{outcome:?}"
+        );
+        assert!(elapsed <= Duration::from_secs(70), "{elapsed:?}");
+    }
+    assert!(server.seen().len() <= 3, "{}", server.seen().len());
+}
