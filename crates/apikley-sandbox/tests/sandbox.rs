@@ -542,3 +542,59 @@ async fn submit_wait_and_download_end_to_end_through_faults() {
         .expect("downloads");
     assert_eq!(std::fs::read(&file.path).expect("reads"), SAMPLE_VIDEO);
 }
+
+/// Defect 13: any speed is taken (clamped), and tasks still progress without a panic.
+#[tokio::test(start_paused = true)]
+async fn extreme_speeds_neither_panic_nor_stall() {
+    for speed in [1e300, f64::MAX, 1e-300, f64::MIN_POSITIVE, -1.0, f64::NAN] {
+        let sandbox = Sandbox::builder()
+            .speed(speed)
+            .start()
+            .await
+            .expect("starts");
+        let (status, created) = create(
+            &sandbox,
+            &body(json!({"prompt": "A beach", "aspect_ratio": "1:1"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{speed}: {created}");
+        let id = created["data"]["taskId"].as_str().expect("id").to_owned();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let answer = record(&sandbox, &id).await;
+        assert!(answer["data"]["state"].is_string(), "{speed}: {answer}");
+        assert!(answer["data"]["updateTime"].is_i64(), "{speed}: {answer}");
+    }
+}
+
+/// Defect 13: the sandbox copies its own files by URL, names with spaces and `%` included.
+#[tokio::test]
+async fn own_files_with_any_name_can_be_copied_by_url() {
+    let sandbox = Sandbox::start().await.expect("starts");
+    let client = sandbox.client().build().expect("client");
+    let options = apikley::UploadOptions {
+        file_name: Some("my beach 100% #1.png".into()),
+        ..apikley::UploadOptions::default()
+    };
+    let png = b"\x89PNG\r\n\x1a\nrest of the image".to_vec();
+    let uploaded = client
+        .upload_bytes(&png, "ignored.png", &options)
+        .await
+        .expect("uploads");
+    assert!(
+        uploaded
+            .download_url
+            .as_str()
+            .contains("my%20beach%20100%25%20%231.png")
+    );
+    let copied = client
+        .upload_from_url(&uploaded.download_url, &apikley::UploadOptions::default())
+        .await
+        .expect("copies its own file");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("copy.png");
+    client
+        .download(copied.download_url, &target)
+        .await
+        .expect("downloads");
+    assert_eq!(std::fs::read(&target).expect("reads"), png);
+}

@@ -333,7 +333,7 @@ impl Inner {
             if let Some(on_send) = scope.on_send {
                 on_send();
             }
-            let result = self.exchange(request, read).await;
+            let result = self.exchange(op, request, read).await;
             let span = tracing::Span::current();
             span.record("duration_ms", started.elapsed().as_millis() as u64);
             match &result {
@@ -358,6 +358,7 @@ impl Inner {
 
     async fn exchange<T>(
         &self,
+        op: Op,
         request: reqwest::RequestBuilder,
         read: &impl Fn(&Envelope) -> Result<T, String>,
     ) -> Result<T, Failure> {
@@ -386,7 +387,8 @@ impl Inner {
             status,
             reason: redact(&reason, self.key.expose()),
             snippet: snippet(&body, self.key.expose()),
-            transient: false,
+            // A status answer without a record is read like a passing fault: a wait goes on.
+            transient: op == Op::TaskDetail,
         })
     }
 }

@@ -518,9 +518,13 @@ fn report(failure: Failure, out: &mut Output, current: &Current) -> ExitCode {
                 }
                 _ => Vec::new(),
             };
-            // Resuming helps when the failure may pass, and always while saving a video that
-            // exists (a file in the way, a full disk, a broken connection).
-            let resumable = error.is_retryable() || phase == Phase::Downloading;
+            // Resuming helps when the failure may pass, and when saving a video that exists
+            // failed (a file in the way, a full disk, a broken connection).
+            let saving = matches!(
+                error,
+                Error::File { .. } | Error::Download { .. } | Error::Transport { .. }
+            );
+            let resumable = error.is_retryable() || (saving && phase == Phase::Downloading);
             let task_id = error.task_id().cloned().or(current_task);
             (
                 code,

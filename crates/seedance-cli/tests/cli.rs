@@ -356,3 +356,208 @@ async fn ctrl_c_during_a_wait_says_how_to_resume() {
     assert_eq!(output.status.code(), Some(130));
     snapshot!("interrupted", text(&output.stderr));
 }
+
+/// Defect 2: where the video goes is checked before anything is paid for.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unusable_output_path_is_refused_before_any_request() {
+    let sandbox = fast_sandbox(Faults::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("existing.mp4"), b"keep me").expect("writes");
+    for (args, problem) in [
+        (
+            vec!["-o", "existing.mp4"],
+            "already exists; pass --overwrite",
+        ),
+        (vec!["-o", "missing/clip.mp4"], "is not an existing folder"),
+        (vec!["-o", "."], "is a folder"),
+    ] {
+        let mut command = vec!["generate", "A serene beach at sunset"];
+        command.extend(&args);
+        let output = seedance(Some(&sandbox), &command, dir.path()).await;
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&output.stderr).contains(problem),
+            "{}",
+            text(&output.stderr)
+        );
+        let mut json = vec!["--json"];
+        json.extend(&command);
+        let output = seedance(Some(&sandbox), &json, dir.path()).await;
+        let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        assert_eq!(document["error"]["kind"], "file");
+        assert_eq!(document["error"]["task_id"], serde_json::Value::Null);
+    }
+    let stats = sandbox.stats();
+    assert_eq!(
+        (stats.create_requests, stats.uploads),
+        (0, 0),
+        "nothing was sent"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("existing.mp4")).expect("kept"),
+        b"keep me"
+    );
+}
+
+/// Defect 11: argument errors are one JSON document too with `--json`.
+#[tokio::test(flavor = "multi_thread")]
+async fn argument_errors_are_json_with_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = seedance(None, &["--json", "generate", "--no-such-flag"], dir.path()).await;
+    assert_eq!(output.status.code(), Some(2));
+    let document: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("exactly one JSON document");
+    assert_eq!(document["error"]["kind"], "usage");
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--no-such-flag")),
+        "{document}"
+    );
+    let plain = seedance(None, &["generate", "--no-such-flag"], dir.path()).await;
+    assert_eq!(plain.status.code(), Some(2));
+    assert_eq!(text(&plain.stdout), "");
+    assert!(text(&plain.stderr).contains("--no-such-flag"));
+}
+
+/// Defects 1 and 11: the disk fills up while the video is saved (a file size limit on the
+/// process). The task exists and is paid for: the error names it and says how to save its video
+/// with the same `-o`, and no partial file is left.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_while_saving_names_the_task_and_keeps_the_output_in_the_hint() {
+    use std::os::unix::process::CommandExt;
+    let sandbox = fast_sandbox(Faults::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("seedance"));
+    command
+        .args([
+            "--json",
+            "generate",
+            "A serene beach at sunset",
+            "-o",
+            "beach.mp4",
+            "--poll-interval",
+            "1",
+        ])
+        .current_dir(dir.path())
+        .env("APIKLEY_BASE_URL", sandbox.url())
+        .env("APIKLEY_API_KEY", sandbox.api_key());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 4096,
+                rlim_max: 4096,
+            };
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = tokio::task::spawn_blocking(move || command.output().expect("runs"))
+        .await
+        .expect("joins");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let id = document["error"]["task_id"].as_str().expect("the task id");
+    assert!(id.starts_with("task_sandbox_"), "{document}");
+    assert_eq!(document["error"]["kind"], "file");
+    assert_eq!(
+        document["error"]["resume"],
+        format!("seedance download {id} -o beach.mp4")
+    );
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("File too large")),
+        "{document}"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("reads")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Runs `seedance` in the background against `sandbox`, interrupts it once `ready` says so, and
+/// returns its stderr.
+async fn interrupted(
+    sandbox: &Sandbox,
+    args: &[&str],
+    dir: &Path,
+    ready: impl Fn(&Sandbox) -> bool,
+) -> String {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("seedance"))
+        .args(args)
+        .current_dir(dir)
+        .env("APIKLEY_BASE_URL", sandbox.url())
+        .env("APIKLEY_API_KEY", sandbox.api_key())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    for _ in 0..200 {
+        if ready(sandbox) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let waiting = tokio::task::spawn_blocking(move || child.wait_with_output().expect("exits"));
+    let output = match tokio::time::timeout(Duration::from_secs(30), waiting).await {
+        Ok(joined) => joined.expect("joins"),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+            panic!("seedance did not stop on SIGINT");
+        }
+    };
+    assert_eq!(output.status.code(), Some(130));
+    text(&output.stderr)
+}
+
+/// Defect 5: Ctrl-C while createTask is in flight says a task may exist; "none" is said only
+/// when nothing was sent.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_says_what_was_sent() {
+    let slow = Faults {
+        slow: Some(Duration::from_secs(20)),
+        ..Faults::default()
+    };
+    let sandbox = fast_sandbox(slow.clone()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stderr = interrupted(
+        &sandbox,
+        &["generate", "A serene beach at sunset"],
+        dir.path(),
+        |s| s.stats().create_requests == 1,
+    )
+    .await;
+    assert_eq!(sandbox.stats().create_requests, 1);
+    assert!(stderr.contains("a task may have been created"), "{stderr}");
+    assert!(!stderr.contains("no task was created"), "{stderr}");
+
+    // An image upload is slow: nothing that costs anything has gone out yet.
+    let sandbox = fast_sandbox(slow).await;
+    std::fs::write(dir.path().join("in.png"), b"\x89PNG\r\n\x1a\n0000").expect("writes");
+    let stderr = interrupted(
+        &sandbox,
+        &["generate", "A serene beach at sunset", "--image", "in.png"],
+        dir.path(),
+        |_| true,
+    )
+    .await;
+    assert_eq!(sandbox.stats().create_requests, 0);
+    assert!(stderr.contains("no task was created"), "{stderr}");
+}
