@@ -69,7 +69,7 @@ pub enum Error {
     },
     /// The `--from` file is not usable.
     #[error("--from {path}: {message}")]
-    From {
+    FromFile {
         /// The file given.
         path: PathBuf,
         /// What is wrong.
@@ -88,7 +88,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 pub fn run(root: &Path, options: &Options, out: &mut dyn Write) -> Result<Outcome, Error> {
     let crates = RawCrate::discover(root)?;
     let openapi = root.join("openapi");
-    let mut sync = Sync {
+    let mut sync = Reconciler {
         root,
         check: options.check,
         out,
@@ -105,7 +105,7 @@ pub fn run(root: &Path, options: &Options, out: &mut dyn Write) -> Result<Outcom
     if let Some(from) = &options.from {
         let target = target_spec(from, options.spec.as_deref(), &specs)?;
         let text = std::fs::read_to_string(from).map_err(io(from))?;
-        let normalized = normalize_json(&text).map_err(|e| Error::From {
+        let normalized = normalize_json(&text).map_err(|e| Error::FromFile {
             path: from.clone(),
             message: format!("not JSON: {e}"),
         })?;
@@ -140,7 +140,7 @@ fn target_spec(from: &Path, spec: Option<&str>, specs: &[String]) -> Result<Stri
         return if specs.iter().any(|s| s == spec) {
             Ok(spec.to_owned())
         } else {
-            Err(Error::From {
+            Err(Error::FromFile {
                 path: from.to_owned(),
                 message: format!(
                     "--spec {spec} is not a spec of any raw crate (known: {})",
@@ -156,7 +156,7 @@ fn target_spec(from: &Path, spec: Option<&str>, specs: &[String]) -> Result<Stri
         .collect();
     match matching.as_slice() {
         [one] => Ok((*one).clone()),
-        _ => Err(Error::From {
+        _ => Err(Error::FromFile {
             path: from.to_owned(),
             message: format!(
                 "no spec is named `{file}`; say which one it replaces with --spec (known: {})",
@@ -166,14 +166,16 @@ fn target_spec(from: &Path, spec: Option<&str>, specs: &[String]) -> Result<Stri
     }
 }
 
-struct Sync<'a> {
+/// Brings files in line with what they should hold (or, with `--check`, reports how they
+/// differ).
+struct Reconciler<'a> {
     root: &'a Path,
     check: bool,
     out: &'a mut dyn Write,
     outcome: Outcome,
 }
 
-impl Sync<'_> {
+impl Reconciler<'_> {
     fn relative<'p>(&self, path: &'p Path) -> &'p Path {
         path.strip_prefix(self.root).unwrap_or(path)
     }

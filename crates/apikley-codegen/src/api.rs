@@ -16,6 +16,8 @@ pub enum ItemKind {
     Default,
     /// A `Client` method, i.e. an API operation.
     Operation,
+    /// An entry of the `operations` table: an operation's method, path and query.
+    Endpoint,
 }
 
 impl fmt::Display for ItemKind {
@@ -24,6 +26,7 @@ impl fmt::Display for ItemKind {
             ItemKind::Type => "type",
             ItemKind::Default => "default",
             ItemKind::Operation => "operation",
+            ItemKind::Endpoint => "endpoint",
         })
     }
 }
@@ -79,6 +82,11 @@ impl PublicApi {
                 && is_named(&imp.self_ty, "Client")
             {
                 api.add_operations(imp, builders);
+            }
+            if let Item::Mod(m) = item
+                && m.ident == "operations"
+            {
+                api.add_endpoints(m);
             }
         }
         Ok(api)
@@ -228,6 +236,21 @@ impl PublicApi {
         }
     }
 
+    fn add_endpoints(&mut self, table: &syn::ItemMod) {
+        for item in table.content.iter().flat_map(|(_, items)| items) {
+            let Item::Mod(endpoint) = item else { continue };
+            let members = self.members(ItemKind::Endpoint, &endpoint.ident);
+            for item in endpoint.content.iter().flat_map(|(_, items)| items) {
+                if let Item::Const(c) = item {
+                    members.insert(
+                        c.ident.to_string().to_lowercase(),
+                        compact(c.expr.to_token_stream()),
+                    );
+                }
+            }
+        }
+    }
+
     fn members(&mut self, kind: ItemKind, name: &impl ToString) -> &mut BTreeMap<String, String> {
         self.items.entry((kind, name.to_string())).or_default()
     }
@@ -312,6 +335,9 @@ mod tests {
             pub struct Create<'a> { client: &'a Client, body: Body }
             impl Create<'_> { pub async fn send(self) -> Result<(), ()> { todo!() } }
         }
+        pub mod operations {
+            pub mod create { pub const METHOD: &str = "POST"; pub const PATH: &str = "api/v1/create"; }
+        }
     "#;
 
     const NEW: &str = r#"
@@ -327,6 +353,9 @@ mod tests {
             pub struct Create<'a> { client: &'a Client, body: Body }
             impl Create<'_> { pub async fn send(self) -> Result<(), ()> { todo!() } }
         }
+        pub mod operations {
+            pub mod create { pub const METHOD: &str = "POST"; pub const PATH: &str = "api/v2/create"; }
+        }
     "#;
 
     #[test]
@@ -341,6 +370,7 @@ mod tests {
                 "- type Gone",
                 "~ type Ratio: -variant X169, +variant X219",
                 "~ default body_size: ~value",
+                "~ endpoint create: ~path",
                 "+ type Fresh",
             ]
         );
@@ -370,6 +400,6 @@ mod tests {
         let old = PublicApi::parse(OLD).unwrap();
         let documented = OLD.replace("pub struct Gone;", "/// Now documented.\npub struct Gone;");
         assert!(old.diff(&PublicApi::parse(&documented).unwrap()).is_empty());
-        assert_eq!(old.len(), 5);
+        assert_eq!(old.len(), 6);
     }
 }

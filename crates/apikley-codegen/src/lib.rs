@@ -21,6 +21,7 @@ mod build;
 mod error;
 mod fixups;
 mod generate;
+mod operations;
 mod patch;
 mod raw_crate;
 mod spec;

@@ -95,7 +95,7 @@ impl Spec {
 
     /// Generates the formatted Rust code for this spec.
     pub fn generate(&self) -> Result<String, Error> {
-        crate::generate(&self.patched()?, &self.name)
+        crate::generate(&self.load()?, &self.patched()?, &self.name)
     }
 }
 

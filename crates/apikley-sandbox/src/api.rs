@@ -4,16 +4,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, Extension, Query, State as Shared};
-use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::files;
+use crate::reply::{Envelope, error, gate, ok};
+use crate::server::DropConnection;
 use crate::state::{State, TaskEntry};
-use crate::{ErrorShape, Faults, files, server::DropConnection};
 
 pub(crate) fn router(state: Arc<State>) -> Router {
     Router::new()
@@ -34,56 +35,6 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
-/// `{code: 200, msg: "success", data}`.
-pub(crate) fn ok(data: Value) -> Response {
-    Json(json!({"code": 200, "msg": "success", "data": data})).into_response()
-}
-
-/// An API error in the configured shape.
-pub(crate) fn error(faults: &Faults, code: u16, message: impl Into<String>) -> Response {
-    let body = json!({"code": code, "msg": message.into(), "data": null});
-    let status = match faults.error_shape {
-        ErrorShape::HttpStatus => {
-            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-        ErrorShape::Envelope => StatusCode::OK,
-    };
-    (status, Json(body)).into_response()
-}
-
-/// What every API call goes through: the slow fault, the key, maintenance, random 500s.
-pub(crate) async fn gate(
-    state: &State,
-    faults: &Faults,
-    headers: &HeaderMap,
-) -> Result<(), Response> {
-    if let Some(delay) = faults.slow {
-        tokio::time::sleep(delay).await;
-    }
-    let key = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if key != Some(state.api_key.as_str()) {
-        return Err(error(faults, 401, "You do not have access permissions"));
-    }
-    if faults.maintenance {
-        return Err(error(
-            faults,
-            455,
-            "Service Unavailable - System is currently undergoing maintenance",
-        ));
-    }
-    if state.chance(faults.server_error_rate) {
-        return Err(error(
-            faults,
-            500,
-            "Server Error - An unexpected error occurred while processing the request",
-        ));
-    }
-    Ok(())
-}
-
 async fn create_task(
     Shared(state): Shared<Arc<State>>,
     connection: Option<Extension<DropConnection>>,
@@ -97,14 +48,29 @@ async fn create_task(
     }
     let body: Value = match serde_json::from_slice(&body) {
         Ok(body) => body,
-        Err(e) => return error(&faults, 422, format!("the body is not JSON: {e}")),
+        Err(e) => {
+            return error(
+                &faults,
+                Envelope::Market,
+                422,
+                format!("the body is not JSON: {e}"),
+            );
+        }
     };
     let model_id = match body.get("model") {
-        None => return error(&faults, 422, "model: missing field `model`"),
+        None => {
+            return error(
+                &faults,
+                Envelope::Market,
+                422,
+                "model: missing field `model`",
+            );
+        }
         Some(Value::String(id)) => id.clone(),
         Some(other) => {
             return error(
                 &faults,
+                Envelope::Market,
                 422,
                 format!("model: must be a string, not {other}"),
             );
@@ -114,6 +80,7 @@ async fn create_task(
         let known: Vec<&str> = state.models.iter().map(|m| m.id()).collect();
         return error(
             &faults,
+            Envelope::Market,
             422,
             format!(
                 "model: unknown model {model_id:?} (this sandbox knows {})",
@@ -123,15 +90,16 @@ async fn create_task(
     };
     let accepted = match model.accept(&body) {
         Ok(accepted) => accepted,
-        Err(problem) => return error(&faults, 422, problem),
+        Err(problem) => return error(&faults, Envelope::Market, 422, problem),
     };
     if !state.admit_create(faults.rate_limit) {
         state.count(|s| s.rate_limited += 1);
-        return error(&faults, 429, "Rate limit exceeded");
+        return error(&faults, Envelope::Market, 429, "Rate limit exceeded");
     }
     if !state.charge(accepted.credits) {
         return error(
             &faults,
+            Envelope::Market,
             402,
             format!(
                 "Insufficient Credits: the task needs {} credits, the balance is {}",
@@ -185,7 +153,7 @@ async fn lifecycle(state: Arc<State>, task: TaskEntry) {
     }
     let Some(url) = &task.callback else { return };
     // The sandbox never reaches the internet: callbacks go to this machine only.
-    if !is_loopback(url) {
+    if !url::Url::parse(url).is_ok_and(|u| apikley::is_loopback(&u)) {
         tracing::warn!(task_id = %task.id, %url, "callback not sent: the sandbox only calls loopback addresses");
         return;
     }
@@ -223,18 +191,6 @@ async fn lifecycle(state: Arc<State>, task: TaskEntry) {
     }
 }
 
-fn is_loopback(url: &str) -> bool {
-    match url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host().map(|h| h.to_owned()))
-    {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 async fn record_info(
     Shared(state): Shared<Arc<State>>,
     connection: Option<Extension<DropConnection>>,
@@ -249,8 +205,8 @@ async fn record_info(
     if state.chance(faults.status_fault_rate) {
         state.count(|s| s.status_faults += 1);
         match state.pick(5) {
-            0 => return error(&faults, 500, "Server Error"),
-            1 => return error(&faults, 455, "Service Unavailable"),
+            0 => return error(&faults, Envelope::Market, 500, "Server Error"),
+            1 => return error(&faults, Envelope::Market, 455, "Service Unavailable"),
             2 => {
                 if let Some(Extension(connection)) = connection {
                     state.count(|s| s.dropped += 1);
@@ -270,11 +226,16 @@ async fn record_info(
         }
     }
     let Some(id) = query.get("taskId").filter(|id| !id.is_empty()) else {
-        return error(&faults, 400, "taskId parameter is required");
+        return error(
+            &faults,
+            Envelope::Market,
+            400,
+            "taskId parameter is required",
+        );
     };
     match state.task(id) {
         Some(task) => ok(state.record(&task)),
-        None => error(&faults, 404, "Task not found"),
+        None => error(&faults, Envelope::Market, 404, "Task not found"),
     }
 }
 

@@ -15,26 +15,14 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::json;
 
 use crate::Faults;
-use crate::api::gate;
-use crate::state::{State, StoredFile};
+use crate::reply::{Envelope, error, gate};
+use crate::state::{Stage, State, StoredFile};
 
 /// The largest upload accepted (the documented recommendation for URL uploads is 100 MB).
 pub(crate) const MAX_UPLOAD: usize = 110 * 1000 * 1000;
 
 /// The video every successful task produces: 2 s, 160×90, H.264 and AAC in MP4 (11 KB).
 pub const SAMPLE_VIDEO: &[u8] = include_bytes!("../fixtures/sample.mp4");
-
-/// The upload API's envelope differs: `{success, code, msg, data}`.
-fn upload_error(faults: &Faults, code: u16, message: impl Into<String>) -> Response {
-    let body = json!({"success": false, "code": code, "msg": message.into()});
-    let status = match faults.error_shape {
-        crate::ErrorShape::HttpStatus => {
-            StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST)
-        }
-        crate::ErrorShape::Envelope => StatusCode::OK,
-    };
-    (status, Json(body)).into_response()
-}
 
 fn stored(
     state: &State,
@@ -54,7 +42,14 @@ fn stored(
     // Each segment percent-encoded, so that names with `#`, `?` or `%` still make a URL.
     let mut download_url = match url::Url::parse(&state.url) {
         Ok(url) => url,
-        Err(e) => return upload_error(&state.faults(), 500, format!("sandbox URL: {e}")),
+        Err(e) => {
+            return error(
+                &state.faults(),
+                Envelope::Upload,
+                500,
+                format!("sandbox URL: {e}"),
+            );
+        }
     };
     if let Ok(mut segments) = download_url.path_segments_mut() {
         segments.clear().push("files").extend(path.split('/'));
@@ -90,6 +85,7 @@ pub(crate) async fn upload_stream(
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Response {
+    state.count(|s| s.upload_requests += 1);
     let faults = state.faults();
     if let Err(refused) = gate(&state, &faults, &headers).await {
         return refused;
@@ -99,13 +95,25 @@ pub(crate) async fn upload_stream(
         let field = match form.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
-            Err(e) => return upload_error(&faults, 400, format!("Invalid multipart body: {e}")),
+            Err(e) => {
+                return error(
+                    &faults,
+                    Envelope::Upload,
+                    400,
+                    format!("Invalid multipart body: {e}"),
+                );
+            }
         };
         let name = field.name().unwrap_or_default().to_owned();
         let mime = field.content_type().map(str::to_owned);
         let original = field.file_name().map(str::to_owned);
         let Ok(bytes) = field.bytes().await else {
-            return upload_error(&faults, 400, format!("Field {name} could not be read"));
+            return error(
+                &faults,
+                Envelope::Upload,
+                400,
+                format!("Field {name} could not be read"),
+            );
         };
         match name.as_str() {
             "file" => file = Some((bytes.to_vec(), mime, original)),
@@ -115,10 +123,20 @@ pub(crate) async fn upload_stream(
         }
     }
     let Some((bytes, mime, original)) = file else {
-        return upload_error(&faults, 400, "Missing required parameter: file");
+        return error(
+            &faults,
+            Envelope::Upload,
+            400,
+            "Missing required parameter: file",
+        );
     };
     let Some(upload_path) = upload_path else {
-        return upload_error(&faults, 400, "Missing required parameter: uploadPath");
+        return error(
+            &faults,
+            Envelope::Upload,
+            400,
+            "Missing required parameter: uploadPath",
+        );
     };
     stored(&state, &upload_path, file_name.or(original), bytes, mime)
 }
@@ -129,11 +147,17 @@ async fn json_request<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Faults, T), Response> {
+    state.count(|s| s.upload_requests += 1);
     let faults = state.faults();
     gate(state, &faults, headers).await?;
     match serde_json::from_slice(body) {
         Ok(request) => Ok((faults, request)),
-        Err(e) => Err(upload_error(&faults, 400, format!("Invalid request: {e}"))),
+        Err(e) => Err(error(
+            &faults,
+            Envelope::Upload,
+            400,
+            format!("Invalid request: {e}"),
+        )),
     }
 }
 
@@ -150,13 +174,21 @@ pub(crate) async fn upload_base64(
     let (mime, data) = match request.base64_data.strip_prefix("data:") {
         Some(rest) => match rest.split_once(";base64,") {
             Some((mime, data)) => (Some(mime.to_owned()), data),
-            None => return upload_error(&faults, 400, "Base64 decoding failed: Invalid data URL"),
+            None => {
+                return error(
+                    &faults,
+                    Envelope::Upload,
+                    400,
+                    "Base64 decoding failed: Invalid data URL",
+                );
+            }
         },
         None => (None, request.base64_data.as_str()),
     };
     let Ok(bytes) = BASE64.decode(data.trim()) else {
-        return upload_error(
+        return error(
             &faults,
+            Envelope::Upload,
             400,
             "Base64 decoding failed: Invalid Base64 format",
         );
@@ -178,8 +210,9 @@ pub(crate) async fn upload_url(
     // path with each segment percent-decoded, as they were stored.
     let own = format!("{}/files/", state.url);
     let Some(file) = own_file(&state, &request.file_url) else {
-        return upload_error(
+        return error(
             &faults,
+            Envelope::Upload,
             400,
             format!(
                 "the sandbox cannot fetch {}: it only copies its own files ({own}…)",
@@ -234,7 +267,9 @@ pub(crate) async fn serve(
     {
         Some(task_id) => state
             .task(task_id)
-            .filter(|task| task.state_after(state.now().saturating_sub(task.created)) == "success")
+            .filter(|task| {
+                task.stage_after(state.now().saturating_sub(task.created)) == Stage::Success
+            })
             .map(|_| StoredFile {
                 bytes: SAMPLE_VIDEO.to_vec(),
                 mime: "video/mp4".into(),

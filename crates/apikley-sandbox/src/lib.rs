@@ -22,6 +22,7 @@
 mod api;
 mod files;
 mod models;
+mod reply;
 mod server;
 mod state;
 
@@ -49,7 +50,18 @@ pub enum ErrorShape {
 }
 
 /// Ways to misbehave, set per server (and changeable while it runs).
+///
+/// ```
+/// use std::time::Duration;
+/// use apikley_sandbox::Faults;
+/// let faults = Faults::none()
+///     .with_server_error_rate(0.2)
+///     .with_failing_tasks("500", "Internal error")
+///     .with_slow(Duration::from_millis(50));
+/// assert_eq!(faults.server_error_rate, 0.2);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Faults {
     /// Answer `createTask` with 429 above `max` creates in any `per` window.
     pub rate_limit: Option<apikley::RateLimit>,
@@ -57,8 +69,8 @@ pub struct Faults {
     pub maintenance: bool,
     /// Answer this fraction of API calls (0.0 to 1.0) with 500.
     pub server_error_rate: f64,
-    /// Let every new task end in `fail` with this `failCode` and `failMsg`.
-    pub fail_tasks: Option<(String, String)>,
+    /// Let every new task end in `fail` like this.
+    pub fail_tasks: Option<TaskFailure>,
     /// Create the task, then drop the connection without answering.
     pub drop_after_create: bool,
     /// Wait this long (on tokio's clock, whatever the sandbox speed) before every API answer.
@@ -71,8 +83,89 @@ pub struct Faults {
     pub error_shape: ErrorShape,
 }
 
+impl Faults {
+    /// No faults.
+    pub fn none() -> Self {
+        Faults::default()
+    }
+
+    /// 429 above `limit` creates.
+    #[must_use]
+    pub fn with_rate_limit(mut self, limit: apikley::RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Every API call answered with 455.
+    #[must_use]
+    pub fn with_maintenance(mut self, maintenance: bool) -> Self {
+        self.maintenance = maintenance;
+        self
+    }
+
+    /// This fraction of API calls answered with 500.
+    #[must_use]
+    pub fn with_server_error_rate(mut self, rate: f64) -> Self {
+        self.server_error_rate = rate;
+        self
+    }
+
+    /// Every new task fails with this `failCode` and `failMsg`.
+    #[must_use]
+    pub fn with_failing_tasks(
+        mut self,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        self.fail_tasks = Some(TaskFailure {
+            code: code.into(),
+            message: message.into(),
+        });
+        self
+    }
+
+    /// The connection dropped after each task is created.
+    #[must_use]
+    pub fn with_drop_after_create(mut self, drop: bool) -> Self {
+        self.drop_after_create = drop;
+        self
+    }
+
+    /// Every API answer this late.
+    #[must_use]
+    pub fn with_slow(mut self, delay: Duration) -> Self {
+        self.slow = Some(delay);
+        self
+    }
+
+    /// This fraction of status queries failing, in every way there is.
+    #[must_use]
+    pub fn with_status_fault_rate(mut self, rate: f64) -> Self {
+        self.status_fault_rate = rate;
+        self
+    }
+
+    /// Errors delivered this way.
+    #[must_use]
+    pub fn with_error_shape(mut self, shape: ErrorShape) -> Self {
+        self.error_shape = shape;
+        self
+    }
+}
+
+/// How a task fails: its `failCode` and `failMsg`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskFailure {
+    /// `failCode`, e.g. `"500"`.
+    pub code: String,
+    /// `failMsg`.
+    pub message: String,
+}
+
 /// What a sandbox has seen, for assertions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// `createTask` requests received (including refused ones).
     pub create_requests: u64,
@@ -82,6 +175,8 @@ pub struct Stats {
     pub rate_limited: u64,
     /// Get Task Details requests received.
     pub status_queries: u64,
+    /// Upload requests received (including refused ones).
+    pub upload_requests: u64,
     /// Files uploaded.
     pub uploads: u64,
     /// Callbacks delivered (answered 2xx).

@@ -1,6 +1,7 @@
 //! `apikley-sandbox`: runs a local stand-in for the Apikley API until Ctrl-C.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use apikley_sandbox::{ErrorShape, Faults, Sandbox};
 use clap::Parser;
@@ -51,24 +52,20 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let faults = Faults {
-        rate_limit: args
-            .rate_limit
-            .map(|max| apikley::RateLimit::new(max, std::time::Duration::from_secs(10))),
-        maintenance: args.maintenance,
-        server_error_rate: args.server_errors,
-        fail_tasks: args
-            .fail_code
-            .map(|code| (code, "Generation failed (sandbox fault)".to_owned())),
-        drop_after_create: args.drop_after_create,
-        slow: None,
-        status_fault_rate: args.status_faults,
-        error_shape: if args.errors_in_body {
-            ErrorShape::Envelope
-        } else {
-            ErrorShape::HttpStatus
-        },
-    };
+    let mut faults = Faults::none()
+        .with_maintenance(args.maintenance)
+        .with_server_error_rate(args.server_errors)
+        .with_drop_after_create(args.drop_after_create)
+        .with_status_fault_rate(args.status_faults);
+    if let Some(max) = args.rate_limit {
+        faults = faults.with_rate_limit(apikley::RateLimit::new(max, Duration::from_secs(10)));
+    }
+    if let Some(code) = args.fail_code {
+        faults = faults.with_failing_tasks(code, "Generation failed (sandbox fault)");
+    }
+    if args.errors_in_body {
+        faults = faults.with_error_shape(ErrorShape::Envelope);
+    }
     let mut builder = Sandbox::builder()
         .address(args.listen)
         .api_key(&args.key)

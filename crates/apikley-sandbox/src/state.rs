@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::models::SandboxModel;
-use crate::{Faults, Stats};
+use crate::{Faults, Stats, TaskFailure};
 
 pub(crate) struct Settings {
     pub(crate) url: String,
@@ -32,7 +32,7 @@ pub(crate) struct TaskEntry {
     pub(crate) created: Duration,
     /// How long it waits, queues and generates, on the sandbox clock.
     pub(crate) stages: [Duration; 3],
-    pub(crate) failure: Option<(String, String)>,
+    pub(crate) failure: Option<TaskFailure>,
     pub(crate) credits: f64,
     pub(crate) callback: Option<String>,
 }
@@ -42,20 +42,46 @@ impl TaskEntry {
         self.stages.iter().sum()
     }
 
-    /// The state `elapsed` after creation.
-    pub(crate) fn state_after(&self, elapsed: Duration) -> &'static str {
+    /// The stage `elapsed` after creation.
+    pub(crate) fn stage_after(&self, elapsed: Duration) -> Stage {
         let [waiting, queuing, _] = self.stages;
         if elapsed < waiting {
-            "waiting"
+            Stage::Waiting
         } else if elapsed < waiting + queuing {
-            "queuing"
+            Stage::Queuing
         } else if elapsed < self.total() {
-            "generating"
+            Stage::Generating
         } else if self.failure.is_some() {
-            "fail"
+            Stage::Fail
         } else {
-            "success"
+            Stage::Success
         }
+    }
+}
+
+/// Where a sandbox task is, named as the API names its states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    Waiting,
+    Queuing,
+    Generating,
+    Success,
+    Fail,
+}
+
+impl Stage {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Stage::Waiting => "waiting",
+            Stage::Queuing => "queuing",
+            Stage::Generating => "generating",
+            Stage::Success => "success",
+            Stage::Fail => "fail",
+        }
+    }
+
+    fn is_over(self) -> bool {
+        matches!(self, Stage::Success | Stage::Fail)
     }
 }
 
@@ -230,13 +256,13 @@ impl State {
     /// The task's record as Get Task Details returns it, as of now.
     pub(crate) fn record(&self, task: &TaskEntry) -> Value {
         let elapsed = self.now().saturating_sub(task.created);
-        let state = task.state_after(elapsed);
-        let done = matches!(state, "success" | "fail");
+        let stage = task.stage_after(elapsed);
+        let done = stage.is_over();
         let updated = task.created + elapsed.min(task.total());
         let mut record = json!({
             "taskId": task.id,
             "model": task.model,
-            "state": state,
+            "state": stage.as_str(),
             "param": task.param,
             "resultJson": "",
             "failCode": "",
@@ -250,14 +276,14 @@ impl State {
                 .unwrap_or(i64::MAX)
                 .into();
         }
-        match (state, &task.failure) {
-            ("success", _) => {
+        match (stage, &task.failure) {
+            (Stage::Success, _) => {
                 let url = format!("{}/files/results/{}.mp4", self.url, task.id);
                 record["resultJson"] = json!({"resultUrls": [url]}).to_string().into();
             }
-            ("fail", Some((code, message))) => {
-                record["failCode"] = code.as_str().into();
-                record["failMsg"] = message.as_str().into();
+            (Stage::Fail, Some(failure)) => {
+                record["failCode"] = failure.code.as_str().into();
+                record["failMsg"] = failure.message.as_str().into();
             }
             _ => {}
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use apikley::{Error, RateLimits, TaskState};
 use apikley_sandbox::{Faults, STATUS_FAULT_DELAY, Sandbox};
-use seedance::{Duration as VideoDuration, Resolution, VideoRequest};
+use seedance::{Resolution, VideoLength, VideoRequest};
 
 const WAITS: usize = 200;
 
@@ -18,10 +18,7 @@ async fn every_wait_ends_right_and_in_time_through_status_faults() {
     let sandbox = Sandbox::builder()
         .seed(9)
         .credits(1e9)
-        .faults(Faults {
-            status_fault_rate: 0.3,
-            ..Faults::default()
-        })
+        .faults(Faults::none().with_status_fault_rate(0.3))
         .start()
         .await
         .expect("starts");
@@ -44,7 +41,7 @@ async fn every_wait_ends_right_and_in_time_through_status_faults() {
             let client = client.clone();
             tokio::spawn(async move {
                 let request = VideoRequest::new(format!("Shot number {i}"))
-                    .duration(VideoDuration::Seconds4)
+                    .duration(VideoLength::Seconds4)
                     .resolution(Resolution::P480);
                 let task = client.submit(request).await.expect("created");
                 let submitted = tokio::time::Instant::now();
@@ -85,10 +82,7 @@ async fn every_wait_ends_right_and_in_time_through_status_faults() {
 async fn a_drop_after_every_create_never_duplicates_a_task() {
     let sandbox = Sandbox::builder()
         .credits(1e9)
-        .faults(Faults {
-            drop_after_create: true,
-            ..Faults::default()
-        })
+        .faults(Faults::none().with_drop_after_create(true))
         .start()
         .await
         .expect("starts");

@@ -364,10 +364,7 @@ async fn every_fault_mode_misbehaves_as_configured() {
 
     // Rate limit: 429 above 2 creates per 10 s.
     let sandbox = Sandbox::builder()
-        .faults(Faults {
-            rate_limit: Some(RateLimit::new(2, Duration::from_secs(10))),
-            ..Faults::default()
-        })
+        .faults(Faults::none().with_rate_limit(RateLimit::new(2, Duration::from_secs(10))))
         .start()
         .await
         .expect("starts");
@@ -381,10 +378,7 @@ async fn every_fault_mode_misbehaves_as_configured() {
     assert_eq!(sandbox.stats().rate_limited, 1);
 
     // Maintenance, both shapes.
-    sandbox.set_faults(Faults {
-        maintenance: true,
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::none().with_maintenance(true));
     assert_eq!(
         create(&sandbox, &request).await,
         (
@@ -392,29 +386,23 @@ async fn every_fault_mode_misbehaves_as_configured() {
             json!({"code": 455, "msg": "Service Unavailable - System is currently undergoing maintenance", "data": null})
         )
     );
-    sandbox.set_faults(Faults {
-        maintenance: true,
-        error_shape: ErrorShape::Envelope,
-        ..Faults::default()
-    });
+    sandbox.set_faults(
+        Faults::none()
+            .with_maintenance(true)
+            .with_error_shape(ErrorShape::Envelope),
+    );
     let (status, answer) = create(&sandbox, &request).await;
     assert_eq!((status, answer["code"].as_i64()), (200, Some(455)));
 
     // Server errors.
-    sandbox.set_faults(Faults {
-        server_error_rate: 1.0,
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::none().with_server_error_rate(1.0));
     assert_eq!(
         call(&sandbox, "GET", "/api/v1/chat/credit", None).await.0,
         500
     );
 
     // Slow answers.
-    sandbox.set_faults(Faults {
-        slow: Some(Duration::from_secs(7)),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::none().with_slow(Duration::from_secs(7)));
     let started = tokio::time::Instant::now();
     assert_eq!(
         call(&sandbox, "GET", "/api/v1/chat/credit", None).await.0,
@@ -423,10 +411,7 @@ async fn every_fault_mode_misbehaves_as_configured() {
     assert!(started.elapsed() >= Duration::from_secs(7));
 
     // Failing tasks.
-    sandbox.set_faults(Faults {
-        fail_tasks: Some(("500".into(), "Internal error".into())),
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::none().with_failing_tasks("500", "Internal error"));
     let (_, created) = create(&sandbox, &request).await;
     let id = created["data"]["taskId"].as_str().expect("id").to_owned();
     tokio::time::sleep(Duration::from_secs(120)).await;
@@ -441,10 +426,7 @@ async fn every_fault_mode_misbehaves_as_configured() {
     );
 
     // Drop after create: the task exists, the answer never comes.
-    sandbox.set_faults(Faults {
-        drop_after_create: true,
-        ..Faults::default()
-    });
+    sandbox.set_faults(Faults::none().with_drop_after_create(true));
     let before = sandbox.stats().tasks_created;
     let dropped = reqwest::Client::new()
         .post(format!("{}/api/v1/jobs/createTask", sandbox.url()))
@@ -460,10 +442,7 @@ async fn every_fault_mode_misbehaves_as_configured() {
 #[tokio::test(start_paused = true)]
 async fn the_client_never_duplicates_a_task_whose_answer_was_dropped() {
     let sandbox = Sandbox::builder()
-        .faults(Faults {
-            drop_after_create: true,
-            ..Faults::default()
-        })
+        .faults(Faults::none().with_drop_after_create(true))
         .start()
         .await
         .expect("starts");
@@ -481,10 +460,7 @@ async fn the_client_never_duplicates_a_task_whose_answer_was_dropped() {
 async fn a_burst_of_100_tasks_meets_no_429() {
     let sandbox = Sandbox::builder()
         .credits(1e6)
-        .faults(Faults {
-            rate_limit: Some(RateLimit::new(20, Duration::from_secs(10))),
-            ..Faults::default()
-        })
+        .faults(Faults::none().with_rate_limit(RateLimit::new(20, Duration::from_secs(10))))
         .start()
         .await
         .expect("starts");
@@ -515,16 +491,13 @@ async fn submit_wait_and_download_end_to_end_through_faults() {
     let sandbox = Sandbox::builder()
         .speed(10.0)
         .seed(7)
-        .faults(Faults {
-            server_error_rate: 0.3,
-            ..Faults::default()
-        })
+        .faults(Faults::none().with_server_error_rate(0.3))
         .start()
         .await
         .expect("starts");
     let client = client(&sandbox).build().expect("client");
     let request = seedance::VideoRequest::new("A serene beach at sunset")
-        .duration(seedance::Duration::Seconds4);
+        .duration(seedance::VideoLength::Seconds4);
     let task = loop {
         // A 500 on createTask leaves the outcome unknown: in this test, try again.
         match client.submit(request.clone()).await {
@@ -571,10 +544,7 @@ async fn extreme_speeds_neither_panic_nor_stall() {
 async fn own_files_with_any_name_can_be_copied_by_url() {
     let sandbox = Sandbox::start().await.expect("starts");
     let client = sandbox.client().build().expect("client");
-    let options = apikley::UploadOptions {
-        file_name: Some("my beach 100% #1.png".into()),
-        ..apikley::UploadOptions::default()
-    };
+    let options = apikley::UploadOptions::default().with_file_name("my beach 100% #1.png");
     let png = b"\x89PNG\r\n\x1a\nrest of the image".to_vec();
     let uploaded = client
         .upload_bytes(&png, "ignored.png", &options)

@@ -1,7 +1,8 @@
-//! The client: submit tasks, resume them by id.
+//! The client and its builder: submit tasks, resume them by id, move files in and out.
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,15 +10,22 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use url::Url;
 
-use crate::config::{ApiKey, ClientBuilder};
+use crate::config::{
+    API_KEY_VAR, ApiKey, BASE_URL_VAR, ConfigError, DEFAULT_BASE_URL, check_base_url,
+};
+use crate::download::Download;
+use crate::endpoint::Op;
+use crate::envelope;
 use crate::error::Error;
 use crate::files::MediaSource;
 use crate::model::{Model, TaskRequest};
-use crate::rate_limit::{Limiter, RateLimits};
+use crate::rate_limit::RateLimits;
+use crate::record::{TaskId, TaskState};
 use crate::retry::RetryPolicy;
-use crate::task::TaskId;
-use crate::transport::{Op, Scope};
-use crate::wait::{CompletedTask, Estimator, Task, WaitOptions, Workload};
+use crate::task::Task;
+use crate::transport::{Scope, Settings, Transport};
+use crate::upload::{self, UploadOptions, UploadedFile};
+use crate::wait::{self, CompletedTask, Polling, WaitOptions, Workload};
 
 /// An Apikley client. Cheap to clone; clones share the connection pool, the rate limits and
 /// what has been learned about task durations.
@@ -35,47 +43,15 @@ use crate::wait::{CompletedTask, Estimator, Task, WaitOptions, Workload};
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) key: ApiKey,
-    pub(crate) base_url: Url,
-    pub(crate) endpoints: Vec<(Op, Url)>,
-    pub(crate) http: reqwest::Client,
-    /// For result files: requests without the API key, bounded by an idle timeout instead of
-    /// a total one.
-    pub(crate) download_http: reqwest::Client,
-    pub(crate) download_idle_timeout: Option<Duration>,
-    pub(crate) user_agent: HeaderValue,
-    pub(crate) request_timeout: Option<Duration>,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) rate_limits: RateLimits,
-    pub(crate) creates: Option<Limiter>,
-    pub(crate) queries: Option<Limiter>,
-    pub(crate) wait: WaitOptions,
-    pub(crate) estimator: Estimator,
-}
-
-impl Inner {
-    pub(crate) fn endpoint(&self, op: Op) -> Url {
-        self.endpoints
-            .iter()
-            .find(|(o, _)| *o == op)
-            .map_or_else(|| self.base_url.clone(), |(_, url)| url.clone())
-    }
+    transport: Transport,
+    polling: Arc<Polling>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = &self.inner;
         f.debug_struct("Client")
-            .field("base_url", &inner.base_url.as_str())
-            .field("api_key", &inner.key)
-            .field("request_timeout", &inner.request_timeout)
-            .field("retry", &inner.retry)
-            .field("rate_limits", &inner.rate_limits)
-            .field("wait", &inner.wait)
+            .field("transport", &self.transport)
+            .field("wait", self.polling.defaults())
             .finish_non_exhaustive()
     }
 }
@@ -94,12 +70,12 @@ impl Client {
     /// A client configured from `APIKLEY_API_KEY` (required) and `APIKLEY_BASE_URL`
     /// (default `https://api.apikley.ru`).
     pub fn from_env() -> Result<Self, Error> {
-        Client::builder().with_env()?.build()
+        Client::builder().with_env().build()
     }
 
     /// The base URL requests go to.
     pub fn base_url(&self) -> &Url {
-        &self.inner.base_url
+        self.transport.base_url()
     }
 
     /// Validates the request, uploads its local files, then creates the task; `.await` the
@@ -161,11 +137,11 @@ impl Client {
             ..Scope::default()
         };
         let id = self
-            .inner
+            .transport
             .call(
-                Op::CreateTask,
+                Op::CreateTask(M::CREATE_TASK),
                 scope,
-                |http, url| http.post(url).json(&body),
+                |request| request.json(&body),
                 |answer| {
                     answer
                         .task_id()
@@ -175,7 +151,12 @@ impl Client {
             .await?;
         let id = TaskId::from(id);
         tracing::info!(model = M::ID, task_id = %id, "task created");
-        Ok(Task::new(self.clone(), id, Some(workload)))
+        Ok(Task::new(
+            self.transport.clone(),
+            self.polling.clone(),
+            id,
+            Some(workload),
+        ))
     }
 
     /// [`submit`](Client::submit), then [`Task::wait`]. An error after creation carries the
@@ -189,7 +170,142 @@ impl Client {
 
     /// The task with this id, e.g. to resume waiting after a restart.
     pub fn task(&self, id: impl Into<TaskId>) -> Task {
-        Task::new(self.clone(), id.into(), None)
+        Task::new(
+            self.transport.clone(),
+            self.polling.clone(),
+            id.into(),
+            None,
+        )
+    }
+
+    /// Downloads a file to `path` (see [`Download`] for the options).
+    pub fn download(&self, url: Url, path: impl Into<PathBuf>) -> Download<'static> {
+        Download::of_url(&self.transport, url, path.into(), None)
+    }
+
+    /// Downloads a finished task's first result file to `path`, after one status query (made
+    /// once the target has been checked).
+    ///
+    /// ```no_run
+    /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
+    /// let file = client.download_task("task_123", "clip.mp4").overwrite(true).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A failed task is [`Error::TaskFailed`]; one that succeeded without a file to download is
+    /// [`Error::ResultUnusable`]; one that has not finished yet is an [`Error::Download`] saying
+    /// so (retryable). A task that ended in a state this SDK does not know, naming files,
+    /// downloads its first file.
+    pub fn download_task(
+        &self,
+        task_id: impl Into<TaskId>,
+        path: impl Into<PathBuf>,
+    ) -> Download<'static> {
+        let id = task_id.into();
+        let transport = self.transport.clone();
+        let task = id.clone();
+        let resolve = Box::pin(async move {
+            let record = wait::query(&transport, &task, None).await?;
+            let first = record.result.as_ref().and_then(|r| r.urls.first()).cloned();
+            match (&record.state, first) {
+                (TaskState::Success, Some(url)) => Ok(url),
+                (TaskState::Success, None) => Err(wait::unusable_result(&record)),
+                (TaskState::Fail, _) => Err(Error::TaskFailed {
+                    task_id: record.id,
+                    fail_code: record.fail_code,
+                    fail_message: record.fail_message,
+                }),
+                (TaskState::Unknown(_), Some(url)) if record.has_ended() => Ok(url),
+                (state, _) => Err(Error::Download {
+                    url: transport.base_url().to_string(),
+                    task_id: Some(record.id.clone()),
+                    status: None,
+                    reason: format!("the task has no file yet (state: {state}); wait for it first"),
+                }),
+            }
+        });
+        Download::of_task(&self.transport, id, path.into(), resolve)
+    }
+
+    /// Uploads a local file, streamed from disk (memory use does not grow with its size).
+    ///
+    /// ```no_run
+    /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
+    /// let file = client.upload_file("photos/beach.png").await?;
+    /// println!("{} ({} bytes, {}), usable until {}", file.download_url, file.size, file.mime_type, file.expires_at);
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload_file(&self, path: impl AsRef<Path>) -> Result<UploadedFile, Error> {
+        self.upload_file_with(path, &UploadOptions::default()).await
+    }
+
+    /// Uploads a local file with options; with [`UploadOptions::with_rules`] the file is
+    /// checked (format by content, size) before anything is sent.
+    ///
+    /// ```no_run
+    /// use apikley::{FileRules, MediaType, UploadOptions};
+    ///
+    /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
+    /// let images = FileRules::new(10_000_000, &[MediaType::Jpeg, MediaType::Png]);
+    /// let options = UploadOptions::default().with_upload_path("my-app/inputs").with_rules(images);
+    /// let file = client.upload_file_with("photos/beach.png", &options).await?; // a GIF is refused unsent
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload_file_with(
+        &self,
+        path: impl AsRef<Path>,
+        options: &UploadOptions,
+    ) -> Result<UploadedFile, Error> {
+        upload::file(&self.transport, path.as_ref(), options).await
+    }
+
+    /// Uploads bytes held in memory (sent as Base64: best for small files).
+    ///
+    /// ```no_run
+    /// # async fn run(client: apikley::Client, png: Vec<u8>) -> Result<(), apikley::Error> {
+    /// let file = client.upload_bytes(&png, "frame.png", &apikley::UploadOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload_bytes(
+        &self,
+        bytes: &[u8],
+        file_name: &str,
+        options: &UploadOptions,
+    ) -> Result<UploadedFile, Error> {
+        upload::bytes(&self.transport, bytes, file_name, options).await
+    }
+
+    /// Has the service fetch a public http(s) URL. The service allows itself 30 seconds for the
+    /// fetch, and the client waits 45 seconds longer than its request timeout for the answer.
+    /// A request that went out is never sent again by the client (each would fetch again),
+    /// only one that was refused before any work.
+    pub async fn upload_from_url(
+        &self,
+        file_url: &Url,
+        options: &UploadOptions,
+    ) -> Result<UploadedFile, Error> {
+        upload::url(&self.transport, file_url, options).await
+    }
+
+    /// The account's remaining credits (may be fractional).
+    ///
+    /// ```no_run
+    /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
+    /// println!("{} credits left", client.credits().await?);
+    /// # Ok(()) }
+    /// ```
+    pub async fn credits(&self) -> Result<f64, Error> {
+        self.transport
+            .call(
+                Op::Credits,
+                Scope::default(),
+                |request| request,
+                |answer| {
+                    envelope::number(&answer.data)
+                        .ok_or_else(|| "`data` is not a number of credits".to_owned())
+                },
+            )
+            .await
     }
 }
 
@@ -242,13 +358,284 @@ impl<'a, R: TaskRequest + 'a> IntoFuture for Submission<'a, R> {
     }
 }
 
-pub(crate) fn endpoints(base: &Url) -> Result<Vec<(Op, Url)>, Error> {
-    Op::ALL
-        .iter()
-        .map(|op| {
-            base.join(op.path())
-                .map(|url| (*op, url))
-                .map_err(|e| Error::Config(format!("base URL {base} cannot take API paths: {e}")))
-        })
-        .collect()
+/// Builds a [`Client`]. Every setting has a default except the key; the first invalid setting
+/// is reported by [`build`](Self::build).
+///
+/// ```
+/// use std::time::Duration;
+/// use apikley::{Client, RetryPolicy};
+///
+/// let client = Client::builder()
+///     .api_key("my-key")
+///     .base_url("http://127.0.0.1:8080") // plain http: allowed for loopback only
+///     .request_timeout(Some(Duration::from_secs(20)))
+///     .retry(RetryPolicy::default().with_max_attempts(3))
+///     .build()?;
+/// # Ok::<(), apikley::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct ClientBuilder {
+    api_key: Option<ApiKey>,
+    error: Option<ConfigError>,
+    base_url: String,
+    allow_insecure_http: bool,
+    request_timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    download_idle_timeout: Option<Duration>,
+    retry: RetryPolicy,
+    rate_limits: RateLimits,
+    wait: WaitOptions,
+    user_agent: String,
+    http: Option<reqwest::Client>,
+    pool_idle_connections: bool,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            api_key: None,
+            error: None,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            allow_insecure_http: false,
+            request_timeout: Some(Duration::from_secs(30)),
+            connect_timeout: Some(Duration::from_secs(10)),
+            download_idle_timeout: Some(Duration::from_secs(60)),
+            retry: RetryPolicy::default(),
+            rate_limits: RateLimits::default(),
+            wait: WaitOptions::default(),
+            user_agent: concat!("apikley-rust/", env!("CARGO_PKG_VERSION")).to_owned(),
+            http: None,
+            pool_idle_connections: true,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The API key (required).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        match ApiKey::new(key) {
+            Ok(key) => self.api_key = Some(key),
+            Err(error) => {
+                self.error.get_or_insert(error);
+            }
+        }
+        self
+    }
+
+    /// The base URL, default `https://api.apikley.ru`. Plain `http://` is refused unless the
+    /// host is a loopback address (a local sandbox) or [`allow_insecure_http`](Self::allow_insecure_http) is set.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Allows a plain `http://` base URL on any host. The key then travels unencrypted.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// The time limit of one API call (default 30 s). Downloads have their own. `None`
+    /// removes the per-request limit; a call made within a deadline (the status queries of a
+    /// [`Task::wait`](crate::Task::wait)) still ends at it.
+    pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The time limit for opening a connection (default 10 s; `None` for none). Ignored with
+    /// [`http_client`](Self::http_client), which brings its own.
+    pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a download may go without receiving a byte (default 60 s; `None` for no
+    /// limit), whichever HTTP client is used. Downloads have no overall time limit: a large video
+    /// on a slow link is fine as long as bytes keep arriving.
+    pub fn download_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.download_idle_timeout = timeout;
+        self
+    }
+
+    /// Whether idle connections are kept for reuse (default true). Ignored with
+    /// [`http_client`](Self::http_client).
+    pub fn pool_idle_connections(mut self, keep: bool) -> Self {
+        self.pool_idle_connections = keep;
+        self
+    }
+
+    /// How failed calls are retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The client-side rate limits (default: 20 new tasks per 10 s, 10 status queries per s).
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
+    /// The defaults of [`Task::wait`](crate::Task::wait): deadline and polling schedule.
+    pub fn wait_options(mut self, options: WaitOptions) -> Self {
+        self.wait = options;
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Sends through the caller's own `reqwest::Client` (proxies, TLS roots, …), for API calls
+    /// and downloads alike. The key and user agent are added to each API request, so it needs no
+    /// default headers; downloads never carry the key.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Settings for tests on tokio's paused clock: no request, connect or download timeouts and
+    /// no idle connection pool. While the runtime waits on the network, the paused clock jumps
+    /// to the next pending timer, so any of those timers would fire at once.
+    #[cfg(feature = "test-util")]
+    pub fn for_paused_clock(self) -> Self {
+        self.request_timeout(None)
+            .connect_timeout(None)
+            .download_idle_timeout(None)
+            .pool_idle_connections(false)
+    }
+
+    /// Reads `APIKLEY_API_KEY` (required) and `APIKLEY_BASE_URL` (optional) into the builder.
+    pub fn with_env(self) -> Self {
+        self.with_vars(|name| std::env::var(name).ok())
+    }
+
+    fn with_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
+        match var(API_KEY_VAR).filter(|k| !k.trim().is_empty()) {
+            Some(key) => self = self.api_key(key),
+            None => {
+                self.error.get_or_insert(ConfigError::NoKeyInEnvironment);
+            }
+        }
+        if let Some(url) = var(BASE_URL_VAR).filter(|u| !u.trim().is_empty()) {
+            self = self.base_url(url.trim());
+        }
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        Ok(self.settings().map(|(settings, wait)| Client {
+            transport: Transport::new(settings),
+            polling: Arc::new(Polling::new(wait)),
+        })?)
+    }
+
+    fn settings(self) -> Result<(Settings, WaitOptions), ConfigError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let key = self.api_key.ok_or(ConfigError::NoKey)?;
+        let base_url = check_base_url(&self.base_url, self.allow_insecure_http)?;
+        for limit in [self.rate_limits.creates, self.rate_limits.queries]
+            .into_iter()
+            .flatten()
+        {
+            if limit.max == 0 || limit.per.is_zero() {
+                return Err(ConfigError::EmptyRateLimit(limit));
+            }
+        }
+        let http = match self.http {
+            Some(client) => client,
+            None => {
+                let mut builder = reqwest::Client::builder();
+                if let Some(timeout) = self.connect_timeout {
+                    builder = builder.connect_timeout(timeout);
+                }
+                if !self.pool_idle_connections {
+                    builder = builder.pool_max_idle_per_host(0).pool_idle_timeout(None);
+                }
+                builder.build().map_err(ConfigError::HttpClient)?
+            }
+        };
+        let user_agent = HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| ConfigError::UserAgent(self.user_agent.clone()))?;
+        let settings = Settings {
+            key,
+            base_url,
+            http,
+            user_agent,
+            request_timeout: self.request_timeout,
+            download_idle_timeout: self.download_idle_timeout,
+            retry: self.retry,
+            rate_limits: self.rate_limits,
+        };
+        Ok((settings, self.wait))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_names_the_missing_variable() {
+        let error = ClientBuilder::default()
+            .with_vars(|_| None)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::Config(ConfigError::NoKeyInEnvironment)),
+            "{error}"
+        );
+        assert!(error.to_string().contains("APIKLEY_API_KEY is not set"));
+        let client = ClientBuilder::default()
+            .with_vars(|name| match name {
+                API_KEY_VAR => Some("k".into()),
+                BASE_URL_VAR => Some(" http://127.0.0.1:9 ".into()),
+                _ => None,
+            })
+            .build()
+            .unwrap();
+        assert_eq!(client.base_url().as_str(), "http://127.0.0.1:9/");
+        let default = ClientBuilder::default()
+            .with_vars(|name| (name == API_KEY_VAR).then(|| "k".into()))
+            .build()
+            .unwrap();
+        assert_eq!(default.base_url().as_str(), "https://api.apikley.ru/");
+    }
+
+    #[test]
+    fn the_first_invalid_setting_is_the_error() {
+        let error = Client::builder()
+            .api_key(" ")
+            .base_url("ftp://x")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::Config(ConfigError::EmptyKey)),
+            "{error}"
+        );
+        let error = Client::builder().build().unwrap_err();
+        assert!(
+            matches!(error, Error::Config(ConfigError::NoKey)),
+            "{error}"
+        );
+        let error = Client::builder()
+            .api_key("k")
+            .rate_limits(
+                RateLimits::default()
+                    .with_creates(Some(crate::RateLimit::new(0, Duration::from_secs(1)))),
+            )
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::Config(ConfigError::EmptyRateLimit(_))),
+            "{error}"
+        );
+    }
 }

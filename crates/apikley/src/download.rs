@@ -12,13 +12,14 @@ use reqwest::header::{CONTENT_RANGE, ETAG, HeaderValue, IF_RANGE, LAST_MODIFIED,
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use url::Url;
 
-use crate::client::Client;
 use crate::error::Error;
+use crate::record::TaskId;
 use crate::retry::{Class, Classified, RetryPolicy, retrying};
-use crate::task::{TaskId, TaskState};
+use crate::transport::Transport;
 
 /// How a download is going, reported after each chunk written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DownloadProgress {
     /// Bytes on disk so far.
     pub received: u64,
@@ -43,6 +44,7 @@ impl fmt::Display for DownloadProgress {
 
 /// A finished download.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DownloadedFile {
     /// Where the file is.
     pub path: PathBuf,
@@ -56,22 +58,26 @@ pub struct DownloadedFile {
 
 type ProgressFn<'a> = Box<dyn FnMut(&DownloadProgress) + Send + 'a>;
 
+/// Finds the URL of a task's file (one status query), after the target has been checked.
+pub(crate) type Resolve = Pin<Box<dyn Future<Output = Result<Url, Error>> + Send>>;
+
 /// What is downloaded.
 enum Source {
     /// A file's URL.
     Url(Url),
-    /// The first result file of a finished task, found with one status query.
-    Task(TaskId),
+    /// A task's file, whose URL is still to be found.
+    Task(Resolve),
     /// Nothing can be: this error is the outcome.
     Refused(Error),
 }
 
-/// A configured download; `.await` it. Made by [`Client::download`], [`Client::download_task`]
-/// or [`CompletedTask::download`](crate::CompletedTask::download). It owns a handle to the
-/// client, so it can be spawned.
+/// A configured download; `.await` it. Made by [`Client::download`](crate::Client::download),
+/// [`Client::download_task`](crate::Client::download_task) or
+/// [`CompletedTask::download`](crate::CompletedTask::download). It owns what it needs, so it can
+/// be spawned.
 #[must_use = "a Download does nothing until awaited"]
 pub struct Download<'a> {
-    client: Client,
+    transport: Transport,
     source: Source,
     path: PathBuf,
     task_id: Option<TaskId>,
@@ -84,7 +90,7 @@ impl fmt::Debug for Download<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let source = match &self.source {
             Source::Url(url) => url.as_str().to_owned(),
-            Source::Task(id) => format!("task {id}"),
+            Source::Task(_) => format!("the file of task {:?}", self.task_id),
             Source::Refused(error) => format!("refused: {error}"),
         };
         f.debug_struct("Download")
@@ -96,14 +102,11 @@ impl fmt::Debug for Download<'_> {
 }
 
 impl Download<'static> {
-    fn new(client: &Client, source: Source, path: PathBuf, task_id: Option<TaskId>) -> Self {
+    fn new(transport: &Transport, source: Source, path: PathBuf, task_id: Option<TaskId>) -> Self {
         // A transfer may rightly take long: attempts bound the retries, not the clock.
-        let retry = RetryPolicy {
-            max_elapsed: Duration::MAX,
-            ..client.inner.retry
-        };
+        let retry = transport.retry_policy().with_max_elapsed(Duration::MAX);
         Download {
-            client: client.clone(),
+            transport: transport.clone(),
             source,
             path,
             task_id,
@@ -114,18 +117,28 @@ impl Download<'static> {
     }
 
     pub(crate) fn of_url(
-        client: &Client,
+        transport: &Transport,
         url: Url,
         path: PathBuf,
         task_id: Option<TaskId>,
     ) -> Self {
-        Download::new(client, Source::Url(url), path, task_id)
+        Download::new(transport, Source::Url(url), path, task_id)
+    }
+
+    /// The file of task `id`, whose URL `resolve` finds once the target has been checked.
+    pub(crate) fn of_task(
+        transport: &Transport,
+        id: TaskId,
+        path: PathBuf,
+        resolve: Resolve,
+    ) -> Self {
+        Download::new(transport, Source::Task(resolve), path, Some(id))
     }
 
     /// A download whose outcome is `error` (a task with no file to download).
-    pub(crate) fn refused(client: &Client, path: PathBuf, error: Error) -> Self {
+    pub(crate) fn refused(transport: &Transport, path: PathBuf, error: Error) -> Self {
         let task_id = error.task_id().cloned();
-        Download::new(client, Source::Refused(error), path, task_id)
+        Download::new(transport, Source::Refused(error), path, task_id)
     }
 }
 
@@ -153,7 +166,7 @@ impl<'a> Download<'a> {
         'a: 'b,
     {
         Download {
-            client: self.client,
+            transport: self.transport,
             source: self.source,
             path: self.path,
             task_id: self.task_id,
@@ -165,10 +178,10 @@ impl<'a> Download<'a> {
 
     async fn run(self) -> Result<DownloadedFile, Error> {
         let Download {
-            client,
+            transport,
             source,
             path,
-            mut task_id,
+            task_id,
             overwrite,
             retry,
             progress,
@@ -183,17 +196,12 @@ impl<'a> Download<'a> {
         let url = match source {
             Source::Refused(error) => return Err(error),
             Source::Url(url) => url,
-            Source::Task(id) => {
-                let url = result_url(&client, &id).await?;
-                task_id = Some(id);
-                url
-            }
+            Source::Task(resolve) => resolve.await?,
         };
         let job = Job {
-            client: &client,
+            transport: &transport,
             url,
             task_id,
-            idle_timeout: client.inner.download_idle_timeout,
         };
         let temp = target.temporary().map_err(|e| target.error(e))?;
         let file = temp
@@ -249,28 +257,6 @@ impl<'a> Download<'a> {
             resumed: transfer.resumed,
             restarted: transfer.restarted,
         })
-    }
-}
-
-/// The first result file of task `id`, which must have succeeded.
-async fn result_url(client: &Client, id: &TaskId) -> Result<Url, Error> {
-    let record = client.task(id.clone()).status().await?;
-    match &record.state {
-        TaskState::Success => match record.result.as_ref().and_then(|r| r.urls.first()) {
-            Some(url) => Ok(url.clone()),
-            None => Err(crate::wait::unusable_result(&record)),
-        },
-        TaskState::Fail => Err(Error::TaskFailed {
-            task_id: record.id,
-            fail_code: record.fail_code,
-            fail_message: record.fail_message,
-        }),
-        state => Err(Error::Download {
-            url: client.base_url().to_string(),
-            task_id: Some(record.id.clone()),
-            status: None,
-            reason: format!("the task has no file yet (state: {state}); wait for it first"),
-        }),
     }
 }
 
@@ -389,11 +375,10 @@ impl Transfer<'_> {
 }
 
 /// What to download; shared by the attempts.
-struct Job<'c> {
-    client: &'c Client,
+struct Job<'t> {
+    transport: &'t Transport,
     url: Url,
     task_id: Option<TaskId>,
-    idle_timeout: Option<Duration>,
 }
 
 impl Classified for Error {
@@ -422,7 +407,7 @@ impl Job<'_> {
 
     /// Waits for `step`, at most the idle timeout.
     async fn idle<T>(&self, step: impl Future<Output = T>) -> Result<T, Error> {
-        match self.idle_timeout {
+        match self.transport.download_idle_timeout() {
             Some(limit) => tokio::time::timeout(limit, step)
                 .await
                 .map_err(|_| self.error(None, format!("no data for {limit:?}"))),
@@ -436,7 +421,7 @@ impl Job<'_> {
         if t.received > 0 && !resume {
             t.start_over(target).await?;
         }
-        let mut request = self.client.inner.download_http.get(self.url.clone());
+        let mut request = self.transport.http().get(self.url.clone());
         if resume {
             request = request.header(RANGE, format!("bytes={}-", t.received));
             if let Some(validator) = &t.validator {
@@ -538,33 +523,6 @@ impl<'a> IntoFuture for Download<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
-    }
-}
-
-impl Client {
-    /// Downloads a file to `path` (see [`Download`] for the options).
-    pub fn download(&self, url: Url, path: impl Into<PathBuf>) -> Download<'static> {
-        Download::of_url(self, url, path.into(), None)
-    }
-
-    /// Downloads a finished task's first result file to `path`, after one status query.
-    ///
-    /// ```no_run
-    /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
-    /// let file = client.download_task("task_123", "clip.mp4").overwrite(true).await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// A failed task is [`Error::TaskFailed`]; one that succeeded without a file to download is
-    /// [`Error::ResultUnusable`]; one that has not finished yet is an [`Error::Download`] saying
-    /// so (retryable).
-    pub fn download_task(
-        &self,
-        task_id: impl Into<TaskId>,
-        path: impl Into<PathBuf>,
-    ) -> Download<'static> {
-        let id = task_id.into();
-        Download::new(self, Source::Task(id.clone()), path.into(), Some(id))
     }
 }
 

@@ -7,8 +7,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use url::Url;
 
+use crate::config::ConfigError;
+use crate::record::{TaskId, TaskState};
 use crate::retry::Class;
-use crate::task::{TaskId, TaskState};
 
 /// Everything that can go wrong, as cases a caller can match on.
 ///
@@ -20,7 +21,7 @@ use crate::task::{TaskId, TaskState};
 pub enum Error {
     /// The client is misconfigured (missing key, refused base URL, …). Nothing was sent.
     #[error("configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
 
     /// The request breaks the model's rules. Nothing was sent; every problem is listed.
     #[error("invalid request: {0}")]

@@ -88,6 +88,7 @@ impl fmt::Display for MediaType {
 
 /// What a model accepts for a file input: which formats (by content) and how large.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FileRules {
     /// The largest size, in bytes.
     pub max_bytes: u64,
@@ -97,6 +98,7 @@ pub struct FileRules {
 
 /// A local file that passed a model's [`FileRules`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CheckedFile {
     /// The file.
     pub path: PathBuf,
@@ -106,48 +108,91 @@ pub struct CheckedFile {
     pub media_type: MediaType,
 }
 
+/// Why a local file cannot be used, in words that complete "the file …".
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileProblem {
+    /// It cannot be opened or read.
+    #[error("cannot be read ({0})")]
+    Unreadable(#[source] std::io::Error),
+    /// It is a folder or a device, not a file.
+    #[error("is not a file")]
+    NotAFile,
+    /// Its content is of a format the rules do not accept.
+    #[error("is a {found} file{}; accepted: {}", misnamed(path, *found), list(accepted))]
+    WrongType {
+        /// The file (for its name).
+        path: PathBuf,
+        /// What its content is.
+        found: MediaType,
+        /// What is accepted.
+        accepted: &'static [MediaType],
+    },
+    /// Its content is of no format known here.
+    #[error("is not a recognised image; accepted: {}", list(accepted))]
+    Unrecognised {
+        /// What is accepted.
+        accepted: &'static [MediaType],
+    },
+    /// It is larger than allowed.
+    #[error("is {size} bytes, more than the {max} bytes allowed")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The most allowed.
+        max: u64,
+    },
+}
+
+fn list(types: &[MediaType]) -> String {
+    types
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A local file's size and format (by its first bytes), read without loading it.
+pub(crate) fn inspect(path: &Path) -> Result<(u64, Option<MediaType>), FileProblem> {
+    let mut file = std::fs::File::open(path).map_err(FileProblem::Unreadable)?;
+    let metadata = file.metadata().map_err(FileProblem::Unreadable)?;
+    if !metadata.is_file() {
+        return Err(FileProblem::NotAFile);
+    }
+    let mut head = [0u8; 16];
+    let read = read_head(&mut file, &mut head).map_err(FileProblem::Unreadable)?;
+    Ok((metadata.len(), MediaType::sniff(&head[..read])))
+}
+
 impl FileRules {
-    /// Checks a local file without reading more than its first bytes. The error says, in
-    /// words, which rule the file breaks.
-    pub fn check(&self, path: &Path) -> Result<CheckedFile, String> {
-        let mut file = std::fs::File::open(path).map_err(|e| format!("cannot be read ({e})"))?;
-        let metadata = file
-            .metadata()
-            .map_err(|e| format!("cannot be read ({e})"))?;
-        if !metadata.is_file() {
-            return Err("is not a file".into());
-        }
-        let size = metadata.len();
-        let mut head = [0u8; 16];
-        let read = read_head(&mut file, &mut head).map_err(|e| format!("cannot be read ({e})"))?;
-        let accepted = || {
-            self.types
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let media_type = match MediaType::sniff(&head[..read]) {
+    /// Files of these formats, up to `max_bytes`.
+    pub const fn new(max_bytes: u64, types: &'static [MediaType]) -> Self {
+        FileRules { max_bytes, types }
+    }
+
+    /// Checks a local file without reading more than its first bytes.
+    pub fn check(&self, path: &Path) -> Result<CheckedFile, FileProblem> {
+        let (size, found) = inspect(path)?;
+        let media_type = match found {
             Some(kind) if self.types.contains(&kind) => kind,
-            Some(kind) => {
-                return Err(format!(
-                    "is a {kind} file{}; accepted: {}",
-                    misnamed(path, kind),
-                    accepted()
-                ));
+            Some(found) => {
+                return Err(FileProblem::WrongType {
+                    path: path.to_owned(),
+                    found,
+                    accepted: self.types,
+                });
             }
             None => {
-                return Err(format!(
-                    "is not a recognised image; accepted: {}",
-                    accepted()
-                ));
+                return Err(FileProblem::Unrecognised {
+                    accepted: self.types,
+                });
             }
         };
         if size > self.max_bytes {
-            return Err(format!(
-                "is {} bytes, more than the {} bytes allowed",
-                size, self.max_bytes
-            ));
+            return Err(FileProblem::TooLarge {
+                size,
+                max: self.max_bytes,
+            });
         }
         Ok(CheckedFile {
             path: path.to_owned(),
@@ -241,10 +286,8 @@ impl From<url::Url> for MediaSource {
 mod tests {
     use super::*;
 
-    const IMAGES: FileRules = FileRules {
-        max_bytes: 100,
-        types: &[MediaType::Jpeg, MediaType::Png, MediaType::Webp],
-    };
+    const IMAGES: FileRules =
+        FileRules::new(100, &[MediaType::Jpeg, MediaType::Png, MediaType::Webp]);
 
     #[test]
     fn formats_are_told_by_content() {
@@ -279,23 +322,19 @@ mod tests {
         };
         let png = write("ok.png", b"\x89PNG\r\n\x1a\n0123456789");
         assert_eq!(IMAGES.check(&png).unwrap().media_type, MediaType::Png);
+        let problem = |path: &Path| IMAGES.check(path).unwrap_err().to_string();
         let gif = write("fake.png", b"GIF89a0123456789");
         assert_eq!(
-            IMAGES.check(&gif).unwrap_err(),
+            problem(&gif),
             "is a GIF file (named .png); accepted: JPEG, PNG, WebP"
         );
         let big = write("big.jpg", &[&b"\xFF\xD8\xFF"[..], &[0u8; 120]].concat());
         assert_eq!(
-            IMAGES.check(&big).unwrap_err(),
+            problem(&big),
             "is 123 bytes, more than the 100 bytes allowed"
         );
-        assert!(
-            IMAGES
-                .check(&dir.join("missing.png"))
-                .unwrap_err()
-                .starts_with("cannot be read")
-        );
-        assert_eq!(IMAGES.check(&dir).unwrap_err(), "is not a file");
+        assert!(problem(&dir.join("missing.png")).starts_with("cannot be read"));
+        assert_eq!(problem(&dir), "is not a file");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

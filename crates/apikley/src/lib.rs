@@ -40,29 +40,33 @@ pub mod callback;
 mod client;
 mod config;
 mod download;
+mod endpoint;
 mod envelope;
 mod error;
 mod files;
 mod model;
 mod rate_limit;
+mod record;
 mod retry;
 mod task;
 mod transport;
 mod upload;
 mod wait;
 
-pub use client::{Client, Submission};
-pub use config::{API_KEY_VAR, ApiKey, BASE_URL_VAR, ClientBuilder, DEFAULT_BASE_URL};
+pub use client::{Client, ClientBuilder, Submission};
+pub use config::{API_KEY_VAR, ApiKey, BASE_URL_VAR, ConfigError, DEFAULT_BASE_URL, is_loopback};
 pub use download::{Download, DownloadProgress, DownloadedFile};
+pub use endpoint::Endpoint;
 pub use envelope::Envelope;
 pub use error::{ApiCode, ApiError, Error, Violation, Violations};
-pub use files::{CheckedFile, FileRules, MediaSource, MediaType};
+pub use files::{CheckedFile, FileProblem, FileRules, MediaSource, MediaType};
 pub use model::{Model, TaskRequest};
 pub use rate_limit::{RateLimit, RateLimits};
+pub use record::{NotARecord, ResultError, TaskId, TaskRecord, TaskResult, TaskState};
 pub use retry::RetryPolicy;
-pub use task::{TaskId, TaskRecord, TaskResult, TaskState};
+pub use task::Task;
 pub use upload::{UPLOAD_RETENTION, UploadOptions, UploadedFile};
-pub use wait::{CompletedTask, PollSchedule, Progress, Task, WaitOptions, Waiter};
+pub use wait::{Clock, CompletedTask, PollSchedule, Progress, WaitOptions, Waiter};
 
 /// The spec-exact generated types and clients of the shared Market endpoints.
 pub use apikley_raw as raw;

@@ -5,7 +5,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{MediaSource, Violations};
+use crate::endpoint::Endpoint;
+use crate::error::Violations;
+use crate::files::MediaSource;
 
 /// A Market model: ties a model id to the spec-exact `createTask` body generated from its
 /// OpenAPI document. Every Market model shares `createTask`, Get Task Details and the
@@ -14,11 +16,16 @@ use crate::{MediaSource, Violations};
 /// ```
 /// use std::time::Duration;
 ///
-/// /// A model whose generated body is `serde_json::Value` (a real one uses its raw crate's type).
+/// /// A model whose generated body is `serde_json::Value` (a real one uses its raw crate's type,
+/// /// and its raw crate's `operations` table for the endpoint).
 /// struct Echo;
 ///
 /// impl apikley::Model for Echo {
 ///     const ID: &'static str = "example/echo";
+///     const CREATE_TASK: apikley::Endpoint = apikley::Endpoint {
+///         method: "POST",
+///         path: "api/v1/jobs/createTask",
+///     };
 ///     type Body = serde_json::Value;
 ///
 ///     fn expected_duration(_: &Self::Body) -> Option<Duration> {
@@ -29,6 +36,9 @@ use crate::{MediaSource, Violations};
 pub trait Model: Send + Sync + 'static {
     /// The id sent as `model`, e.g. `bytedance/seedance-1.5-pro`.
     const ID: &'static str;
+
+    /// Where `createTask` is, as the model's spec declares it (its raw crate's `operations`).
+    const CREATE_TASK: Endpoint;
 
     /// The spec-exact `createTask` body (`model`, `callBackUrl`, `input`), from the model's raw
     /// crate.

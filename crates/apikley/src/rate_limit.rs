@@ -7,6 +7,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// At most `max` requests in any window of `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RateLimit {
     /// Requests allowed per window.
     pub max: u32,
@@ -22,7 +23,15 @@ impl RateLimit {
 }
 
 /// The limits a client keeps to, shared by all its clones and tasks.
+///
+/// ```
+/// use std::time::Duration;
+/// use apikley::{RateLimit, RateLimits};
+/// let limits = RateLimits::default().with_queries(Some(RateLimit::new(5, Duration::from_secs(1))));
+/// assert_eq!(limits.queries.map(|q| q.max), Some(5));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RateLimits {
     /// New tasks (`createTask`); `None` for no limit. Default: 20 per 10 s, the documented
     /// account limit.
@@ -48,6 +57,20 @@ impl RateLimits {
             creates: None,
             queries: None,
         }
+    }
+
+    /// The limit of new tasks (`None`: no limit).
+    #[must_use]
+    pub const fn with_creates(mut self, limit: Option<RateLimit>) -> Self {
+        self.creates = limit;
+        self
+    }
+
+    /// The limit of status queries (`None`: no limit).
+    #[must_use]
+    pub const fn with_queries(mut self, limit: Option<RateLimit>) -> Self {
+        self.queries = limit;
+        self
     }
 }
 

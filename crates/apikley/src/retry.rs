@@ -16,7 +16,16 @@ use tokio::time::Instant;
 /// errors, 429, 455, 5xx and pages that are not the API's answer; `createTask` (and URL uploads,
 /// which make the service fetch again) only when the request provably did nothing (the
 /// connection was refused before sending, or the answer was 429, 433 or 455).
+///
+/// ```
+/// use std::time::Duration;
+/// let policy = apikley::RetryPolicy::default()
+///     .with_max_attempts(3)
+///     .with_max_elapsed(Duration::from_secs(30));
+/// assert_eq!(policy.max_attempts, 3);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1 = no retries).
     pub max_attempts: u32,
@@ -49,6 +58,34 @@ impl RetryPolicy {
             initial_delay: Duration::ZERO,
             max_delay: Duration::ZERO,
         }
+    }
+
+    /// Attempts in all, the first included (at least 1).
+    #[must_use]
+    pub const fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = if attempts == 0 { 1 } else { attempts };
+        self
+    }
+
+    /// The time budget for retries.
+    #[must_use]
+    pub const fn with_max_elapsed(mut self, budget: Duration) -> Self {
+        self.max_elapsed = budget;
+        self
+    }
+
+    /// The first backoff's upper bound.
+    #[must_use]
+    pub const fn with_initial_delay(mut self, delay: Duration) -> Self {
+        self.initial_delay = delay;
+        self
+    }
+
+    /// The largest backoff.
+    #[must_use]
+    pub const fn with_max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
     }
 
     fn backoff(&self) -> FullJitter {
@@ -188,12 +225,11 @@ mod tests {
 
     #[test]
     fn backoff_is_bounded_doubling_and_counts_retries() {
-        let policy = RetryPolicy {
-            max_attempts: 6,
-            max_elapsed: Duration::from_secs(60),
-            initial_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(5),
-        };
+        let policy = RetryPolicy::default()
+            .with_max_attempts(6)
+            .with_max_elapsed(Duration::from_secs(60))
+            .with_initial_delay(Duration::from_secs(1))
+            .with_max_delay(Duration::from_secs(5));
         for _ in 0..100 {
             let delays: Vec<_> = policy.backoff().collect();
             assert_eq!(delays.len(), 5);
@@ -249,12 +285,11 @@ mod tests {
     }
 
     async fn attempts(class: Class, idempotent: bool, deadline: Option<Instant>) -> u32 {
-        let policy = RetryPolicy {
-            max_attempts: 4,
-            max_elapsed: Duration::from_secs(60),
-            initial_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(1),
-        };
+        let policy = RetryPolicy::default()
+            .with_max_attempts(4)
+            .with_max_elapsed(Duration::from_secs(60))
+            .with_initial_delay(Duration::from_secs(1))
+            .with_max_delay(Duration::from_secs(1));
         let count = std::sync::atomic::AtomicU32::new(0);
         let _ = retrying(
             &policy,

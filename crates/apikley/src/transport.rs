@@ -1,83 +1,25 @@
-//! One API call: rate limit, request, envelope, typed failure; retried as policy allows.
+//! One API call: rate limit, request, envelope, typed failure; retried as the one
+//! classification allows. The [`Transport`] owns everything a call needs.
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use reqwest::Method;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderValue, USER_AGENT};
 use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
 
-use crate::client::Inner;
+use crate::config::{ApiKey, ConfigError};
+use crate::endpoint::Op;
 use crate::envelope::{Envelope, MAX_BODY, redact, snippet};
 use crate::error::{ApiCode, ApiError, Error};
-use crate::retry::{Class, Classified, retry_after, retrying};
-use crate::task::TaskId;
-
-/// How long the service may spend fetching a URL upload (it allows itself 30 s), on top of the
-/// request timeout: the answer must not be given up while the fetch may still be going on.
-const URL_FETCH_ALLOWANCE: Duration = Duration::from_secs(45);
-
-/// The API operations, by the name the docs give their paths.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    CreateTask,
-    TaskDetail,
-    Credits,
-    UploadBase64,
-    UploadUrl,
-    UploadStream,
-}
-
-impl Op {
-    pub(crate) const ALL: [Op; 6] = [
-        Op::CreateTask,
-        Op::TaskDetail,
-        Op::Credits,
-        Op::UploadBase64,
-        Op::UploadUrl,
-        Op::UploadStream,
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Op::CreateTask => "createTask",
-            Op::TaskDetail => "recordInfo",
-            Op::Credits => "credit",
-            Op::UploadBase64 => "file-base64-upload",
-            Op::UploadUrl => "file-url-upload",
-            Op::UploadStream => "file-stream-upload",
-        }
-    }
-
-    /// The path relative to the base URL.
-    pub(crate) fn path(self) -> &'static str {
-        match self {
-            Op::CreateTask => "api/v1/jobs/createTask",
-            Op::TaskDetail => "api/v1/jobs/recordInfo",
-            Op::Credits => "api/v1/chat/credit",
-            Op::UploadBase64 => "file-upload/api/file-base64-upload",
-            Op::UploadUrl => "file-upload/api/file-url-upload",
-            Op::UploadStream => "file-upload/api/file-stream-upload",
-        }
-    }
-
-    /// Whether a repeat cannot do the work twice. `createTask` charges again; a URL upload
-    /// makes the service fetch the file again.
-    pub(crate) fn idempotent(self) -> bool {
-        !matches!(self, Op::CreateTask | Op::UploadUrl)
-    }
-
-    /// Time on top of the request timeout.
-    fn allowance(self) -> Duration {
-        match self {
-            Op::UploadUrl => URL_FETCH_ALLOWANCE,
-            _ => Duration::ZERO,
-        }
-    }
-}
+use crate::rate_limit::{Limiter, RateLimits};
+use crate::record::TaskId;
+use crate::retry::{Class, Classified, RetryPolicy, retry_after, retrying};
 
 /// How one attempt failed.
 #[derive(Debug)]
@@ -86,6 +28,8 @@ pub(crate) enum Failure {
     NotSent(reqwest::Error),
     /// No rate-limit slot was free before the deadline: nothing was sent.
     NoSlot,
+    /// The request cannot be made (a spec's path that does not join onto the base URL).
+    Unusable(String),
     /// The request could not even be built (a body that does not serialize): nothing was sent,
     /// and a retry would fail the same way.
     Unbuildable(reqwest::Error),
@@ -116,6 +60,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::NotSent(e) => write!(f, "connection failed: {e}"),
             Failure::NoSlot => f.write_str("no rate-limit slot before the deadline"),
+            Failure::Unusable(reason) => write!(f, "cannot be made: {reason}"),
             Failure::Unbuildable(e) => write!(f, "the request could not be built: {e}"),
             Failure::NoAnswer { source, .. } => write!(f, "no complete answer: {source}"),
             Failure::Api { code, message, .. } => {
@@ -131,7 +76,7 @@ impl Classified for Failure {
     fn class(&self) -> Class {
         match self {
             Failure::NotSent(_) | Failure::NoSlot => Class::NotSent,
-            Failure::Unbuildable(_) => Class::Permanent,
+            Failure::Unbuildable(_) | Failure::Unusable(_) => Class::Permanent,
             Failure::NoAnswer { .. } => Class::Transient,
             Failure::Api { code, .. } => Class::of_code(code.code()),
             Failure::Undecodable { transient, .. } => {
@@ -157,7 +102,7 @@ impl Failure {
     /// have been processed, and whose task id is not known, is [`Error::OutcomeUnknown`].
     fn into_error(self, op: Op, task_id: Option<&TaskId>) -> Error {
         let task_id = task_id.cloned();
-        if op == Op::CreateTask {
+        if matches!(op, Op::CreateTask(_)) {
             let unknown = |reason: String, status, source, snippet| Error::OutcomeUnknown {
                 reason,
                 status,
@@ -196,6 +141,7 @@ impl Failure {
                 operation: op.name(),
                 task_id,
             },
+            Failure::Unusable(reason) => Error::Config(ConfigError::Endpoint(reason)),
             Failure::NotSent(source)
             | Failure::Unbuildable(source)
             | Failure::NoAnswer { source, .. } => Error::Transport {
@@ -238,7 +184,7 @@ impl Failure {
 pub(crate) struct Scope<'a> {
     /// The task concerned, named in errors and traces.
     pub(crate) task_id: Option<&'a TaskId>,
-    /// No attempt or retry goes past this.
+    /// No attempt or retry goes past this, and no wait for a rate-limit slot.
     pub(crate) deadline: Option<Instant>,
     /// Added to the request timeout (large uploads need longer than a JSON call).
     pub(crate) extra_time: Duration,
@@ -246,14 +192,79 @@ pub(crate) struct Scope<'a> {
     pub(crate) on_send: Option<&'a (dyn Fn() + Send + Sync)>,
 }
 
-impl Inner {
+/// What a [`Transport`] is made of.
+pub(crate) struct Settings {
+    pub(crate) key: ApiKey,
+    pub(crate) base_url: Url,
+    pub(crate) http: reqwest::Client,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) download_idle_timeout: Option<Duration>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) rate_limits: RateLimits,
+}
+
+/// The API as the client reaches it: key, base URL, HTTP client, timeouts, retry policy and
+/// rate limits, shared by every clone.
+#[derive(Clone)]
+pub(crate) struct Transport(Arc<Shared>);
+
+struct Shared {
+    settings: Settings,
+    creates: Option<Limiter>,
+    queries: Option<Limiter>,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings = &self.0.settings;
+        f.debug_struct("Transport")
+            .field("base_url", &settings.base_url.as_str())
+            .field("api_key", &settings.key)
+            .field("request_timeout", &settings.request_timeout)
+            .field("retry", &settings.retry)
+            .field("rate_limits", &settings.rate_limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    pub(crate) fn new(settings: Settings) -> Self {
+        Transport(Arc::new(Shared {
+            creates: settings.rate_limits.creates.map(Limiter::new),
+            queries: settings.rate_limits.queries.map(Limiter::new),
+            settings,
+        }))
+    }
+
+    /// The base URL requests go to.
+    pub(crate) fn base_url(&self) -> &Url {
+        &self.0.settings.base_url
+    }
+
+    /// The HTTP client, for result files (which never carry the key: it is added to each API
+    /// request only).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.0.settings.http
+    }
+
+    /// How long a download may go without receiving a byte.
+    pub(crate) fn download_idle_timeout(&self) -> Option<Duration> {
+        self.0.settings.download_idle_timeout
+    }
+
+    /// The retry policy, which downloads follow too.
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.0.settings.retry
+    }
+
     /// Calls `op`, retrying as the classification and the policy allow, and reads the answer's
-    /// envelope with `read`. `build` makes the request (once per attempt).
+    /// envelope with `read`. `build` completes the request (query, body), once per attempt.
     pub(crate) async fn call<T>(
         &self,
         op: Op,
         scope: Scope<'_>,
-        build: impl Fn(&reqwest::Client, Url) -> reqwest::RequestBuilder,
+        build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
         read: impl Fn(&Envelope) -> Result<T, String>,
     ) -> Result<T, Error> {
         let attempts = AtomicU32::new(0);
@@ -262,7 +273,7 @@ impl Inner {
             self.attempt(op, scope, attempt, &build, &read).await
         };
         retrying(
-            &self.retry,
+            &self.0.settings.retry,
             op.idempotent(),
             scope.deadline,
             attempt,
@@ -280,21 +291,37 @@ impl Inner {
         .map_err(|failure| failure.into_error(op, scope.task_id))
     }
 
+    fn limiter(&self, op: Op) -> Option<&Limiter> {
+        match op.creates_tasks()? {
+            true => self.0.creates.as_ref(),
+            false => self.0.queries.as_ref(),
+        }
+    }
+
+    fn request(&self, op: Op) -> Result<reqwest::RequestBuilder, Failure> {
+        let endpoint = op.endpoint();
+        let method = Method::from_bytes(endpoint.method.as_bytes())
+            .map_err(|_| Failure::Unusable(format!("the method {:?}", endpoint.method)))?;
+        let url = self.base_url().join(endpoint.path).map_err(|e| {
+            Failure::Unusable(format!(
+                "the base URL cannot take the path {:?}: {e}",
+                endpoint.path
+            ))
+        })?;
+        Ok(self.0.settings.http.request(method, url))
+    }
+
     async fn attempt<T>(
         &self,
         op: Op,
         scope: Scope<'_>,
         attempt: u32,
-        build: &impl Fn(&reqwest::Client, Url) -> reqwest::RequestBuilder,
+        build: &impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
         read: &impl Fn(&Envelope) -> Result<T, String>,
     ) -> Result<T, Failure> {
-        let limiter = match op {
-            Op::CreateTask => self.creates.as_ref(),
-            Op::TaskDetail => self.queries.as_ref(),
-            _ => None,
-        };
+        let settings = &self.0.settings;
         // Waiting for a slot counts against the deadline; once sent, the request timeout does.
-        let _slot = match (limiter, scope.deadline) {
+        let _slot = match (self.limiter(op), scope.deadline) {
             (Some(limiter), Some(deadline)) => Some(
                 tokio::time::timeout_at(deadline, limiter.acquire())
                     .await
@@ -314,11 +341,11 @@ impl Inner {
         );
         async {
             let started = Instant::now();
-            let mut request = build(&self.http, self.endpoint(op))
-                .bearer_auth(self.key.expose())
-                .header(USER_AGENT, self.user_agent.clone())
+            let mut request = build(self.request(op)?)
+                .bearer_auth(settings.key.expose())
+                .header(USER_AGENT, settings.user_agent.clone())
                 .header(ACCEPT, HeaderValue::from_static("application/json"));
-            let limit = self
+            let limit = settings
                 .request_timeout
                 .map(|t| t + scope.extra_time + op.allowance());
             let timeout = match (limit, scope.deadline) {
@@ -362,6 +389,7 @@ impl Inner {
         request: reqwest::RequestBuilder,
         read: &impl Fn(&Envelope) -> Result<T, String>,
     ) -> Result<T, Failure> {
+        let key = self.0.settings.key.expose();
         let response = request.send().await.map_err(|source| {
             if source.is_builder() {
                 Failure::Unbuildable(source)
@@ -382,11 +410,11 @@ impl Inner {
                 source,
                 status: Some(status),
             })?;
-        let envelope = decode(status, retry_after, &body, self.key.expose())?;
+        let envelope = decode(status, retry_after, &body, key)?;
         read(&envelope).map_err(|reason| Failure::Undecodable {
             status,
-            reason: redact(&reason, self.key.expose()),
-            snippet: snippet(&body, self.key.expose()),
+            reason: redact(&reason, key),
+            snippet: snippet(&body, key),
             // A status answer without a record is read like a passing fault: a wait goes on.
             transient: op == Op::TaskDetail,
         })
@@ -447,6 +475,12 @@ pub(crate) fn decode(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint::Endpoint;
+
+    const CREATE: Op = Op::CreateTask(Endpoint {
+        method: "POST",
+        path: "api/v1/jobs/createTask",
+    });
     use crate::envelope::SNIPPET_CHARS;
 
     fn api(result: Result<Envelope, Failure>) -> (ApiCode, Option<String>, StatusCode) {
@@ -569,17 +603,13 @@ mod tests {
         };
         for code in [429, 433, 455] {
             assert!(
-                failure(code)
-                    .class()
-                    .may_resend(Op::CreateTask.idempotent()),
+                failure(code).class().may_resend(CREATE.idempotent()),
                 "{code}"
             );
         }
         for code in [400, 401, 402, 422, 500, 501, 505, 599] {
             assert!(
-                !failure(code)
-                    .class()
-                    .may_resend(Op::CreateTask.idempotent()),
+                !failure(code).class().may_resend(CREATE.idempotent()),
                 "{code}"
             );
         }
@@ -602,14 +632,14 @@ mod tests {
         for code in [500, 502, 599, 408] {
             assert!(
                 matches!(
-                    failure(code).into_error(Op::CreateTask, None),
+                    failure(code).into_error(CREATE, None),
                     Error::OutcomeUnknown { .. }
                 ),
                 "{code}"
             );
         }
         assert!(
-            matches!(failure(402).into_error(Op::CreateTask, None), Error::Api(e) if e.operation == "createTask")
+            matches!(failure(402).into_error(CREATE, None), Error::Api(e) if e.operation == "createTask")
         );
         let page = Failure::Undecodable {
             status: StatusCode::OK,
@@ -617,7 +647,7 @@ mod tests {
             snippet: "<html>".into(),
             transient: true,
         };
-        match page.into_error(Op::CreateTask, None) {
+        match page.into_error(CREATE, None) {
             Error::OutcomeUnknown { snippet, .. } => assert_eq!(snippet.as_deref(), Some("<html>")),
             other => panic!("{other:?}"),
         }

@@ -1,4 +1,5 @@
-//! Uploads: local files (streamed), bytes (Base64) and URLs, hosted for a model's input.
+//! Uploads: local files (streamed), bytes (Base64) and URLs, hosted for a model's input. The
+//! [`Client`](crate::Client) methods call these.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,11 +11,11 @@ use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use url::Url;
 
-use crate::client::Client;
+use crate::endpoint::Op;
 use crate::envelope::Envelope;
 use crate::error::Error;
-use crate::files::{FileRules, MediaType};
-use crate::transport::{Op, Scope};
+use crate::files::{FileRules, MediaType, inspect};
+use crate::transport::{Scope, Transport};
 
 /// Uploaded files live this long at least: Apikley documents deletion after 3 days, kie.ai's
 /// quickstart after 24 hours; the shorter is assumed.
@@ -22,6 +23,7 @@ pub const UPLOAD_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A file hosted by the upload service.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct UploadedFile {
     /// The URL to pass in a model's input.
     pub download_url: Url,
@@ -68,7 +70,17 @@ impl UploadedFile {
 }
 
 /// Where and how a file is uploaded.
+///
+/// ```
+/// use apikley::{FileRules, MediaType, UploadOptions};
+/// const IMAGES: FileRules = FileRules::new(10_000_000, &[MediaType::Jpeg, MediaType::Png]);
+/// let options = UploadOptions::default()
+///     .with_upload_path("my-app/inputs")
+///     .with_rules(IMAGES);
+/// assert_eq!(options.upload_path, "my-app/inputs");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UploadOptions {
     /// The folder on the service (no leading or trailing slash). Default `apikley-sdk`.
     pub upload_path: String,
@@ -90,9 +102,23 @@ impl Default for UploadOptions {
 }
 
 impl UploadOptions {
+    /// The folder on the service.
+    #[must_use]
+    pub fn with_upload_path(mut self, path: impl Into<String>) -> Self {
+        self.upload_path = path.into();
+        self
+    }
+
+    /// The name on the service (replacing any file of that name there).
+    #[must_use]
+    pub fn with_file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = Some(name.into());
+        self
+    }
+
     /// Checks files against `rules` before uploading them.
     #[must_use]
-    pub fn rules(mut self, rules: FileRules) -> Self {
+    pub fn with_rules(mut self, rules: FileRules) -> Self {
         self.rules = Some(rules);
         self
     }
@@ -124,176 +150,109 @@ fn upload_allowance(size: u64) -> Duration {
     Duration::from_secs(size / (256 * 1024))
 }
 
-impl Client {
-    /// Uploads a local file, streamed from disk (memory use does not grow with its size).
-    ///
-    /// ```no_run
-    /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
-    /// let file = client.upload_file("photos/beach.png").await?;
-    /// println!("{} ({} bytes, {}), usable until {}", file.download_url, file.size, file.mime_type, file.expires_at);
-    /// # Ok(()) }
-    /// ```
-    pub async fn upload_file(&self, path: impl AsRef<Path>) -> Result<UploadedFile, Error> {
-        self.upload_file_with(path, &UploadOptions::default()).await
-    }
-
-    /// Uploads a local file with options; with [`UploadOptions::rules`] the file is checked
-    /// (format by content, size) before anything is sent.
-    ///
-    /// ```no_run
-    /// use apikley::{FileRules, MediaType, UploadOptions};
-    ///
-    /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
-    /// let images = FileRules { max_bytes: 10_000_000, types: &[MediaType::Jpeg, MediaType::Png] };
-    /// let options = UploadOptions { upload_path: "my-app/inputs".into(), ..UploadOptions::default() }.rules(images);
-    /// let file = client.upload_file_with("photos/beach.png", &options).await?; // a GIF is refused unsent
-    /// # Ok(()) }
-    /// ```
-    pub async fn upload_file_with(
-        &self,
-        path: impl AsRef<Path>,
-        options: &UploadOptions,
-    ) -> Result<UploadedFile, Error> {
-        let path = path.as_ref();
-        let file_error = |reason: String| Error::File {
-            path: path.to_owned(),
-            reason,
-            task_id: None,
-        };
-        let (size, mime) = match &options.rules {
-            Some(rules) => {
-                let checked = rules.check(path).map_err(file_error)?;
-                (checked.size, checked.media_type.mime())
-            }
-            None => {
-                let metadata = std::fs::metadata(path)
-                    .map_err(|e| file_error(format!("cannot be read ({e})")))?;
-                if !metadata.is_file() {
-                    return Err(file_error("is not a file".into()));
-                }
-                let size = metadata.len();
-                let mut head = [0u8; 16];
-                let read = std::fs::File::open(path)
-                    .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-                    .map_err(|e| file_error(format!("cannot be read ({e})")))?;
-                let mime = MediaType::sniff(&head[..read])
-                    .map_or("application/octet-stream", MediaType::mime);
-                (size, mime)
-            }
-        };
-        let local_name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("upload")
-            .to_owned();
-        let name = options.name_for(&local_name);
-        let path = path.to_owned();
-        let scope = Scope {
-            extra_time: upload_allowance(size),
-            ..Scope::default()
-        };
-        let raw: raw::FileUploadResult = self
-            .inner
-            .call(
-                Op::UploadStream,
-                scope,
-                |http, url| {
-                    // A fresh stream per attempt: the file is reopened, never held in memory.
-                    let part = file_part(&path, size, &name)
-                        .mime_str(mime)
-                        .unwrap_or_else(|_| file_part(&path, size, &name));
-                    let form = reqwest::multipart::Form::new()
-                        .text("uploadPath", options.upload_path.clone())
-                        .text("fileName", name.clone())
-                        .part("file", part);
-                    http.post(url).multipart(form)
-                },
-                read_upload,
+/// Uploads a local file, streamed from disk; with rules, checked before anything is sent.
+pub(crate) async fn file(
+    transport: &Transport,
+    path: &Path,
+    options: &UploadOptions,
+) -> Result<UploadedFile, Error> {
+    let file_error = |reason: String| Error::File {
+        path: path.to_owned(),
+        reason,
+        task_id: None,
+    };
+    let (size, mime) = match &options.rules {
+        Some(rules) => {
+            let checked = rules.check(path).map_err(|e| file_error(e.to_string()))?;
+            (checked.size, checked.media_type.mime())
+        }
+        None => {
+            let (size, media_type) = inspect(path).map_err(|e| file_error(e.to_string()))?;
+            (
+                size,
+                media_type.map_or("application/octet-stream", MediaType::mime),
             )
-            .await?;
-        UploadedFile::from_raw(raw, Op::UploadStream)
-    }
+        }
+    };
+    let local_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("upload")
+        .to_owned();
+    let name = options.name_for(&local_name);
+    let scope = Scope {
+        extra_time: upload_allowance(size),
+        ..Scope::default()
+    };
+    let raw: raw::FileUploadResult = transport
+        .call(
+            Op::UploadStream,
+            scope,
+            |request| {
+                // A fresh stream per attempt: the file is reopened, never held in memory.
+                let part = file_part(path, size, &name)
+                    .mime_str(mime)
+                    .unwrap_or_else(|_| file_part(path, size, &name));
+                let form = reqwest::multipart::Form::new()
+                    .text("uploadPath", options.upload_path.clone())
+                    .text("fileName", name.clone())
+                    .part("file", part);
+                request.multipart(form)
+            },
+            read_upload,
+        )
+        .await?;
+    UploadedFile::from_raw(raw, Op::UploadStream)
+}
 
-    /// Uploads bytes held in memory (sent as Base64: best for small files).
-    ///
-    /// ```no_run
-    /// # async fn run(client: apikley::Client, png: Vec<u8>) -> Result<(), apikley::Error> {
-    /// let file = client.upload_bytes(&png, "frame.png", &apikley::UploadOptions::default()).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn upload_bytes(
-        &self,
-        bytes: &[u8],
-        file_name: &str,
-        options: &UploadOptions,
-    ) -> Result<UploadedFile, Error> {
-        let mime = MediaType::sniff(bytes).map_or("application/octet-stream", MediaType::mime);
-        let body = raw::Base64UploadRequest {
-            base64_data: format!("data:{mime};base64,{}", BASE64.encode(bytes)),
-            upload_path: options.upload_path.clone(),
-            file_name: Some(options.name_for(file_name)),
-        };
-        self.upload_json(Op::UploadBase64, &body).await
-    }
+/// Uploads bytes held in memory, as Base64.
+pub(crate) async fn bytes(
+    transport: &Transport,
+    bytes: &[u8],
+    file_name: &str,
+    options: &UploadOptions,
+) -> Result<UploadedFile, Error> {
+    let mime = MediaType::sniff(bytes).map_or("application/octet-stream", MediaType::mime);
+    let body = raw::Base64UploadRequest {
+        base64_data: format!("data:{mime};base64,{}", BASE64.encode(bytes)),
+        upload_path: options.upload_path.clone(),
+        file_name: Some(options.name_for(file_name)),
+    };
+    json(transport, Op::UploadBase64, &body).await
+}
 
-    /// Has the service fetch a public http(s) URL. The service allows itself 30 seconds for the
-    /// fetch, and the client waits that much longer than its request timeout for the answer.
-    /// A request that went out is never sent again (each would fetch again), only one that was
-    /// refused before any work.
-    pub async fn upload_from_url(
-        &self,
-        file_url: &Url,
-        options: &UploadOptions,
-    ) -> Result<UploadedFile, Error> {
-        let local = file_url
-            .path_segments()
-            .and_then(|mut s| s.next_back())
-            .filter(|s| !s.is_empty())
-            .unwrap_or("download");
-        let body = raw::UrlUploadRequest {
-            file_url: file_url.to_string(),
-            upload_path: options.upload_path.clone(),
-            file_name: Some(options.name_for(local)),
-        };
-        self.upload_json(Op::UploadUrl, &body).await
-    }
+/// Has the service fetch a URL.
+pub(crate) async fn url(
+    transport: &Transport,
+    file_url: &Url,
+    options: &UploadOptions,
+) -> Result<UploadedFile, Error> {
+    let local = file_url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("download");
+    let body = raw::UrlUploadRequest {
+        file_url: file_url.to_string(),
+        upload_path: options.upload_path.clone(),
+        file_name: Some(options.name_for(local)),
+    };
+    json(transport, Op::UploadUrl, &body).await
+}
 
-    /// POSTs a generated upload request as JSON; reads the hosted file.
-    async fn upload_json(
-        &self,
-        op: Op,
-        body: &impl serde::Serialize,
-    ) -> Result<UploadedFile, Error> {
-        let raw: raw::FileUploadResult = self
-            .inner
-            .call(
-                op,
-                Scope::default(),
-                |http, url| http.post(url).json(body),
-                read_upload,
-            )
-            .await?;
-        UploadedFile::from_raw(raw, op)
-    }
-
-    /// The account's remaining credits (may be fractional).
-    ///
-    /// ```no_run
-    /// # async fn run(client: apikley::Client) -> Result<(), apikley::Error> {
-    /// println!("{} credits left", client.credits().await?);
-    /// # Ok(()) }
-    /// ```
-    pub async fn credits(&self) -> Result<f64, Error> {
-        self.inner
-            .call(
-                Op::Credits,
-                Scope::default(),
-                |http, url| http.get(url),
-                |answer| {
-                    crate::envelope::number(&answer.data)
-                        .ok_or_else(|| "`data` is not a number of credits".to_owned())
-                },
-            )
-            .await
-    }
+/// POSTs a generated upload request as JSON; reads the hosted file.
+async fn json(
+    transport: &Transport,
+    op: Op,
+    body: &impl serde::Serialize,
+) -> Result<UploadedFile, Error> {
+    let raw: raw::FileUploadResult = transport
+        .call(
+            op,
+            Scope::default(),
+            |request| request.json(body),
+            read_upload,
+        )
+        .await?;
+    UploadedFile::from_raw(raw, op)
 }

@@ -1,24 +1,34 @@
-//! Task handles: one status query, or polling until the task ends.
+//! Waiting for a task: when to ask, what to report, and what a finished task yields.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::client::Client;
 use crate::download::Download;
+use crate::endpoint::Op;
 use crate::error::Error;
-use crate::task::{TaskId, TaskRecord, TaskResult, TaskState};
-use crate::transport::{Op, Scope};
+use crate::record::{TaskId, TaskRecord, TaskResult, TaskState};
+use crate::transport::{Scope, Transport};
 
 /// How long to wait, and how often to ask.
+///
+/// ```
+/// use std::time::Duration;
+/// use apikley::{PollSchedule, WaitOptions};
+/// let options = WaitOptions::default()
+///     .with_deadline(Duration::from_secs(600))
+///     .with_schedule(PollSchedule::Every(Duration::from_secs(5)));
+/// assert_eq!(options.deadline, Duration::from_secs(600));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct WaitOptions {
     /// Give up waiting after this long (default 15 minutes). The task itself goes on.
     pub deadline: Duration,
@@ -35,6 +45,22 @@ impl Default for WaitOptions {
     }
 }
 
+impl WaitOptions {
+    /// Gives up waiting after this long.
+    #[must_use]
+    pub const fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Queries on this schedule.
+    #[must_use]
+    pub const fn with_schedule(mut self, schedule: PollSchedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+}
+
 /// The longest a stretched wait lasts, however far the expected end.
 const MAX_STRETCH: Duration = Duration::from_secs(60);
 /// The shortest fixed interval.
@@ -44,6 +70,7 @@ const MAX_LEARNED: Duration = Duration::from_secs(30 * 60);
 
 /// When a waiting task is queried.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum PollSchedule {
     /// The documented schedule at its thrifty end (every 3 s for the first 30 s, every 10 s until
     /// 2 minutes, every 30 s after), stretched while the task's expected end is still far off:
@@ -91,6 +118,7 @@ impl PollSchedule {
 
 /// Where a waited-for task stands, as reported to a progress callback after each query.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Progress {
     /// The task.
     pub task_id: TaskId,
@@ -113,27 +141,33 @@ impl fmt::Display for Progress {
             "task {}: {}, {} elapsed",
             self.task_id,
             self.state,
-            clock(self.elapsed)
+            Clock(self.elapsed)
         )?;
         if let Some(percent) = self.percent {
             write!(f, ", {percent}%")?;
         }
         if let Some(expected) = self.expected {
-            write!(f, " (about {} expected)", clock(expected))?;
+            write!(f, " (about {} expected)", Clock(expected))?;
         }
         Ok(())
     }
 }
 
-fn clock(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    format!("{}:{:02}", seconds / 60, seconds % 60)
+/// A duration as a clock shows it: `m:ss` (`1:05`, `12:00`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock(pub Duration);
+
+impl fmt::Display for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = self.0.as_secs();
+        write!(f, "{}:{:02}", seconds / 60, seconds % 60)
+    }
 }
 
 /// A task that finished successfully.
 #[derive(Debug, Clone)]
 pub struct CompletedTask {
-    client: Client,
+    transport: Transport,
     record: TaskRecord,
     result: TaskResult,
 }
@@ -177,12 +211,12 @@ impl CompletedTask {
         let path = path.into();
         match self.result.urls.first() {
             Some(url) => Download::of_url(
-                &self.client,
+                &self.transport,
                 url.clone(),
                 path,
                 Some(self.record.id.clone()),
             ),
-            None => Download::refused(&self.client, path, unusable_result(&self.record)),
+            None => Download::refused(&self.transport, path, unusable_result(&self.record)),
         }
     }
 }
@@ -204,9 +238,10 @@ pub(crate) fn unusable_result(record: &TaskRecord) -> Error {
     });
     let reason = match (&record.result, text.as_deref()) {
         (Some(_), _) => "its result names no file to download".to_owned(),
-        (None, Some(text)) => TaskResult::parse(text)
-            .err()
-            .unwrap_or_else(|| "its result could not be read".to_owned()),
+        (None, Some(text)) => TaskResult::parse(text).err().map_or_else(
+            || "its result could not be read".to_owned(),
+            |e| e.to_string(),
+        ),
         (None, None) => "it has no result".to_owned(),
     };
     Error::ResultUnusable {
@@ -216,13 +251,26 @@ pub(crate) fn unusable_result(record: &TaskRecord) -> Error {
     }
 }
 
-/// Learned task durations, per model and workload.
+/// What every wait of a client shares: the default options, and the task durations learned so
+/// far, per model and workload.
 #[derive(Debug, Default)]
-pub(crate) struct Estimator {
+pub(crate) struct Polling {
+    defaults: WaitOptions,
     learned: Mutex<HashMap<String, Duration>>,
 }
 
-impl Estimator {
+impl Polling {
+    pub(crate) fn new(defaults: WaitOptions) -> Self {
+        Polling {
+            defaults,
+            learned: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn defaults(&self) -> &WaitOptions {
+        &self.defaults
+    }
+
     fn expected(&self, key: &str) -> Option<Duration> {
         self.learned.lock().ok()?.get(key).copied()
     }
@@ -246,109 +294,39 @@ pub(crate) struct Workload {
     pub(crate) prior: Option<Duration>,
 }
 
-/// A task on the server: query it, or wait for it to end.
-///
-/// Cloning is cheap; any clone (or `client.task(id)` in another process) follows the same task.
-#[derive(Debug, Clone)]
-pub struct Task {
-    client: Client,
-    id: TaskId,
-    workload: Option<Workload>,
+/// One status query of task `id`, its record read best effort.
+pub(crate) async fn query(
+    transport: &Transport,
+    id: &TaskId,
+    deadline: Option<Instant>,
+) -> Result<TaskRecord, Error> {
+    let scope = Scope {
+        task_id: Some(id),
+        deadline,
+        ..Scope::default()
+    };
+    let mut record = transport
+        .call(
+            Op::TaskDetail,
+            scope,
+            |request| request.query(&[(Op::TASK_ID_PARAMETER, id.as_str())]),
+            |answer| TaskRecord::from_json(&answer.data).map_err(|e| e.to_string()),
+        )
+        .await?;
+    if record.id.as_str().is_empty() {
+        record.id = id.clone();
+    }
+    Ok(record)
 }
 
-impl Task {
-    pub(crate) fn new(client: Client, id: TaskId, workload: Option<Workload>) -> Self {
-        Task {
-            client,
-            id,
-            workload,
-        }
-    }
-
-    /// The task's id: keep it to resume later with [`Client::task`].
-    pub fn id(&self) -> &TaskId {
-        &self.id
-    }
-
-    /// One status query (retried on transient failures).
-    pub async fn status(&self) -> Result<TaskRecord, Error> {
-        self.query(None).await
-    }
-
-    async fn query(&self, deadline: Option<Instant>) -> Result<TaskRecord, Error> {
-        let id = self.id.as_str();
-        let scope = Scope {
-            task_id: Some(&self.id),
-            deadline,
-            ..Scope::default()
-        };
-        let mut record = self
-            .client
-            .inner
-            .call(
-                Op::TaskDetail,
-                scope,
-                |http, url| http.get(url).query(&[("taskId", id)]),
-                |answer| TaskRecord::from_json(&answer.data),
-            )
-            .await?;
-        if record.id.as_str().is_empty() {
-            record.id = self.id.clone();
-        }
-        Ok(record)
-    }
-
-    /// Waits until the task ends, with the client's default [`WaitOptions`].
-    pub async fn wait(&self) -> Result<CompletedTask, Error> {
-        self.waiter().await
-    }
-
-    /// Waits until the task ends, calling `progress` after each query.
-    pub async fn wait_with(
-        &self,
-        progress: impl FnMut(&Progress) + Send,
-    ) -> Result<CompletedTask, Error> {
-        self.waiter().on_progress(progress).await
-    }
-
-    /// A wait with every option: deadline, schedule, cancellation and progress. It owns a
-    /// handle to the task, so it can be spawned.
-    ///
-    /// ```no_run
-    /// # async fn run(task: apikley::Task) -> Result<(), apikley::Error> {
-    /// use std::time::Duration;
-    /// let cancel = tokio_util::sync::CancellationToken::new();
-    /// let done = task
-    ///     .waiter()
-    ///     .deadline(Duration::from_secs(600))
-    ///     .cancel_on(cancel.clone())
-    ///     .on_progress(|p| eprintln!("{p}"))
-    ///     .await?;
-    /// println!("{:?}", done.urls());
-    /// # Ok(()) }
-    /// ```
-    pub fn waiter(&self) -> Waiter<'static> {
-        Waiter {
-            task: self.clone(),
-            options: self.client.inner.wait,
-            cancel: None,
-            progress: None,
-        }
-    }
-
-    fn learning_key(&self, record: Option<&TaskRecord>) -> String {
-        match (&self.workload, record.and_then(|r| r.model.as_deref())) {
-            (Some(w), _) => w.key.clone(),
-            (None, Some(model)) => model.to_owned(),
-            (None, None) => String::new(),
-        }
-    }
-}
-
-/// A configured wait; `.await` it. Made by [`Task::waiter`].
+/// A configured wait; `.await` it. Made by [`Task::waiter`](crate::Task::waiter). It owns what
+/// it needs, so it can be spawned.
 #[must_use = "a Waiter does nothing until awaited"]
 pub struct Waiter<'a> {
-    task: Task,
+    transport: Transport,
+    polling: Arc<Polling>,
+    id: TaskId,
+    workload: Option<Workload>,
     options: WaitOptions,
     cancel: Option<CancellationToken>,
     progress: Option<ProgressFn<'a>>,
@@ -359,10 +337,29 @@ type ProgressFn<'a> = Box<dyn FnMut(&Progress) + Send + 'a>;
 impl fmt::Debug for Waiter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Waiter")
-            .field("task", &self.task.id)
+            .field("task", &self.id)
             .field("options", &self.options)
             .field("cancellable", &self.cancel.is_some())
             .finish()
+    }
+}
+
+impl Waiter<'static> {
+    pub(crate) fn new(
+        transport: Transport,
+        polling: Arc<Polling>,
+        id: TaskId,
+        workload: Option<Workload>,
+    ) -> Self {
+        Waiter {
+            options: *polling.defaults(),
+            transport,
+            polling,
+            id,
+            workload,
+            cancel: None,
+            progress: None,
+        }
     }
 }
 
@@ -393,30 +390,41 @@ impl<'a> Waiter<'a> {
         'a: 'b,
     {
         Waiter {
-            task: self.task,
+            transport: self.transport,
+            polling: self.polling,
+            id: self.id,
+            workload: self.workload,
             options: self.options,
             cancel: self.cancel,
             progress: Some(Box::new(progress)),
         }
     }
 
+    /// The key timings are learned under: the submitted workload, else the record's model.
+    fn learning_key(&self, record: Option<&TaskRecord>) -> String {
+        match (&self.workload, record.and_then(|r| r.model.as_deref())) {
+            (Some(w), _) => w.key.clone(),
+            (None, Some(model)) => model.to_owned(),
+            (None, None) => String::new(),
+        }
+    }
+
     async fn run(mut self) -> Result<CompletedTask, Error> {
-        let task = &self.task;
-        let inner = &task.client.inner;
         let started = Instant::now();
         // A deadline too far to represent is no deadline.
         let deadline = started.checked_add(self.options.deadline);
         let cancel = self.cancel.take().unwrap_or_default();
+        let id = self.id.clone();
         let cancelled = || Error::Cancelled {
-            task_id: task.id.clone(),
+            task_id: id.clone(),
         };
-        let mut key = task.learning_key(None);
-        let prior = task.workload.as_ref().and_then(|w| w.prior);
-        let mut expected = inner.estimator.expected(&key).or(prior);
+        let mut key = self.learning_key(None);
+        let prior = self.workload.as_ref().and_then(|w| w.prior);
+        let mut expected = self.polling.expected(&key).or(prior);
         let mut last_state = None;
         let mut queries = 0;
         // A task this client just created cannot be done yet; one resumed by id may be.
-        let mut query_now = task.workload.is_none();
+        let mut query_now = self.workload.is_none();
 
         loop {
             if !query_now {
@@ -438,21 +446,22 @@ impl<'a> Waiter<'a> {
             let last_query = deadline.is_some_and(|d| Instant::now() >= d);
 
             // Waiting for a rate-limit slot counts against the deadline too.
+            let query_deadline = deadline.and_then(|d| d.checked_add(QUERY_GRACE));
             let outcome = tokio::select! {
-                outcome = task.query(deadline.and_then(|d| d.checked_add(QUERY_GRACE))) => outcome,
+                outcome = query(&self.transport, &self.id, query_deadline) => outcome,
                 () = cancel.cancelled() => return Err(cancelled()),
             };
             queries += 1;
             match outcome {
                 Ok(record) => {
-                    if task.workload.is_none() && key.is_empty() {
-                        key = task.learning_key(Some(&record));
-                        expected = inner.estimator.expected(&key);
+                    if self.workload.is_none() && key.is_empty() {
+                        key = self.learning_key(Some(&record));
+                        expected = self.polling.expected(&key);
                     }
                     last_state = Some(record.state.clone());
                     if let Some(progress) = &mut self.progress {
                         progress(&Progress {
-                            task_id: task.id.clone(),
+                            task_id: self.id.clone(),
                             state: record.state.clone(),
                             elapsed: started.elapsed(),
                             queries,
@@ -461,10 +470,10 @@ impl<'a> Waiter<'a> {
                         });
                     }
                     match record.state {
-                        TaskState::Success => return finish(task, record, &key, started, queries),
+                        TaskState::Success => return self.finish(record, &key, started, queries),
                         TaskState::Fail => {
                             return Err(Error::TaskFailed {
-                                task_id: task.id.clone(),
+                                task_id: self.id,
                                 fail_code: record.fail_code,
                                 fail_message: record.fail_message,
                             });
@@ -472,7 +481,7 @@ impl<'a> Waiter<'a> {
                         // Over in words this SDK does not know: end, keeping what it says.
                         TaskState::Unknown(state) if record.has_ended() => {
                             return Err(Error::TaskEndedUnrecognized {
-                                task_id: task.id.clone(),
+                                task_id: self.id,
                                 state,
                                 fail_code: record.fail_code,
                                 fail_message: record.fail_message,
@@ -484,49 +493,49 @@ impl<'a> Waiter<'a> {
                 }
                 // An outage shorter than the deadline must not end the wait.
                 Err(error) if error.is_retryable() => {
-                    tracing::warn!(task_id = %task.id, %error, "status query failed; still waiting");
+                    tracing::warn!(task_id = %self.id, %error, "status query failed; still waiting");
                 }
                 Err(error) => return Err(error),
             }
             if last_query || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Error::WaitTimedOut {
-                    task_id: task.id.clone(),
+                    task_id: self.id,
                     waited: self.options.deadline,
                     last_state,
                 });
             }
         }
     }
+
+    fn finish(
+        self,
+        record: TaskRecord,
+        key: &str,
+        started: Instant,
+        queries: u32,
+    ) -> Result<CompletedTask, Error> {
+        if let Some(took) = record.generation_time() {
+            self.polling.learn(key, took);
+        }
+        let Some(result) = record.result.clone() else {
+            return Err(unusable_result(&record));
+        };
+        tracing::info!(
+            task_id = %self.id,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            queries,
+            "task succeeded"
+        );
+        Ok(CompletedTask {
+            transport: self.transport,
+            record,
+            result,
+        })
+    }
 }
 
 /// How long the last query may take beyond the deadline.
 const QUERY_GRACE: Duration = Duration::from_secs(10);
-
-fn finish(
-    task: &Task,
-    record: TaskRecord,
-    key: &str,
-    started: Instant,
-    queries: u32,
-) -> Result<CompletedTask, Error> {
-    if let Some(took) = record.generation_time() {
-        task.client.inner.estimator.learn(key, took);
-    }
-    let Some(result) = record.result.clone() else {
-        return Err(unusable_result(&record));
-    };
-    tracing::info!(
-        task_id = %task.id,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        queries,
-        "task succeeded"
-    );
-    Ok(CompletedTask {
-        client: task.client.clone(),
-        record,
-        result,
-    })
-}
 
 impl<'a> IntoFuture for Waiter<'a> {
     type Output = Result<CompletedTask, Error>;
@@ -589,13 +598,13 @@ mod tests {
 
     #[test]
     fn estimates_move_towards_observations() {
-        let estimator = Estimator::default();
-        assert_eq!(estimator.expected("k"), None);
-        estimator.learn("k", Duration::from_secs(100));
-        estimator.learn("k", Duration::from_secs(200));
-        assert_eq!(estimator.expected("k"), Some(Duration::from_secs(130)));
-        estimator.learn("stuck", Duration::from_secs(40 * 60));
-        assert_eq!(estimator.expected("stuck"), Some(MAX_LEARNED));
+        let polling = Polling::default();
+        assert_eq!(polling.expected("k"), None);
+        polling.learn("k", Duration::from_secs(100));
+        polling.learn("k", Duration::from_secs(200));
+        assert_eq!(polling.expected("k"), Some(Duration::from_secs(130)));
+        polling.learn("stuck", Duration::from_secs(40 * 60));
+        assert_eq!(polling.expected("stuck"), Some(MAX_LEARNED));
     }
 
     #[test]

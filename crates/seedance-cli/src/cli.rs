@@ -1,5 +1,6 @@
 //! The command line, as clap reads it.
 
+#[cfg(feature = "sandbox")]
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -20,6 +21,7 @@ pub struct Cli {
     pub json: bool,
 
     /// Use a built-in local sandbox with a fast clock instead of the real service.
+    #[cfg(feature = "sandbox")]
     #[arg(long, global = true)]
     pub sandbox: bool,
 
@@ -34,6 +36,26 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    #[command(flatten)]
+    Api(ApiCommand),
+    /// Run a local sandbox server until Ctrl-C.
+    #[cfg(feature = "sandbox")]
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// How much faster than real time tasks progress.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// The API key to accept.
+        #[arg(long, default_value = apikley_sandbox::DEFAULT_API_KEY)]
+        key: String,
+    },
+}
+
+/// The commands that talk to the API (or the built-in sandbox).
+#[derive(Subcommand, Debug)]
+pub enum ApiCommand {
     /// Generate a video: validate, upload local images, submit, wait with progress, download.
     Generate(Generate),
     /// Show a task's status.
@@ -61,18 +83,16 @@ pub enum Command {
     },
     /// Show the account's remaining credits.
     Credits,
-    /// Run a local sandbox server until Ctrl-C.
-    Sandbox {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// How much faster than real time tasks progress.
-        #[arg(long, default_value_t = 1.0)]
-        speed: f64,
-        /// The API key to accept.
-        #[arg(long, default_value = apikley_sandbox::DEFAULT_API_KEY)]
-        key: String,
-    },
+}
+
+impl Cli {
+    /// Whether to use the built-in sandbox.
+    pub fn sandbox(&self) -> bool {
+        #[cfg(feature = "sandbox")]
+        return self.sandbox;
+        #[cfg(not(feature = "sandbox"))]
+        false
+    }
 }
 
 /// `generate`'s options. Values are checked together, so that every problem is reported at once.

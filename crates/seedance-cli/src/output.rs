@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use seedance::{DownloadProgress, Progress, TaskState};
+use seedance::{Clock, DownloadProgress, Progress, TaskState};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,11 +19,6 @@ pub struct Output {
     mode: Mode,
     bar: Option<ProgressBar>,
     last_state: Option<TaskState>,
-}
-
-fn clock(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    format!("{}:{:02}", seconds / 60, seconds % 60)
 }
 
 impl Output {
@@ -55,7 +50,7 @@ impl Output {
     pub fn progress(&mut self, progress: &Progress) {
         let expected = progress
             .expected
-            .map(|e| format!(" (about {} expected)", clock(e)))
+            .map(|e| format!(" (about {} expected)", Clock(e)))
             .unwrap_or_default();
         match self.mode {
             Mode::Terminal => {
@@ -71,11 +66,11 @@ impl Output {
                 bar.set_message(format!(
                     "{} · {}{expected}",
                     progress.state,
-                    clock(progress.elapsed)
+                    Clock(progress.elapsed)
                 ));
             }
             Mode::Plain if self.last_state.as_ref() != Some(&progress.state) => {
-                eprintln!("{} after {}", progress.state, clock(progress.elapsed));
+                eprintln!("{} after {}", progress.state, Clock(progress.elapsed));
             }
             _ => {}
         }

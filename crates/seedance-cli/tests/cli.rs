@@ -59,7 +59,7 @@ async fn fast_sandbox(faults: Faults) -> Sandbox {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn generate_waits_and_saves_the_video() {
-    let sandbox = fast_sandbox(Faults::default()).await;
+    let sandbox = fast_sandbox(Faults::none()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let output = seedance(
         Some(&sandbox),
@@ -92,7 +92,7 @@ async fn generate_waits_and_saves_the_video() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn generate_json_is_one_document() {
-    let sandbox = fast_sandbox(Faults::default()).await;
+    let sandbox = fast_sandbox(Faults::none()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let output = seedance(
         Some(&sandbox),
@@ -118,7 +118,7 @@ async fn generate_json_is_one_document() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_input_lists_every_problem_and_sends_nothing() {
-    let sandbox = fast_sandbox(Faults::default()).await;
+    let sandbox = fast_sandbox(Faults::none()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         dir.path().join("photo.png"),
@@ -179,10 +179,7 @@ async fn an_api_error_is_one_sentence_with_its_own_exit_code() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_task_names_the_task_and_exits_4() {
-    let faults = Faults {
-        fail_tasks: Some(("500".into(), "Internal server error".into())),
-        ..Faults::default()
-    };
+    let faults = Faults::none().with_failing_tasks("500", "Internal server error");
     let sandbox = fast_sandbox(faults).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let output = seedance(
@@ -216,7 +213,7 @@ async fn a_failed_task_names_the_task_and_exits_4() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_wait_then_status_wait_download_and_credits() {
-    let sandbox = fast_sandbox(Faults::default()).await;
+    let sandbox = fast_sandbox(Faults::none()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let submitted = seedance(
         Some(&sandbox),
@@ -360,7 +357,7 @@ async fn ctrl_c_during_a_wait_says_how_to_resume() {
 /// Defect 2: where the video goes is checked before anything is paid for.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unusable_output_path_is_refused_before_any_request() {
-    let sandbox = fast_sandbox(Faults::default()).await;
+    let sandbox = fast_sandbox(Faults::none()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("existing.mp4"), b"keep me").expect("writes");
     for (args, problem) in [
@@ -427,7 +424,7 @@ async fn argument_errors_are_json_with_json() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_while_saving_names_the_task_and_keeps_the_output_in_the_hint() {
     use std::os::unix::process::CommandExt;
-    let sandbox = fast_sandbox(Faults::default()).await;
+    let sandbox = fast_sandbox(Faults::none()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("seedance"));
     command
@@ -460,7 +457,7 @@ async fn a_full_disk_while_saving_names_the_task_and_keeps_the_output_in_the_hin
     let output = tokio::task::spawn_blocking(move || command.output().expect("runs"))
         .await
         .expect("joins");
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert_eq!(output.status.code(), Some(6), "{}", text(&output.stderr));
     let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let id = document["error"]["task_id"].as_str().expect("the task id");
     assert!(id.starts_with("task_sandbox_"), "{document}");
@@ -531,10 +528,7 @@ async fn interrupted(
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_says_what_was_sent() {
-    let slow = Faults {
-        slow: Some(Duration::from_secs(20)),
-        ..Faults::default()
-    };
+    let slow = Faults::none().with_slow(Duration::from_secs(20));
     let sandbox = fast_sandbox(slow.clone()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let stderr = interrupted(
@@ -555,9 +549,14 @@ async fn ctrl_c_says_what_was_sent() {
         &sandbox,
         &["generate", "A serene beach at sunset", "--image", "in.png"],
         dir.path(),
-        |_| true,
+        |s| s.stats().upload_requests == 1,
     )
     .await;
+    assert_eq!(
+        sandbox.stats().upload_requests,
+        1,
+        "the upload was in flight"
+    );
     assert_eq!(sandbox.stats().create_requests, 0);
     assert!(stderr.contains("no task was created"), "{stderr}");
 }

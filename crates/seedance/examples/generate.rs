@@ -6,7 +6,7 @@
 //!
 //! `APIKLEY_BASE_URL` points it elsewhere, e.g. at a local sandbox.
 
-use seedance::{AspectRatio, Client, Duration, Resolution, VideoRequest};
+use seedance::{AspectRatio, Client, Resolution, VideoLength, VideoRequest};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,7 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let request = VideoRequest::new(prompt)
         .aspect_ratio(AspectRatio::Landscape16x9)
         .resolution(Resolution::P720)
-        .duration(Duration::Seconds8);
+        .duration(VideoLength::Seconds8);
 
     let task = client.submit(request).await?;
     eprintln!("submitted task {} (resume with client.task(id))", task.id());

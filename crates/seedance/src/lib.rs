@@ -1,14 +1,14 @@
 //! Rust SDK for Apikley's **Seedance 1.5 Pro** video model (`bytedance/seedance-1.5-pro`).
 //!
 //! ```no_run
-//! use seedance::{AspectRatio, Client, Duration, Resolution, VideoRequest};
+//! use seedance::{AspectRatio, Client, Resolution, VideoLength, VideoRequest};
 //!
 //! # async fn run() -> Result<(), seedance::Error> {
 //! let client = Client::from_env()?; // APIKLEY_API_KEY, APIKLEY_BASE_URL
 //! let request = VideoRequest::new("A serene beach at sunset")
 //!     .aspect_ratio(AspectRatio::Landscape16x9)
 //!     .resolution(Resolution::P720)
-//!     .duration(Duration::Seconds8)
+//!     .duration(VideoLength::Seconds8)
 //!     .image("photos/beach.png"); // a local file: uploaded on submit
 //! let task = client.submit(request).await?; // validated first; returns once the id is known
 //! println!("task {}", task.id()); // resume later with client.task(id)
@@ -25,13 +25,14 @@
 mod request;
 
 pub use apikley::{
-    ApiCode, ApiError, CancellationToken, Client, ClientBuilder, CompletedTask, Download,
-    DownloadProgress, DownloadedFile, Error, MediaSource, Model, PollSchedule, Progress, RateLimit,
-    RateLimits, RetryPolicy, Task, TaskId, TaskRecord, TaskRequest, TaskResult, TaskState,
-    UploadOptions, UploadedFile, Url, Violation, Violations, WaitOptions, Waiter, callback,
+    ApiCode, ApiError, CancellationToken, Client, ClientBuilder, Clock, CompletedTask, ConfigError,
+    Download, DownloadProgress, DownloadedFile, Error, MediaSource, Model, PollSchedule, Progress,
+    RateLimit, RateLimits, RetryPolicy, Submission, Task, TaskId, TaskRecord, TaskRequest,
+    TaskResult, TaskState, UploadOptions, UploadedFile, Url, Violation, Violations, WaitOptions,
+    Waiter, callback,
 };
 pub use request::{
-    AspectRatio, Duration, MAX_IMAGES, ParseError, Resolution, Seedance15Pro, VideoRequest,
+    AspectRatio, MAX_IMAGES, ParseError, Resolution, Seedance15Pro, VideoLength, VideoRequest,
 };
 
 /// The runtime this crate builds on.

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use apikley::{FileRules, MediaSource, MediaType, Model, TaskRequest, Violation, Violations};
+use apikley::{
+    Endpoint, FileRules, MediaSource, MediaType, Model, TaskRequest, Violation, Violations,
+};
 use seedance_raw::types as raw;
 
 /// How many input images the model accepts (the spec's `input_urls.maxItems`, which the
@@ -13,10 +15,10 @@ pub const MAX_IMAGES: usize = 2;
 /// What the model accepts as an input image (the spec's `input_urls` description: "Accepted
 /// types: image/jpeg, image/png, image/webp; Max size per image: 10.0MB"), checked by content
 /// before anything is uploaded. 10 MB is read as 10,000,000 bytes, the stricter reading.
-pub const IMAGE_RULES: FileRules = FileRules {
-    max_bytes: 10_000_000,
-    types: &[MediaType::Jpeg, MediaType::Png, MediaType::Webp],
-};
+pub const IMAGE_RULES: FileRules = FileRules::new(
+    10_000_000,
+    &[MediaType::Jpeg, MediaType::Png, MediaType::Webp],
+);
 
 /// The Seedance 1.5 Pro model: `bytedance/seedance-1.5-pro`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,13 @@ pub struct Seedance15Pro;
 
 impl Model for Seedance15Pro {
     const ID: &'static str = "bytedance/seedance-1.5-pro";
+    const CREATE_TASK: Endpoint = {
+        use seedance_raw::operations::bytedance_seedance_1_5_pro as create;
+        Endpoint {
+            method: create::METHOD,
+            path: create::PATH,
+        }
+    };
     type Body = raw::BytedanceSeedance15ProBody;
 
     /// A rough prior until real timings are learned: longer videos, higher resolution and audio
@@ -181,7 +190,7 @@ spec_enum! {
 
 /// The video's length (`input.duration`; default 8 s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Duration {
+pub enum VideoLength {
     /// 4 seconds.
     Seconds4,
     /// 8 seconds.
@@ -190,23 +199,26 @@ pub enum Duration {
     Seconds12,
 }
 
-impl Duration {
+impl VideoLength {
     /// Every value.
-    pub const ALL: &'static [Duration] =
-        &[Duration::Seconds4, Duration::Seconds8, Duration::Seconds12];
+    pub const ALL: &'static [VideoLength] = &[
+        VideoLength::Seconds4,
+        VideoLength::Seconds8,
+        VideoLength::Seconds12,
+    ];
 
     /// The length in seconds.
     pub fn seconds(self) -> u32 {
         match self {
-            Duration::Seconds4 => 4,
-            Duration::Seconds8 => 8,
-            Duration::Seconds12 => 12,
+            VideoLength::Seconds4 => 4,
+            VideoLength::Seconds8 => 8,
+            VideoLength::Seconds12 => 12,
         }
     }
 
     /// The duration for a number of seconds, if the model offers it.
     pub fn from_secs(seconds: u64) -> Result<Self, ParseError> {
-        Duration::ALL
+        VideoLength::ALL
             .iter()
             .copied()
             .find(|d| u64::from(d.seconds()) == seconds)
@@ -218,13 +230,13 @@ impl Duration {
     }
 }
 
-impl fmt::Display for Duration {
+impl fmt::Display for VideoLength {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}s", self.seconds())
     }
 }
 
-impl FromStr for Duration {
+impl FromStr for VideoLength {
     type Err = ParseError;
 
     /// Reads `8` or `8s`.
@@ -232,7 +244,7 @@ impl FromStr for Duration {
         let trimmed = value.trim();
         let number = trimmed.strip_suffix('s').unwrap_or(trimmed);
         match number.parse::<u64>() {
-            Ok(seconds) => Duration::from_secs(seconds),
+            Ok(seconds) => VideoLength::from_secs(seconds),
             Err(_) => Err(ParseError {
                 setting: "duration",
                 value: value.to_owned(),
@@ -246,11 +258,11 @@ impl FromStr for Duration {
 /// moving camera, no audio).
 ///
 /// ```
-/// use seedance::{AspectRatio, Duration, VideoRequest};
+/// use seedance::{AspectRatio, VideoLength, VideoRequest};
 ///
 /// let request = VideoRequest::new("A serene beach at sunset")
 ///     .aspect_ratio(AspectRatio::Landscape16x9)
-///     .duration(Duration::Seconds12)
+///     .duration(VideoLength::Seconds12)
 ///     .image_url("https://example.com/beach.png")
 ///     .generate_audio(true);
 /// assert!(request.validate().is_ok());
@@ -264,7 +276,7 @@ pub struct VideoRequest {
     prompt: String,
     aspect_ratio: Option<AspectRatio>,
     resolution: Option<Resolution>,
-    duration: Option<Duration>,
+    duration: Option<VideoLength>,
     fixed_lens: Option<bool>,
     generate_audio: Option<bool>,
     images: Vec<MediaSource>,
@@ -299,7 +311,7 @@ impl VideoRequest {
     }
 
     /// The length.
-    pub fn duration(mut self, duration: Duration) -> Self {
+    pub fn duration(mut self, duration: VideoLength) -> Self {
         self.duration = Some(duration);
         self
     }
@@ -415,10 +427,10 @@ impl TaskRequest for VideoRequest {
             match image {
                 MediaSource::Url(url) => violations.extend(image_url_violation(i, url)),
                 MediaSource::File(path) => {
-                    if let Err(rule) = IMAGE_RULES.check(path) {
+                    if let Err(problem) = IMAGE_RULES.check(path) {
                         violations.push(Violation::new(
                             format!("input.input_urls[{i}]"),
-                            format!("file {rule}"),
+                            format!("file {problem}"),
                             path.display(),
                         ));
                     }
@@ -505,14 +517,14 @@ mod tests {
             Ok(AspectRatio::Ultrawide21x9)
         );
         assert_eq!(Resolution::P480.to_string(), "480p");
-        assert_eq!("8s".parse::<Duration>(), Ok(Duration::Seconds8));
-        assert_eq!("12".parse::<Duration>(), Ok(Duration::Seconds12));
+        assert_eq!("8s".parse::<VideoLength>(), Ok(VideoLength::Seconds8));
+        assert_eq!("12".parse::<VideoLength>(), Ok(VideoLength::Seconds12));
         let error = "5:4".parse::<AspectRatio>().unwrap_err();
         assert_eq!(
             error.to_string(),
             "unknown aspect ratio \"5:4\": expected one of 1:1, 4:3, 3:4, 16:9, 9:16, 21:9"
         );
-        assert!(Duration::from_secs(5).is_err());
+        assert!(VideoLength::from_secs(5).is_err());
     }
 
     #[test]
@@ -558,7 +570,7 @@ mod tests {
         let body = VideoRequest::new("A serene beach")
             .aspect_ratio(AspectRatio::Portrait9x16)
             .resolution(Resolution::P480)
-            .duration(Duration::Seconds4)
+            .duration(VideoLength::Seconds4)
             .fixed_lens(true)
             .generate_audio(true)
             .image_url("https://example.com/a.png")

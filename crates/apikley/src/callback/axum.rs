@@ -23,8 +23,7 @@
 
 use axum::extract::{FromRef, FromRequest, Request};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
-use http::header::CONTENT_LENGTH;
+use http_body_util::LengthLimitError;
 
 use super::{CallbackError, CallbackEvent, CallbackVerifier};
 
@@ -66,28 +65,15 @@ where
         };
         let limit = verifier.body_limit;
         let (parts, body) = request.into_parts();
-        let declared = parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > limit as u64) {
-            return Err(refuse(CallbackError::BodyTooLarge { limit }));
-        }
-        // Read at most `limit` bytes, whatever the sender claims.
-        let mut bytes = Vec::new();
-        let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                refuse(CallbackError::MalformedBody(format!(
-                    "unreadable body: {e}"
-                )))
-            })?;
-            if bytes.len() + chunk.len() > limit {
-                return Err(refuse(CallbackError::BodyTooLarge { limit }));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        // Reads at most `limit` bytes, whatever the sender claims.
+        let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+            let inner = e.into_inner();
+            refuse(if inner.is::<LengthLimitError>() {
+                CallbackError::BodyTooLarge { limit }
+            } else {
+                CallbackError::MalformedBody(format!("unreadable body: {inner}"))
+            })
+        })?;
         let event = verifier
             .verify(&parts.headers, &bytes)
             .and_then(|verified| verified.event())

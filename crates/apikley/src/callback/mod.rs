@@ -37,7 +37,7 @@ use serde_json::Value;
 
 use crate::client::Client;
 use crate::envelope;
-use crate::task::{TaskId, TaskRecord};
+use crate::record::{TaskId, TaskRecord};
 
 /// The header with the signing time, in Unix seconds.
 pub const TIMESTAMP_HEADER: &str = "x-webhook-timestamp";
@@ -322,7 +322,8 @@ impl CallbackEvent {
             ));
         }
         let data = payload.get("data").unwrap_or(&Value::Null);
-        let record = TaskRecord::from_json(data).map_err(CallbackError::MalformedBody)?;
+        let record =
+            TaskRecord::from_json(data).map_err(|e| CallbackError::MalformedBody(e.to_string()))?;
         if record.id.as_str().is_empty() {
             return Err(CallbackError::MissingTaskId);
         }

@@ -340,10 +340,7 @@ async fn an_html_page_with_status_200_does_not_end_a_wait() {
     })
     .await;
     let client = builder(&server.url)
-        .retry(RetryPolicy {
-            max_attempts: 2,
-            ..RetryPolicy::default()
-        })
+        .retry(RetryPolicy::default().with_max_attempts(2))
         .build()
         .expect("client");
     let done = client.task("t").wait().await.expect("the wait goes on");

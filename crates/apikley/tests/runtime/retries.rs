@@ -124,12 +124,11 @@ async fn without_retry_after_the_backoff_is_bounded_and_the_budget_ends_retries(
         response(455, json!({"code": 455, "msg": "Maintenance"}), None)
     })
     .await;
-    let policy = RetryPolicy {
-        max_attempts: 4,
-        max_elapsed: Duration::from_secs(60),
-        initial_delay: Duration::from_secs(2),
-        max_delay: Duration::from_secs(4),
-    };
+    let policy = RetryPolicy::default()
+        .with_max_attempts(4)
+        .with_max_elapsed(Duration::from_secs(60))
+        .with_initial_delay(Duration::from_secs(2))
+        .with_max_delay(Duration::from_secs(4));
     let error = builder(&server.base_url())
         .retry(policy)
         .build()
@@ -150,11 +149,9 @@ async fn the_time_budget_ends_retries_before_the_attempts_run_out() {
     let server = MockServer::start_async().await;
     let arrivals =
         scripted_mock(&server, |_| response(429, json!({"code": 429}), Some("20"))).await;
-    let policy = RetryPolicy {
-        max_attempts: 10,
-        max_elapsed: Duration::from_secs(50),
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::default()
+        .with_max_attempts(10)
+        .with_max_elapsed(Duration::from_secs(50));
     let started = tokio::time::Instant::now();
     let error = builder(&server.base_url())
         .retry(policy)
@@ -190,12 +187,13 @@ async fn a_refused_connection_is_retried_until_the_server_is_up() {
         .await;
     });
     let client = builder(&base)
-        .retry(RetryPolicy {
-            max_attempts: 20,
-            max_elapsed: Duration::from_secs(120),
-            initial_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(2),
-        })
+        .retry(
+            RetryPolicy::default()
+                .with_max_attempts(20)
+                .with_max_elapsed(Duration::from_secs(120))
+                .with_initial_delay(Duration::from_secs(1))
+                .with_max_delay(Duration::from_secs(2)),
+        )
         .build()
         .unwrap();
     let task = client
@@ -238,10 +236,11 @@ async fn a_burst_of_100_creates_meets_no_429() {
         .await;
 
     let client = builder(&server.base_url())
-        .rate_limits(RateLimits {
-            creates: Some(RateLimit::new(20, Duration::from_secs(10))),
-            queries: None,
-        })
+        .rate_limits(
+            RateLimits::default()
+                .with_creates(Some(RateLimit::new(20, Duration::from_secs(10))))
+                .with_queries(None),
+        )
         .retry(RetryPolicy::none())
         .build()
         .unwrap();

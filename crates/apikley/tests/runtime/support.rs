@@ -21,12 +21,13 @@ pub fn builder(base_url: &str) -> apikley::ClientBuilder {
         .api_key(KEY)
         .base_url(base_url)
         .for_paused_clock()
-        .retry(RetryPolicy {
-            max_attempts: 5,
-            max_elapsed: Duration::from_secs(120),
-            initial_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(5),
-        })
+        .retry(
+            RetryPolicy::default()
+                .with_max_attempts(5)
+                .with_max_elapsed(Duration::from_secs(120))
+                .with_initial_delay(Duration::from_millis(500))
+                .with_max_delay(Duration::from_secs(5)),
+        )
         .rate_limits(RateLimits::none())
 }
 
@@ -234,6 +235,10 @@ pub struct ExampleModel;
 
 impl apikley::Model for ExampleModel {
     const ID: &'static str = "example/video";
+    const CREATE_TASK: apikley::Endpoint = apikley::Endpoint {
+        method: "POST",
+        path: "api/v1/jobs/createTask",
+    };
     type Body = serde_json::Value;
 
     fn expected_duration(_: &Self::Body) -> Option<Duration> {

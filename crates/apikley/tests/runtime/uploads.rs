@@ -103,10 +103,10 @@ async fn rules_refuse_a_disguised_or_oversized_file_before_any_request() {
     let dir = tempfile::tempdir().expect("temp dir");
     let gif = temp_file(&dir, "photo.png", b"GIF89a\x01\x00\x01\x00\x80\x00\x00");
     let big = temp_file(&dir, "big.png", &png(11_000_000));
-    let options = UploadOptions::default().rules(FileRules {
-        max_bytes: 10_000_000,
-        types: &[MediaType::Jpeg, MediaType::Png, MediaType::Webp],
-    });
+    let options = UploadOptions::default().with_rules(FileRules::new(
+        10_000_000,
+        &[MediaType::Jpeg, MediaType::Png, MediaType::Webp],
+    ));
     let client = client(&server.url);
     for (path, reason) in [
         (
@@ -144,11 +144,9 @@ async fn bytes_and_urls_are_uploaded_with_the_generated_bodies() {
     })
     .await;
     let client = client(&server.url);
-    let options = UploadOptions {
-        upload_path: "images/tests".into(),
-        file_name: Some("fixed.png".into()),
-        ..UploadOptions::default()
-    };
+    let options = UploadOptions::default()
+        .with_upload_path("images/tests")
+        .with_file_name("fixed.png");
     client
         .upload_bytes(PNG, "ignored.png", &options)
         .await

@@ -61,10 +61,7 @@ async fn a_wait_survives_failures_and_queries_less_than_the_documented_schedule(
     .await;
 
     let client = builder(&server.url)
-        .retry(RetryPolicy {
-            max_attempts: 2,
-            ..RetryPolicy::default()
-        })
+        .retry(RetryPolicy::default().with_max_attempts(2))
         .build()
         .expect("client builds");
     let task = client
@@ -314,10 +311,11 @@ async fn a_progress_callback_may_borrow_local_state() {
 async fn waits_queued_for_the_rate_limiter_end_by_their_deadline() {
     let server = server_with_task(Instant::now(), Duration::MAX).await;
     let client = builder(&server.url)
-        .rate_limits(apikley::RateLimits {
-            creates: None,
-            queries: Some(apikley::RateLimit::new(1, Duration::from_secs(60))),
-        })
+        .rate_limits(
+            apikley::RateLimits::default()
+                .with_creates(None)
+                .with_queries(Some(apikley::RateLimit::new(1, Duration::from_secs(60)))),
+        )
         .build()
         .expect("client");
     let started = Instant::now();

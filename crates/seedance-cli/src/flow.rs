@@ -1,0 +1,259 @@
+//! The steps every command is made of: connecting (to the service or a built-in sandbox),
+//! checking where a video goes, waiting with progress, saving, and showing a record.
+
+use std::path::{Path, PathBuf};
+
+use seedance::{Client, CompletedTask, Error, PollSchedule, Task, TaskId, TaskRecord};
+use serde_json::{Value, json};
+
+use crate::failure::Failure;
+use crate::output::Output;
+use crate::session::{Phase, Session};
+
+/// How much faster than real time the built-in sandbox runs: an 8 s video takes about 3 s.
+#[cfg(feature = "sandbox")]
+pub const SANDBOX_SPEED: f64 = 30.0;
+
+/// A running built-in sandbox (kept alive while the command runs), or nothing.
+#[cfg(feature = "sandbox")]
+pub type Sandbox = Option<apikley_sandbox::Sandbox>;
+/// Without the `sandbox` feature there is none.
+#[cfg(not(feature = "sandbox"))]
+pub type Sandbox = ();
+
+/// A client for the service configured in the environment, or, with `sandbox`, for a built-in
+/// sandbox with a fast clock (no key, no network).
+pub async fn connect(sandbox: bool) -> Result<(Client, Sandbox), Failure> {
+    #[cfg(feature = "sandbox")]
+    if sandbox {
+        let sandbox = apikley_sandbox::Sandbox::builder()
+            .speed(SANDBOX_SPEED)
+            .start()
+            .await
+            .map_err(Failure::Sandbox)?;
+        let client = sandbox.client().build()?;
+        return Ok((client, Some(sandbox)));
+    }
+    let _ = sandbox;
+    Ok((Client::from_env()?, Default::default()))
+}
+
+/// Checks that a video can be saved at `path` (or, without one, in the current folder): the
+/// file does not exist unless `overwrite`, and its folder exists and takes new files.
+pub fn check_target(path: Option<&Path>, overwrite: bool) -> Result<(), Error> {
+    let problem = |path: &Path, reason: String| Error::File {
+        path: path.to_owned(),
+        reason,
+        task_id: None,
+    };
+    let folder = match path {
+        Some(path) => {
+            if path.is_dir() {
+                return Err(problem(path, "is a folder, not a file".into()));
+            }
+            if path.exists() && !overwrite {
+                return Err(problem(
+                    path,
+                    "already exists; pass --overwrite to replace it".into(),
+                ));
+            }
+            match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+                _ => PathBuf::from("."),
+            }
+        }
+        None => PathBuf::from("."),
+    };
+    if !folder.is_dir() {
+        return Err(problem(&folder, "is not an existing folder".into()));
+    }
+    // The one sure test of a folder's permissions is to create a file in it.
+    let probe = folder.join(format!(".apikley-{}.probe", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| problem(&folder, format!("does not take new files ({e})")))
+}
+
+/// Waits for the task, showing progress.
+pub async fn wait(
+    task: &Task,
+    schedule: Option<PollSchedule>,
+    out: &mut Output,
+    session: &Session,
+) -> Result<CompletedTask, Error> {
+    session.task(task.id(), Phase::Waiting);
+    let mut waiter = task.waiter();
+    if let Some(schedule) = schedule {
+        waiter = waiter.schedule(schedule);
+    }
+    let done = waiter.on_progress(|p| out.progress(p)).await;
+    out.done();
+    done
+}
+
+/// `<prefix>-<task id>.mp4` in the current folder, with anything but letters, digits, `-` and
+/// `_` in the id replaced: the id comes from the server.
+pub fn default_file(prefix: &str, id: &TaskId) -> PathBuf {
+    let safe: String = id
+        .as_str()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from(format!("{prefix}-{safe}.mp4"))
+}
+
+/// Saves the task's video and reports it.
+pub async fn save(
+    done: &CompletedTask,
+    path: &Path,
+    overwrite: bool,
+    out: &mut Output,
+    session: &Session,
+) -> Result<(), Failure> {
+    session.output(path, overwrite);
+    session.phase(Phase::Downloading);
+    let file = done
+        .download(path)
+        .overwrite(overwrite)
+        .on_progress(|p| out.download(p))
+        .await?;
+    let urls: Vec<&str> = done.urls().iter().map(|u| u.as_str()).collect();
+    out.result(
+        json!({
+            "task_id": done.id(),
+            "state": "success",
+            "urls": urls,
+            "file": file.path,
+            "bytes": file.bytes,
+        }),
+        format!("saved {} ({} bytes)", file.path.display(), file.bytes),
+    );
+    Ok(())
+}
+
+/// The result URLs of a finished task, or the error that says why there are none.
+pub fn show_urls(done: &CompletedTask, out: &mut Output) -> Result<(), Failure> {
+    if done.urls().is_empty() {
+        return Err(Failure::Sdk(Error::ResultUnusable {
+            task_id: done.id().clone(),
+            reason: "its result names no file".into(),
+            text: done.record().result_text(),
+        }));
+    }
+    let urls: Vec<&str> = done.urls().iter().map(|u| u.as_str()).collect();
+    out.result(
+        json!({"task_id": done.id(), "state": "success", "urls": urls}),
+        urls.join("\n"),
+    );
+    Ok(())
+}
+
+/// A record in a line (or a few): its state, its files or its failure, and `resultJson` as
+/// sent when a finished task's files cannot be read from it.
+pub fn status_line(record: &TaskRecord) -> String {
+    let mut line = format!("task {}: {}", record.id, record.state);
+    match &record.result {
+        Some(result) if !result.urls.is_empty() => {
+            for url in &result.urls {
+                line.push_str(&format!("\n{url}"));
+            }
+        }
+        _ => {
+            if let Some(text) = unreadable_result(record) {
+                line.push_str(&format!("\nresultJson as sent: {text}"));
+            }
+        }
+    }
+    if let Some(message) = &record.fail_message {
+        line.push_str(&format!(
+            " ({}{message})",
+            record
+                .fail_code
+                .as_deref()
+                .map(|c| format!("{c}: "))
+                .unwrap_or_default()
+        ));
+    }
+    line
+}
+
+/// `resultJson` as sent, when the record has ended and no file can be read from it.
+fn unreadable_result(record: &TaskRecord) -> Option<String> {
+    let no_files = record.result.as_ref().is_none_or(|r| r.urls.is_empty());
+    (record.has_ended() && no_files)
+        .then(|| record.result_text())
+        .flatten()
+        .filter(|t| !t.trim().is_empty())
+}
+
+/// A record as JSON.
+pub fn record_json(record: &TaskRecord) -> Value {
+    let urls: Vec<&str> = record
+        .result
+        .as_ref()
+        .map(|r| r.urls.iter().map(|u| u.as_str()).collect())
+        .unwrap_or_default();
+    json!({
+        "task_id": record.id,
+        "state": record.state.as_str(),
+        "model": record.model,
+        "urls": urls,
+        "result_json": unreadable_result(record),
+        "fail_code": record.fail_code,
+        "fail_message": record.fail_message,
+        "created_at": record.created_at.map(|t| t.to_rfc3339()),
+        "completed_at": record.completed_at.map(|t| t.to_rfc3339()),
+    })
+}
+
+/// Serves a sandbox until Ctrl-C.
+#[cfg(feature = "sandbox")]
+pub async fn serve_sandbox(
+    listen: std::net::SocketAddr,
+    speed: f64,
+    key: &str,
+    json: bool,
+    example: &str,
+) -> std::process::ExitCode {
+    let started = apikley_sandbox::Sandbox::builder()
+        .address(listen)
+        .speed(speed)
+        .api_key(key)
+        .start()
+        .await;
+    let sandbox = match started {
+        Ok(sandbox) => sandbox,
+        Err(e) => {
+            eprintln!("error: cannot start the sandbox on {listen}: {e}");
+            return std::process::ExitCode::from(crate::failure::exit::INVALID_INPUT);
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            json!({"url": sandbox.url(), "api_key": sandbox.api_key()})
+        );
+    } else {
+        println!("Apikley sandbox listening on {}", sandbox.url());
+        println!("API key: {}", sandbox.api_key());
+        println!(
+            "Use it: APIKLEY_BASE_URL={} APIKLEY_API_KEY={} {example}",
+            sandbox.url(),
+            sandbox.api_key()
+        );
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    if !json {
+        println!("sandbox stopped");
+    }
+    std::process::ExitCode::SUCCESS
+}
