@@ -72,6 +72,7 @@ async fn every_wait_ends_right_and_in_time_through_status_faults() {
     assert_eq!(completed, WAITS);
     assert_eq!(stats.tasks_created, WAITS as u64, "no duplicate task");
     assert_eq!(stats.create_requests, WAITS as u64);
+    assert!(stats.dropped > 0, "connections were dropped");
     let rate = stats.status_faults as f64 / stats.status_queries as f64;
     assert!((0.2..0.4).contains(&rate), "fault rate {rate}");
 }

@@ -295,34 +295,53 @@ impl Target {
     }
 
     /// A temporary file beside the target (so that the final rename stays on one file system),
-    /// removed however the download ends: error, cancellation or panic.
+    /// removed however the download ends: error, cancellation or panic. Its name is short
+    /// whatever the target's, and it gets the permissions a new file normally gets.
     fn temporary(&self) -> std::io::Result<tempfile::NamedTempFile> {
-        let name = self
+        let name: String = self
             .path
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| n.to_string_lossy().chars().take(40).collect())
             .unwrap_or_default();
-        tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".part")
-            .tempfile_in(self.folder())
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".part");
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        builder.tempfile_in(self.folder())
     }
 
     /// Renames the complete file into place; without `overwrite`, never replaces a file that
-    /// appeared meanwhile.
+    /// appeared meanwhile. Where the file system cannot rename without replacing, it checks,
+    /// then renames. If the file cannot be put in place at all, it is kept where it is, and the
+    /// error says where: a paid download is never thrown away.
     fn put_in_place(&self, temp: tempfile::NamedTempFile) -> Result<(), Error> {
         let placed = if self.overwrite {
-            temp.persist(&self.path).map(drop)
+            temp.persist(&self.path)
         } else {
-            temp.persist_noclobber(&self.path).map(drop)
-        };
-        placed.map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                self.error("appeared during the download; pass overwrite(true) to replace it")
-            } else {
-                self.error(e.error)
+            match temp.persist_noclobber(&self.path) {
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(self.error(
+                        "appeared during the download; pass overwrite(true) to replace it",
+                    ));
+                }
+                Err(e) if !self.path.exists() => e.file.persist(&self.path),
+                other => other,
             }
-        })
+        };
+        match placed {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let reason = e.error.to_string();
+                Err(match e.file.keep() {
+                    Ok((_, kept)) => self.error(format!(
+                        "cannot be put in place ({reason}); the complete file is at {}",
+                        kept.display()
+                    )),
+                    Err(_) => self.error(format!("cannot be put in place ({reason})")),
+                })
+            }
+        }
     }
 }
 

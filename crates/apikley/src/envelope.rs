@@ -29,6 +29,8 @@ pub struct Envelope {
     pub message: Option<String>,
     /// `data`, as sent (`Null` when absent).
     pub data: Value,
+    /// The other top-level fields, where a task id may also be.
+    rest: Map<String, Value>,
 }
 
 impl Envelope {
@@ -47,26 +49,34 @@ impl Envelope {
             .find_map(text)
             .filter(|m| !m.trim().is_empty());
         let data = object.remove("data").unwrap_or(Value::Null);
-        // A body with an id but no `data` keeps it findable.
-        let data = match data {
-            Value::Null if object.keys().any(|k| id_key(k) == Some(IdKey::TaskId)) => {
-                Value::Object(object)
-            }
-            data => data,
-        };
+        for key in ["code", "msg", "message"] {
+            object.remove(key);
+        }
         Envelope {
             code,
             message,
             data,
+            rest: object,
         }
     }
 
-    /// The task id a `createTask` answer carries: `data.taskId`, or under another spelling
-    /// (`task_id`, `taskID`, `id`), as a string or a number, or one level of wrapping deeper.
+    /// The task id a `createTask` answer carries: `data.taskId`, or the same under another
+    /// spelling (`task_id`, `taskID`), as a string or a number, a few levels of wrapping deeper
+    /// (the nearest wins), or beside `data`; else a bare `data.id`, or `data` itself when it is a
+    /// string. Two different ids at the same depth are no answer: guessing could follow the
+    /// wrong task.
     pub fn task_id(&self) -> Option<String> {
         match &self.data {
-            Value::String(id) => Some(id.trim().to_owned()).filter(|id| !id.is_empty()),
-            data => find_id(data, 0),
+            Value::String(id) => scalar(&self.data).filter(|_| !id.trim().is_empty()),
+            data => nearest_task_id(data)
+                .or_else(|| nearest_task_id(&Value::Object(self.rest.clone())))
+                .or_else(|| {
+                    let bare = data
+                        .as_object()?
+                        .iter()
+                        .filter(|(k, _)| id_key(k) == Some(IdKey::Id));
+                    only(bare.filter_map(|(_, v)| scalar(v)))
+                }),
         }
     }
 }
@@ -112,23 +122,53 @@ fn id_key(key: &str) -> Option<IdKey> {
     }
 }
 
-fn find_id(value: &Value, depth: usize) -> Option<String> {
-    let object = value.as_object()?;
-    let id = |wanted: IdKey| {
-        object
-            .iter()
-            .filter(|(k, _)| id_key(k).as_ref() == Some(&wanted))
-            .find_map(|(_, v)| match v {
-                Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-    };
-    id(IdKey::TaskId).or_else(|| id(IdKey::Id)).or_else(|| {
-        (depth < MAX_ID_DEPTH)
-            .then(|| object.values().find_map(|v| find_id(v, depth + 1)))
-            .flatten()
-    })
+/// A task id's text: a non-blank string, or a number.
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The one distinct value, if there is exactly one.
+fn only(values: impl Iterator<Item = String>) -> Option<String> {
+    let mut distinct: Vec<String> = values.collect();
+    distinct.sort();
+    distinct.dedup();
+    match distinct.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// The `taskId`-like values nearest the top of `value`, breadth first, if they agree.
+fn nearest_task_id(value: &Value) -> Option<String> {
+    let mut level = vec![value];
+    for _ in 0..=MAX_ID_DEPTH {
+        let mut found = Vec::new();
+        let mut next = Vec::new();
+        for value in level {
+            match value {
+                Value::Object(fields) => {
+                    for (key, value) in fields {
+                        if id_key(key) == Some(IdKey::TaskId) {
+                            found.extend(scalar(value));
+                        } else {
+                            next.push(value);
+                        }
+                    }
+                }
+                Value::Array(items) => next.extend(items),
+                _ => {}
+            }
+        }
+        if !found.is_empty() {
+            return only(found.into_iter());
+        }
+        level = next;
+    }
+    None
 }
 
 /// An integer from a number (`200`, `200.0`) or a numeric string (`"200"`).
@@ -166,11 +206,12 @@ pub(crate) fn text(value: &Value) -> Option<String> {
 /// The start of a body, for an error message: at most [`SNIPPET_CHARS`] characters, with the
 /// key replaced wherever it appears (a server could echo it back).
 pub(crate) fn snippet(body: &[u8], key: &str) -> String {
-    let start: String = String::from_utf8_lossy(&body[..body.len().min(SNIPPET_CHARS * 4)])
+    // Redacted before it is cut, so that no key straddling the cut shows its first half.
+    let window = &body[..body.len().min(SNIPPET_CHARS * 4 + key.len())];
+    redact(&String::from_utf8_lossy(window), key)
         .chars()
         .take(SNIPPET_CHARS)
-        .collect();
-    redact(&start, key)
+        .collect()
 }
 
 /// `text` with every occurrence of the key replaced. Only what is shown is redacted, never the
@@ -251,7 +292,21 @@ mod tests {
             ),
             (r#"{"code":200,"data":"t6"}"#, "t6"),
             (r#"{"code":200,"taskId":"t7"}"#, "t7"),
+            (r#"{"code":200,"data":{},"taskId":"t7b"}"#, "t7b"),
             (r#"{"code":200,"data":{"model":"m","taskId":" t8 "}}"#, "t8"),
+            (
+                r#"{"code":200,"data":{"model":{"id":"seedance"},"task":{"taskId":"t9"}}}"#,
+                "t9",
+            ),
+            (r#"{"code":200,"data":[{"taskId":"t10"}]}"#, "t10"),
+            (
+                r#"{"code":200,"data":{"a":{"taskId":"t11"},"b":{"taskId":"t11"}}}"#,
+                "t11",
+            ),
+            (
+                r#"{"code":200,"data":{"id":"t12","model":{"id":"y"}}}"#,
+                "t12",
+            ),
         ] {
             let envelope = Envelope::find(body.as_bytes()).unwrap();
             assert_eq!(envelope.task_id().as_deref(), Some(id), "{body}");
@@ -262,6 +317,8 @@ mod tests {
             r#"{"code":200,"data":{"taskId":null}}"#,
             r#"{"code":200,"data":{"taskId":["t"]}}"#,
             r#"{"code":200,"data":null}"#,
+            r#"{"code":200,"data":{"a":{"taskId":"t1"},"b":{"taskId":"t2"}}}"#,
+            r#"{"code":200,"data":{"model":{"id":"y"},"other":{"id":"z"}},"more":{"id":"w"}}"#,
         ] {
             assert_eq!(
                 Envelope::find(body.as_bytes()).unwrap().task_id(),

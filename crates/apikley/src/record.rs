@@ -95,15 +95,15 @@ const ENDING_NAMES: &[&str] = &[
 ];
 
 impl TaskState {
-    /// The state for the API's name of it.
+    /// The state for the API's name of it (in any case).
     pub fn parse(state: &str) -> Self {
-        match state {
+        match state.trim().to_ascii_lowercase().as_str() {
             "waiting" => TaskState::Waiting,
             "queuing" => TaskState::Queuing,
             "generating" => TaskState::Generating,
             "success" => TaskState::Success,
             "fail" => TaskState::Fail,
-            other => TaskState::Unknown(other.to_owned()),
+            _ => TaskState::Unknown(state.to_owned()),
         }
     }
 
@@ -206,7 +206,11 @@ impl TaskRecord {
             _ => None,
         };
         Ok(TaskRecord {
-            id: TaskId(string("taskId").unwrap_or_default()),
+            id: TaskId(
+                string("taskId")
+                    .or_else(|| string("task_id"))
+                    .unwrap_or_default(),
+            ),
             state,
             model: string("model"),
             result,
@@ -411,6 +415,8 @@ mod tests {
             TaskState::Unknown("canceled".into())
         );
         assert!(!TaskState::parse("canceled").is_final());
+        assert_eq!(TaskState::parse("SUCCESS"), TaskState::Success);
+        assert_eq!(TaskState::parse(" Fail "), TaskState::Fail);
         assert!(TaskState::Success.is_final() && TaskState::Fail.is_final());
         for ending in ["canceled", "FAILED", "Timed_Out", "error", "completed"] {
             assert!(TaskState::parse(ending).sounds_final(), "{ending}");

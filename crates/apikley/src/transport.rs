@@ -44,6 +44,8 @@ pub(crate) enum Failure {
         message: Option<String>,
         status: StatusCode,
         retry_after: Option<Duration>,
+        /// The start of the answer, for a `createTask` whose outcome stays unknown.
+        snippet: String,
     },
     /// A success status with a body that is not what the operation answers.
     Undecodable {
@@ -118,11 +120,12 @@ impl Failure {
                     code,
                     message,
                     status,
+                    snippet,
                     ..
                 } if Class::of_code(code.code()) == Class::Transient => {
                     let message = message.map(|m| format!(": {m}")).unwrap_or_default();
                     let reason = format!("the server failed while handling it: {code}{message}");
-                    return unknown(reason, Some(status), None, None);
+                    return unknown(reason, Some(status), None, Some(snippet));
                 }
                 Failure::Undecodable {
                     status,
@@ -154,6 +157,7 @@ impl Failure {
                 message,
                 status,
                 retry_after,
+                ..
             } => Error::Api(ApiError {
                 operation: op.name(),
                 code,
@@ -348,11 +352,12 @@ impl Transport {
             let limit = settings
                 .request_timeout
                 .map(|t| t + scope.extra_time + op.allowance());
-            let timeout = match (limit, scope.deadline) {
-                (Some(limit), Some(deadline)) => {
-                    Some(limit.min(deadline.saturating_duration_since(Instant::now())))
-                }
-                (limit, _) => limit,
+            let left = scope
+                .deadline
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = match (limit, left) {
+                (Some(limit), Some(left)) => Some(limit.min(left)),
+                (limit, left) => limit.or(left),
             };
             if let Some(timeout) = timeout {
                 request = request.timeout(timeout);
@@ -410,7 +415,22 @@ impl Transport {
                 source,
                 status: Some(status),
             })?;
-        let envelope = decode(status, retry_after, &body, key)?;
+        let envelope = Envelope::find(&body);
+        // An answer that names a task means the task exists, whatever its code says: its id is
+        // never thrown away (the task's own record tells how it went).
+        if let (Op::CreateTask(_), Some(found)) = (op, &envelope)
+            && (found.code.is_some_and(|c| c != 200) || !status.is_success())
+            && found.task_id().is_some()
+        {
+            tracing::warn!(%status, code = ?found.code, "createTask answered with an error but named a task: following the task");
+            return read(found).map_err(|reason| Failure::Undecodable {
+                status,
+                reason,
+                snippet: snippet(&body, key),
+                transient: false,
+            });
+        }
+        let envelope = decode(status, retry_after, envelope, &body, key)?;
         read(&envelope).map_err(|reason| Failure::Undecodable {
             status,
             reason: redact(&reason, key),
@@ -440,6 +460,7 @@ async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::
 pub(crate) fn decode(
     status: StatusCode,
     retry_after: Option<Duration>,
+    envelope: Option<Envelope>,
     body: &[u8],
     key: &str,
 ) -> Result<Envelope, Failure> {
@@ -448,8 +469,9 @@ pub(crate) fn decode(
         message: message.map(|m| redact(&m, key)),
         status,
         retry_after,
+        snippet: snippet(body, key),
     };
-    let Some(envelope) = Envelope::find(body) else {
+    let Some(envelope) = envelope else {
         if !status.is_success() {
             return Err(api(status.as_u16().into(), None));
         }
@@ -483,6 +505,10 @@ mod tests {
     });
     use crate::envelope::SNIPPET_CHARS;
 
+    fn decode_body(status: StatusCode, body: &[u8], key: &str) -> Result<Envelope, Failure> {
+        decode(status, None, Envelope::find(body), body, key)
+    }
+
     fn api(result: Result<Envelope, Failure>) -> (ApiCode, Option<String>, StatusCode) {
         match result {
             Err(Failure::Api {
@@ -497,9 +523,8 @@ mod tests {
 
     #[test]
     fn success_yields_the_envelope() {
-        let envelope = decode(
+        let envelope = decode_body(
             StatusCode::OK,
-            None,
             br#"{"code":200,"msg":"success","data":{"taskId":"t1"}}"#,
             "k",
         )
@@ -509,21 +534,18 @@ mod tests {
 
     #[test]
     fn both_error_shapes_give_the_same_error() {
-        let in_body = api(decode(
+        let in_body = api(decode_body(
             StatusCode::OK,
-            None,
             br#"{"code":402,"msg":"Insufficient credits","data":null}"#,
             "k",
         ));
-        let as_status = api(decode(
+        let as_status = api(decode_body(
             StatusCode::PAYMENT_REQUIRED,
-            None,
             br#"{"code":402,"message":"Insufficient credits"}"#,
             "k",
         ));
-        let bare = api(decode(
+        let bare = api(decode_body(
             StatusCode::PAYMENT_REQUIRED,
-            None,
             b"<html>Payment Required</html>",
             "k",
         ));
@@ -538,9 +560,8 @@ mod tests {
     #[test]
     fn unknown_codes_and_string_codes_are_typed() {
         assert_eq!(
-            api(decode(
+            api(decode_body(
                 StatusCode::OK,
-                None,
                 br#"{"code":499,"msg":"new"}"#,
                 "k"
             ))
@@ -548,14 +569,14 @@ mod tests {
             ApiCode::Unknown(499)
         );
         assert_eq!(
-            api(decode(StatusCode::OK, None, br#"{"code":"433"}"#, "k")).0,
+            api(decode_body(StatusCode::OK, br#"{"code":"433"}"#, "k")).0,
             ApiCode::SubKeyLimitExceeded
         );
     }
 
     #[test]
     fn a_success_status_with_a_strange_body_is_a_transient_fault_with_a_snippet() {
-        let failure = decode(StatusCode::OK, None, b"<html>maintenance</html>", "k").unwrap_err();
+        let failure = decode_body(StatusCode::OK, b"<html>maintenance</html>", "k").unwrap_err();
         assert_eq!(failure.class(), Class::Transient);
         match failure {
             Failure::Undecodable {
@@ -567,7 +588,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let long = vec![b'x'; 10_000];
-        match decode(StatusCode::OK, None, &long, "k") {
+        match decode_body(StatusCode::OK, &long, "k") {
             Err(Failure::Undecodable { snippet, .. }) => assert_eq!(snippet.len(), SNIPPET_CHARS),
             other => panic!("{other:?}"),
         }
@@ -575,17 +596,15 @@ mod tests {
 
     #[test]
     fn the_key_is_redacted_from_messages_but_not_from_what_is_decoded() {
-        let (_, message, _) = api(decode(
+        let (_, message, _) = api(decode_body(
             StatusCode::UNAUTHORIZED,
-            None,
             br#"{"code":401,"msg":"bad key sk-123"}"#,
             "sk-123",
         ));
         assert_eq!(message.as_deref(), Some("bad key [redacted]"));
         // A one-letter key occurs in the task id: the id is kept as sent.
-        let envelope = decode(
+        let envelope = decode_body(
             StatusCode::OK,
-            None,
             br#"{"code":200,"data":{"taskId":"task_k1"}}"#,
             "k",
         )
@@ -600,6 +619,7 @@ mod tests {
             message: None,
             status: StatusCode::OK,
             retry_after: None,
+            snippet: String::new(),
         };
         for code in [429, 433, 455] {
             assert!(

@@ -525,6 +525,8 @@ mod tests {
             .unwrap();
         assert_eq!(verified.task_id.as_str(), "task_abc");
         assert_eq!(verified.event().unwrap().record.id.as_str(), "task_abc");
+        let unsigned = CallbackEvent::parse(&body("task_id")).unwrap();
+        assert_eq!(unsigned.record.id.as_str(), "task_abc");
     }
 
     #[test]

@@ -153,6 +153,18 @@ async fn a_download_streams_to_the_target_with_progress() {
     );
     assert!(progress.windows(2).all(|w| w[0].received < w[1].received));
     assert_eq!(leftovers(dir.path()), ["clip.mp4"]);
+    // The video gets the permissions any new file gets here (not a temporary file's 0600).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+        };
+        let fresh = dir.path().join("fresh");
+        std::fs::write(&fresh, b"").expect("writes");
+        assert_eq!(mode(&target), mode(&fresh));
+        std::fs::remove_file(&fresh).expect("removes");
+    }
     // Result files live on other hosts: the API key is never sent with them.
     assert_eq!(server.seen()[0].header("authorization"), None);
 }
