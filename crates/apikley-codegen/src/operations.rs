@@ -88,8 +88,8 @@ pub(crate) fn module(spec: &Value, source: &str) -> Result<TokenStream, Error> {
     })
 }
 
-/// `bytedance-seedance-1-5-pro` → `bytedance_seedance_1_5_pro`.
-fn snake(id: &str) -> String {
+/// `bytedance-seedance-1-5-pro` → `bytedance_seedance_1_5_pro`, as progenitor names methods.
+pub(crate) fn snake(id: &str) -> String {
     let mut out = String::new();
     for (i, c) in id.chars().enumerate() {
         if c.is_ascii_alphanumeric() {

@@ -111,6 +111,7 @@ async fn create_task(
     let task = TaskEntry {
         id: state.new_task_id(),
         model: model_id,
+        kind: model.kind(),
         param: body.to_string(),
         created: state.now(),
         stages: stages(accepted.generation),

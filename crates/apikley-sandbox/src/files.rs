@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use apikley::OutputKind;
 use apikley::raw::file_upload::types as raw;
 use axum::Json;
 use axum::extract::{Multipart, Path, State as Shared};
@@ -21,8 +22,28 @@ use crate::state::{Stage, State, StoredFile};
 /// The largest upload accepted (the documented recommendation for URL uploads is 100 MB).
 pub(crate) const MAX_UPLOAD: usize = 110 * 1000 * 1000;
 
-/// The video every successful task produces: 2 s, 160×90, H.264 and AAC in MP4 (11 KB).
+/// The video every successful task of a video model produces: 2 s, 160×90, H.264 and AAC in
+/// MP4 (11 KB).
 pub const SAMPLE_VIDEO: &[u8] = include_bytes!("../fixtures/sample.mp4");
+
+/// The image every successful task of an image model produces: a 64×36 PNG.
+pub const SAMPLE_IMAGE: &[u8] = include_bytes!("../fixtures/sample.png");
+
+/// The file a model of this kind produces, and its MIME type.
+fn sample(kind: OutputKind) -> (&'static [u8], &'static str) {
+    match kind {
+        OutputKind::Image => (SAMPLE_IMAGE, "image/png"),
+        _ => (SAMPLE_VIDEO, "video/mp4"),
+    }
+}
+
+/// The extension of a result file of this kind.
+pub(crate) fn extension(kind: OutputKind) -> &'static str {
+    match kind {
+        OutputKind::Image => "png",
+        _ => "mp4",
+    }
+}
 
 fn stored(
     state: &State,
@@ -261,18 +282,19 @@ pub(crate) async fn serve(
     Path(path): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let file = match path
+    let result = path
         .strip_prefix("results/")
-        .and_then(|name| name.strip_suffix(".mp4"))
-    {
-        Some(task_id) => state
-            .task(task_id)
-            .filter(|task| {
-                task.stage_after(state.now().saturating_sub(task.created)) == Stage::Success
-            })
-            .map(|_| StoredFile {
-                bytes: SAMPLE_VIDEO.to_vec(),
-                mime: "video/mp4".into(),
+        .and_then(|name| name.rsplit_once('.'))
+        .and_then(|(task_id, _)| state.task(task_id));
+    let file = match result {
+        Some(task) => (task.stage_after(state.now().saturating_sub(task.created))
+            == Stage::Success)
+            .then(|| {
+                let (bytes, mime) = sample(task.kind);
+                StoredFile {
+                    bytes: bytes.to_vec(),
+                    mime: mime.into(),
+                }
             }),
         None => state.file(&path),
     };

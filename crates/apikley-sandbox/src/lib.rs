@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use files::SAMPLE_VIDEO;
+pub use files::{SAMPLE_IMAGE, SAMPLE_VIDEO};
 pub use models::SandboxModel;
 use state::State;
 
@@ -217,7 +217,11 @@ impl Default for SandboxBuilder {
             credits: 1000.0,
             webhook_key: None,
             faults: Faults::default(),
-            models: vec![SandboxModel::of::<seedance::Seedance15Pro>()],
+            models: apikley_models::all()
+                .iter()
+                .cloned()
+                .map(SandboxModel::from_spec)
+                .collect(),
             seed: None,
         }
     }
@@ -265,8 +269,10 @@ impl SandboxBuilder {
         self
     }
 
-    /// Accepts another model (Seedance 1.5 Pro is always there).
+    /// Accepts another model (every model of `apikley_models` is there from the start; one
+    /// with the same id replaces it).
     pub fn model(mut self, model: SandboxModel) -> Self {
+        self.models.retain(|m| m.id() != model.id());
         self.models.push(model);
         self
     }

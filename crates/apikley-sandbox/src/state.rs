@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use crate::models::SandboxModel;
 use crate::{Faults, Stats, TaskFailure};
+use apikley::OutputKind;
 
 pub(crate) struct Settings {
     pub(crate) url: String,
@@ -33,6 +34,8 @@ pub(crate) struct TaskEntry {
     /// How long it waits, queues and generates, on the sandbox clock.
     pub(crate) stages: [Duration; 3],
     pub(crate) failure: Option<TaskFailure>,
+    /// What it produces.
+    pub(crate) kind: OutputKind,
     pub(crate) credits: f64,
     pub(crate) callback: Option<String>,
 }
@@ -278,7 +281,12 @@ impl State {
         }
         match (stage, &task.failure) {
             (Stage::Success, _) => {
-                let url = format!("{}/files/results/{}.mp4", self.url, task.id);
+                let url = format!(
+                    "{}/files/results/{}.{}",
+                    self.url,
+                    task.id,
+                    crate::files::extension(task.kind)
+                );
                 record["resultJson"] = json!({"resultUrls": [url]}).to_string().into();
             }
             (Stage::Fail, Some(failure)) => {

@@ -136,6 +136,22 @@ async fn each_broken_rule_gets_a_422_naming_its_field() {
             "{name}: {message}"
         );
     }
+    // Every violation of a body, not just the first.
+    let (status, answer) = create(
+        &sandbox,
+        &body(json!({"prompt": "ab", "aspect_ratio": "5:4", "duration": 5, "colour": "red"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let message = answer["msg"].as_str().unwrap_or_default();
+    for field in [
+        "input.prompt:",
+        "input.aspect_ratio:",
+        "input.duration:",
+        "input.colour:",
+    ] {
+        assert!(message.contains(field), "{field} in {message}");
+    }
     assert_eq!(sandbox.stats().tasks_created, 0);
 }
 

@@ -1,5 +1,6 @@
 //! The client and its builder: submit tasks, resume them by id, move files in and out.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::path::{Path, PathBuf};
@@ -16,11 +17,11 @@ use crate::config::{
 use crate::download::Download;
 use crate::endpoint::Op;
 use crate::envelope;
-use crate::error::Error;
-use crate::files::MediaSource;
-use crate::model::{Model, TaskRequest};
+use crate::error::{Error, Violation, Violations};
+use crate::model::Model;
 use crate::rate_limit::RateLimits;
 use crate::record::{TaskId, TaskState};
+use crate::request::Request;
 use crate::retry::RetryPolicy;
 use crate::task::Task;
 use crate::transport::{Scope, Settings, Transport};
@@ -31,7 +32,7 @@ use crate::wait::{self, CompletedTask, Polling, WaitOptions, Workload};
 /// what has been learned about task durations.
 ///
 /// ```no_run
-/// # async fn run<R: apikley::TaskRequest>(request: R) -> Result<(), apikley::Error> {
+/// # async fn run(request: apikley::Request) -> Result<(), apikley::Error> {
 /// let client = apikley::Client::from_env()?; // APIKLEY_API_KEY, APIKLEY_BASE_URL
 /// let task = client.submit(request).await?; // validated first; returns once the id is known
 /// println!("task {}", task.id()); // resumable later: client.task(id)
@@ -78,59 +79,60 @@ impl Client {
         self.transport.base_url()
     }
 
-    /// Validates the request, uploads its local files, then creates the task; `.await` the
-    /// returned [`Submission`], which ends as soon as the task's id is known.
+    /// Checks the request against its model's spec, uploads its local files, then creates the
+    /// task; `.await` the returned [`Submission`], which ends as soon as the task's id is known.
     ///
     /// Nothing is sent when the request breaks a rule ([`Error::InvalidRequest`] lists every
     /// one, local files included). `createTask` is resent only when it provably created
     /// nothing; otherwise the error is [`Error::OutcomeUnknown`].
-    pub fn submit<R: TaskRequest>(&self, request: R) -> Submission<'_, R> {
+    pub fn submit(&self, request: impl Into<Request>) -> Submission<'_> {
         Submission {
             client: self,
-            request,
+            request: request.into(),
             on_sending: None,
         }
     }
 
-    async fn submit_request<R: TaskRequest>(
+    /// Creates a task from a model's spec-exact body, as generated in its raw crate, after
+    /// checking it against the model's spec (the rules the generated types cannot carry).
+    pub fn submit_body<M: Model>(&self, body: &M::Body) -> Submission<'_> {
+        self.submit(Request::from_body::<M>(body))
+    }
+
+    async fn submit_request(
         &self,
-        mut request: R,
+        request: Request,
         on_sending: Option<&(dyn Fn() + Send + Sync)>,
     ) -> Result<Task, Error> {
         let violations = request.violations();
         if !violations.is_empty() {
             return Err(Error::InvalidRequest(violations));
         }
+        let Some(spec) = request.spec() else {
+            return Err(Error::InvalidRequest(request.violations()));
+        };
         // Local files become hosted URLs (uploads are free and safe to repeat).
-        for source in request.local_files_mut() {
-            if let MediaSource::File(path) = source {
-                let uploaded = self.upload_file(path.as_path()).await?;
-                tracing::info!(file = %path.display(), url = %uploaded.download_url, "uploaded input file");
-                *source = MediaSource::Url(uploaded.download_url.into());
+        let mut hosted = HashMap::new();
+        for (_, _, path) in request.local_files() {
+            if hosted.contains_key(&path) {
+                continue;
             }
+            let uploaded = self.upload_file(&path).await?;
+            tracing::info!(file = %path.display(), url = %uploaded.download_url, "uploaded input file");
+            hosted.insert(path, uploaded.download_url.to_string());
         }
-        let body = request.into_body()?;
-        self.create::<R::Model>(body, on_sending).await
-    }
-
-    /// Creates a task from a model's spec-exact body, as generated in its raw crate, after
-    /// checking the rules the generated types cannot ([`Model::check`]).
-    pub async fn submit_body<M: Model>(&self, body: M::Body) -> Result<Task, Error> {
-        self.create::<M>(body, None).await
-    }
-
-    async fn create<M: Model>(
-        &self,
-        body: M::Body,
-        on_sending: Option<&(dyn Fn() + Send + Sync)>,
-    ) -> Result<Task, Error> {
-        let violations = M::check(&body);
-        if !violations.is_empty() {
-            return Err(Error::InvalidRequest(violations));
-        }
+        let body = request.final_body(&hosted).map_err(|reason| {
+            let mut violations = Violations::new();
+            violations.push(Violation::new(
+                "body",
+                "does not fit the model's generated type",
+                reason,
+            ));
+            Error::InvalidRequest(violations)
+        })?;
         let workload = Workload {
-            key: format!("{} {}", M::ID, M::workload(&body)),
-            prior: M::expected_duration(&body),
+            key: request.workload(),
+            prior: request.expected_duration(),
         };
         let scope = Scope {
             on_send: on_sending,
@@ -139,7 +141,7 @@ impl Client {
         let id = self
             .transport
             .call(
-                Op::CreateTask(M::CREATE_TASK),
+                Op::CreateTask(spec.endpoint()),
                 scope,
                 |request| request.json(&body),
                 |answer| {
@@ -150,7 +152,7 @@ impl Client {
             )
             .await?;
         let id = TaskId::from(id);
-        tracing::info!(model = M::ID, task_id = %id, "task created");
+        tracing::info!(model = spec.id(), task_id = %id, "task created");
         Ok(Task::new(
             self.transport.clone(),
             self.polling.clone(),
@@ -161,9 +163,9 @@ impl Client {
 
     /// [`submit`](Client::submit), then [`Task::wait`]. An error after creation carries the
     /// task id.
-    pub async fn submit_and_wait<R: TaskRequest>(
+    pub async fn submit_and_wait(
         &self,
-        request: R,
+        request: impl Into<Request>,
     ) -> Result<CompletedTask, Error> {
         self.submit(request).await?.wait().await
     }
@@ -311,26 +313,28 @@ impl Client {
 
 /// A submission of a request; `.await` it for the [`Task`]. Made by [`Client::submit`].
 #[must_use = "a Submission does nothing until awaited"]
-pub struct Submission<'a, R> {
+pub struct Submission<'a> {
     client: &'a Client,
-    request: R,
+    request: Request,
     on_sending: Option<Box<dyn Fn() + Send + Sync + 'a>>,
 }
 
-impl<R> fmt::Debug for Submission<'_, R> {
+impl fmt::Debug for Submission<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Submission").finish_non_exhaustive()
+        f.debug_struct("Submission")
+            .field("model", &self.request.model_id())
+            .finish_non_exhaustive()
     }
 }
 
-impl<'a, R: TaskRequest + 'a> Submission<'a, R> {
+impl<'a> Submission<'a> {
     /// Calls `hook` just before `createTask` goes out (again before each resend, which happens
     /// only when the previous attempt provably created nothing). From the first call on, a task
     /// may exist even if the submission then fails: before it, nothing was sent that costs
     /// anything. Use it to record that fact durably, or to word an interruption.
     ///
     /// ```no_run
-    /// # async fn run<R: apikley::TaskRequest>(client: apikley::Client, request: R) -> Result<(), apikley::Error> {
+    /// # async fn run(client: apikley::Client, request: apikley::Request) -> Result<(), apikley::Error> {
     /// use std::sync::atomic::{AtomicBool, Ordering};
     /// let sent = AtomicBool::new(false);
     /// let task = client
@@ -345,7 +349,7 @@ impl<'a, R: TaskRequest + 'a> Submission<'a, R> {
     }
 }
 
-impl<'a, R: TaskRequest + 'a> IntoFuture for Submission<'a, R> {
+impl<'a> IntoFuture for Submission<'a> {
     type Output = Result<Task, Error>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 

@@ -2,17 +2,36 @@
 //! generated from the vendored specs (`apikley_raw::*::operations`, and each model's own for
 //! `createTask`): a spec that moves an endpoint moves it here too.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use apikley_raw::{credits, file_upload, task_detail};
 
 /// An operation as a spec declares it: its method, and its path relative to the base URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
+    pub(crate) method: Cow<'static, str>,
+    pub(crate) path: Cow<'static, str>,
+}
+
+impl Endpoint {
+    /// The endpoint `method path`, e.g. from a raw crate's `operations` table.
+    pub const fn new(method: &'static str, path: &'static str) -> Self {
+        Endpoint {
+            method: Cow::Borrowed(method),
+            path: Cow::Borrowed(path),
+        }
+    }
+
     /// The HTTP method, upper case (`POST`).
-    pub method: &'static str,
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
     /// The path relative to the API's base URL (`api/v1/jobs/createTask`).
-    pub path: &'static str,
+    pub fn path(&self) -> &str {
+        &self.path
+    }
 }
 
 /// How long the service may spend fetching a URL upload (it allows itself 30 s), on top of the
@@ -21,9 +40,9 @@ const URL_FETCH_ALLOWANCE: Duration = Duration::from_secs(45);
 
 /// An API operation the runtime calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
+pub(crate) enum Op<'e> {
     /// `createTask`, at the endpoint its model's spec declares.
-    CreateTask(Endpoint),
+    CreateTask(&'e Endpoint),
     TaskDetail,
     Credits,
     UploadBase64,
@@ -31,7 +50,7 @@ pub(crate) enum Op {
     UploadStream,
 }
 
-impl Op {
+impl<'e> Op<'e> {
     /// The name the docs give it, for errors and traces.
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -45,18 +64,15 @@ impl Op {
     }
 
     /// The endpoint, as the vendored spec declares it.
-    pub(crate) fn endpoint(self) -> Endpoint {
+    pub(crate) fn endpoint(self) -> Cow<'e, Endpoint> {
         macro_rules! declared {
             ($operation:path) => {{
                 use $operation as op;
-                Endpoint {
-                    method: op::METHOD,
-                    path: op::PATH,
-                }
+                Cow::Owned(Endpoint::new(op::METHOD, op::PATH))
             }};
         }
         match self {
-            Op::CreateTask(endpoint) => endpoint,
+            Op::CreateTask(endpoint) => Cow::Borrowed(endpoint),
             Op::TaskDetail => declared!(task_detail::operations::get_task_detail),
             Op::Credits => declared!(credits::operations::get_account_credits),
             Op::UploadBase64 => declared!(file_upload::operations::upload_file_base64),
@@ -111,7 +127,7 @@ mod tests {
         ];
         let endpoints: Vec<String> = shared
             .iter()
-            .map(|op| format!("{} {}", op.endpoint().method, op.endpoint().path))
+            .map(|op| format!("{} {}", op.endpoint().method(), op.endpoint().path()))
             .collect();
         assert_eq!(
             endpoints,

@@ -1,5 +1,6 @@
 //! Local input files: what they are (by content), and whether a model accepts them.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,25 @@ impl MediaType {
         }
     }
 
+    /// The format of a MIME type (`image/png`), if it is one told apart here.
+    pub fn from_mime(mime: &str) -> Option<Self> {
+        let mime = mime
+            .trim()
+            .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '/');
+        [
+            MediaType::Jpeg,
+            MediaType::Png,
+            MediaType::Webp,
+            MediaType::Gif,
+            MediaType::Bmp,
+            MediaType::Mp4,
+        ]
+        .into_iter()
+        .find(|t| {
+            t.mime().eq_ignore_ascii_case(mime) || (mime == "image/jpg" && *t == MediaType::Jpeg)
+        })
+    }
+
     /// The MIME type.
     pub fn mime(self) -> &'static str {
         match self {
@@ -87,13 +107,14 @@ impl fmt::Display for MediaType {
 }
 
 /// What a model accepts for a file input: which formats (by content) and how large.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FileRules {
     /// The largest size, in bytes.
     pub max_bytes: u64,
-    /// The accepted formats.
-    pub types: &'static [MediaType],
+    /// The accepted formats; empty when the spec names none this SDK can tell by content
+    /// (then any format is taken).
+    pub types: Cow<'static, [MediaType]>,
 }
 
 /// A local file that passed a model's [`FileRules`].
@@ -104,8 +125,8 @@ pub struct CheckedFile {
     pub path: PathBuf,
     /// Its size in bytes.
     pub size: u64,
-    /// Its format, by content.
-    pub media_type: MediaType,
+    /// Its format, by content, when told apart here.
+    pub media_type: Option<MediaType>,
 }
 
 /// Why a local file cannot be used, in words that complete "the file …".
@@ -126,13 +147,13 @@ pub enum FileProblem {
         /// What its content is.
         found: MediaType,
         /// What is accepted.
-        accepted: &'static [MediaType],
+        accepted: Vec<MediaType>,
     },
     /// Its content is of no format known here.
-    #[error("is not a recognised image; accepted: {}", list(accepted))]
+    #[error("is of no format told apart here; accepted: {}", list(accepted))]
     Unrecognised {
         /// What is accepted.
-        accepted: &'static [MediaType],
+        accepted: Vec<MediaType>,
     },
     /// It is larger than allowed.
     #[error("is {size} bytes, more than the {max} bytes allowed")]
@@ -167,24 +188,36 @@ pub(crate) fn inspect(path: &Path) -> Result<(u64, Option<MediaType>), FileProbl
 impl FileRules {
     /// Files of these formats, up to `max_bytes`.
     pub const fn new(max_bytes: u64, types: &'static [MediaType]) -> Self {
-        FileRules { max_bytes, types }
+        FileRules {
+            max_bytes,
+            types: Cow::Borrowed(types),
+        }
+    }
+
+    /// The same, with formats known at run time (from a spec).
+    pub fn owned(max_bytes: u64, types: Vec<MediaType>) -> Self {
+        FileRules {
+            max_bytes,
+            types: Cow::Owned(types),
+        }
     }
 
     /// Checks a local file without reading more than its first bytes.
     pub fn check(&self, path: &Path) -> Result<CheckedFile, FileProblem> {
         let (size, found) = inspect(path)?;
         let media_type = match found {
-            Some(kind) if self.types.contains(&kind) => kind,
+            Some(kind) if self.types.is_empty() || self.types.contains(&kind) => Some(kind),
+            None if self.types.is_empty() => None,
             Some(found) => {
                 return Err(FileProblem::WrongType {
                     path: path.to_owned(),
                     found,
-                    accepted: self.types,
+                    accepted: self.types.to_vec(),
                 });
             }
             None => {
                 return Err(FileProblem::Unrecognised {
-                    accepted: self.types,
+                    accepted: self.types.to_vec(),
                 });
             }
         };
@@ -321,7 +354,7 @@ mod tests {
             path
         };
         let png = write("ok.png", b"\x89PNG\r\n\x1a\n0123456789");
-        assert_eq!(IMAGES.check(&png).unwrap().media_type, MediaType::Png);
+        assert_eq!(IMAGES.check(&png).unwrap().media_type, Some(MediaType::Png));
         let problem = |path: &Path| IMAGES.check(path).unwrap_err().to_string();
         let gif = write("fake.png", b"GIF89a0123456789");
         assert_eq!(

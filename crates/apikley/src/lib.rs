@@ -4,12 +4,14 @@
 //! [callbacks](callback) with their signature check (plus an axum extractor behind the `axum`
 //! feature).
 //!
-//! A model crate (such as `seedance`) adds only its request type: a [`TaskRequest`] that
-//! validates itself and turns into the body generated from the model's OpenAPI document
-//! ([`Model::Body`]). Everything else is here, written once for every model.
+//! Every model is described by its OpenAPI document ([`ModelSpec`]): the spec alone checks
+//! each [`Request`] (every rule, every violation at once), gives the `createTask` endpoint and
+//! the defaults. A model's raw crate adds the spec-exact generated body ([`Model`]); a friendly
+//! crate (such as `seedance`) adds only names. Everything else is here, written once for every
+//! model.
 //!
 //! ```no_run
-//! # async fn run<R: apikley::TaskRequest>(request: R) -> Result<(), apikley::Error> {
+//! # async fn run(request: apikley::Request) -> Result<(), apikley::Error> {
 //! let client = apikley::Client::from_env()?;
 //! let done = client
 //!     .submit(request)
@@ -47,7 +49,9 @@ mod files;
 mod model;
 mod rate_limit;
 mod record;
+mod request;
 mod retry;
+mod spec;
 mod task;
 mod transport;
 mod upload;
@@ -60,10 +64,12 @@ pub use endpoint::Endpoint;
 pub use envelope::Envelope;
 pub use error::{ApiCode, ApiError, Error, Violation, Violations};
 pub use files::{CheckedFile, FileProblem, FileRules, MediaSource, MediaType};
-pub use model::{Model, TaskRequest};
+pub use model::Model;
 pub use rate_limit::{RateLimit, RateLimits};
 pub use record::{NotARecord, ResultError, TaskId, TaskRecord, TaskResult, TaskState};
+pub use request::Request;
 pub use retry::RetryPolicy;
+pub use spec::{Input, ModelSpec, OutputKind, SpecError};
 pub use task::Task;
 pub use upload::{UPLOAD_RETENTION, UploadOptions, UploadedFile};
 pub use wait::{Clock, CompletedTask, PollSchedule, Progress, WaitOptions, Waiter};

@@ -1,92 +1,61 @@
-//! How a Market model plugs into the runtime.
+//! How a Market model plugs into the runtime: its id, its vendored spec, and the spec-exact
+//! body generated from it. Everything else comes from the spec.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::endpoint::Endpoint;
-use crate::error::Violations;
-use crate::files::MediaSource;
+use crate::spec::ModelSpec;
 
-/// A Market model: ties a model id to the spec-exact `createTask` body generated from its
-/// OpenAPI document. Every Market model shares `createTask`, Get Task Details and the
-/// `{code, msg, data}` envelope, so this is all the runtime needs to know about one.
+/// A spec as read: the model, or why its document cannot be one.
+type Read = Result<Arc<ModelSpec>, Arc<str>>;
+
+/// A Market model with generated types: ties its id to its vendored OpenAPI document and to
+/// the spec-exact `createTask` body generated from it. A model's raw crate implements it (with
+/// its `apikley` feature), so a model added with `cargo xtask new-model` needs no code.
 ///
 /// ```
-/// use std::time::Duration;
-///
-/// /// A model whose generated body is `serde_json::Value` (a real one uses its raw crate's type,
-/// /// and its raw crate's `operations` table for the endpoint).
+/// /// A model whose body is `serde_json::Value` (a real one uses its raw crate's types).
 /// struct Echo;
 ///
 /// impl apikley::Model for Echo {
 ///     const ID: &'static str = "example/echo";
-///     const CREATE_TASK: apikley::Endpoint = apikley::Endpoint {
-///         method: "POST",
-///         path: "api/v1/jobs/createTask",
-///     };
+///     const SPEC: &'static str = r#"{"openapi": "3.0.0", "paths": {"/api/v1/jobs/createTask": {"post": {
+///         "summary": "Echo text", "requestBody": {"content": {"application/json": {"schema": {
+///         "type": "object", "properties": {"model": {"type": "string", "enum": ["example/echo"]},
+///         "input": {"type": "object", "properties": {"text": {"type": "string"}}}}}}}}}}}}"#;
 ///     type Body = serde_json::Value;
-///
-///     fn expected_duration(_: &Self::Body) -> Option<Duration> {
-///         Some(Duration::from_secs(20))
-///     }
 /// }
+///
+/// let spec = <Echo as apikley::Model>::spec().expect("the spec reads");
+/// assert_eq!(spec.id(), "example/echo");
 /// ```
 pub trait Model: Send + Sync + 'static {
     /// The id sent as `model`, e.g. `bytedance/seedance-1.5-pro`.
     const ID: &'static str;
 
-    /// Where `createTask` is, as the model's spec declares it (its raw crate's `operations`).
-    const CREATE_TASK: Endpoint;
+    /// The model's OpenAPI document as vendored (its raw crate's `SPEC`): the source of its
+    /// endpoint, its rules and its defaults.
+    const SPEC: &'static str;
 
     /// The spec-exact `createTask` body (`model`, `callBackUrl`, `input`), from the model's raw
     /// crate.
     type Body: Serialize + DeserializeOwned + Clone + Send + Sync + 'static;
 
-    /// A rough prior for how long a task takes, used to plan polling until the client has
-    /// seen real tasks of the same [`workload`](Model::workload). `None`: poll on the
-    /// documented schedule.
-    fn expected_duration(body: &Self::Body) -> Option<Duration> {
-        let _ = body;
-        None
-    }
-
-    /// The spec's rules that the generated types do not enforce (array sizes, `format: uri`),
-    /// checked on the spec-exact body. [`Client::submit_body`](crate::Client::submit_body)
-    /// refuses a body that breaks one; a stand-in server can check arriving bodies the same way.
-    fn check(body: &Self::Body) -> Violations {
-        let _ = body;
-        Violations::new()
-    }
-
-    /// A label for tasks that take about as long as each other (e.g. `8s 720p audio`); the
-    /// client learns one duration per label.
-    fn workload(body: &Self::Body) -> String {
-        let _ = body;
-        String::new()
-    }
-}
-
-/// An ergonomic request the client can submit: it knows its model, checks itself, and becomes
-/// the model's spec-exact body.
-pub trait TaskRequest: Send {
-    /// The model the request is for.
-    type Model: Model;
-
-    /// Every rule the request breaks (empty when it is valid). The client calls this before
-    /// anything is sent.
-    fn violations(&self) -> Violations;
-
-    /// The spec-exact body. Called only when [`violations`](TaskRequest::violations) is empty;
-    /// may still report violations the typed conversion finds.
-    fn into_body(self) -> Result<<Self::Model as Model>::Body, Violations>;
-
-    /// The request's input files. [`Client::submit`](crate::Client::submit) uploads every
-    /// [`MediaSource::File`] among them and replaces it with its hosted URL before calling
-    /// [`into_body`](TaskRequest::into_body). Check local files in
-    /// [`violations`](TaskRequest::violations) (see [`FileRules`](crate::FileRules)).
-    fn local_files_mut(&mut self) -> Vec<&mut MediaSource> {
-        Vec::new()
+    /// The model's spec, read once per process.
+    fn spec() -> Result<Arc<ModelSpec>, Arc<str>> {
+        static SPECS: OnceLock<Mutex<HashMap<&'static str, Read>>> = OnceLock::new();
+        let specs = SPECS.get_or_init(Mutex::default);
+        let read = || {
+            ModelSpec::parse(Self::SPEC)
+                .map(Arc::new)
+                .map_err(|e| Arc::from(e.to_string()))
+        };
+        match specs.lock() {
+            Ok(mut specs) => specs.entry(Self::ID).or_insert_with(read).clone(),
+            Err(_) => read(),
+        }
     }
 }

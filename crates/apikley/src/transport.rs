@@ -102,7 +102,7 @@ impl Classified for Failure {
 impl Failure {
     /// The error the caller sees, built once, for `op` on `task_id`. A `createTask` that may
     /// have been processed, and whose task id is not known, is [`Error::OutcomeUnknown`].
-    fn into_error(self, op: Op, task_id: Option<&TaskId>) -> Error {
+    fn into_error(self, op: Op<'_>, task_id: Option<&TaskId>) -> Error {
         let task_id = task_id.cloned();
         if matches!(op, Op::CreateTask(_)) {
             let unknown = |reason: String, status, source, snippet| Error::OutcomeUnknown {
@@ -266,7 +266,7 @@ impl Transport {
     /// envelope with `read`. `build` completes the request (query, body), once per attempt.
     pub(crate) async fn call<T>(
         &self,
-        op: Op,
+        op: Op<'_>,
         scope: Scope<'_>,
         build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
         read: impl Fn(&Envelope) -> Result<T, String>,
@@ -295,21 +295,21 @@ impl Transport {
         .map_err(|failure| failure.into_error(op, scope.task_id))
     }
 
-    fn limiter(&self, op: Op) -> Option<&Limiter> {
+    fn limiter(&self, op: Op<'_>) -> Option<&Limiter> {
         match op.creates_tasks()? {
             true => self.0.creates.as_ref(),
             false => self.0.queries.as_ref(),
         }
     }
 
-    fn request(&self, op: Op) -> Result<reqwest::RequestBuilder, Failure> {
+    fn request(&self, op: Op<'_>) -> Result<reqwest::RequestBuilder, Failure> {
         let endpoint = op.endpoint();
-        let method = Method::from_bytes(endpoint.method.as_bytes())
-            .map_err(|_| Failure::Unusable(format!("the method {:?}", endpoint.method)))?;
-        let url = self.base_url().join(endpoint.path).map_err(|e| {
+        let method = Method::from_bytes(endpoint.method().as_bytes())
+            .map_err(|_| Failure::Unusable(format!("the method {:?}", endpoint.method())))?;
+        let url = self.base_url().join(endpoint.path()).map_err(|e| {
             Failure::Unusable(format!(
                 "the base URL cannot take the path {:?}: {e}",
-                endpoint.path
+                endpoint.path()
             ))
         })?;
         Ok(self.0.settings.http.request(method, url))
@@ -317,7 +317,7 @@ impl Transport {
 
     async fn attempt<T>(
         &self,
-        op: Op,
+        op: Op<'_>,
         scope: Scope<'_>,
         attempt: u32,
         build: &impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
@@ -390,7 +390,7 @@ impl Transport {
 
     async fn exchange<T>(
         &self,
-        op: Op,
+        op: Op<'_>,
         request: reqwest::RequestBuilder,
         read: &impl Fn(&Envelope) -> Result<T, String>,
     ) -> Result<T, Failure> {
@@ -499,10 +499,8 @@ mod tests {
     use super::*;
     use crate::endpoint::Endpoint;
 
-    const CREATE: Op = Op::CreateTask(Endpoint {
-        method: "POST",
-        path: "api/v1/jobs/createTask",
-    });
+    const ENDPOINT: Endpoint = Endpoint::new("POST", "api/v1/jobs/createTask");
+    const CREATE: Op<'static> = Op::CreateTask(&ENDPOINT);
     use crate::envelope::SNIPPET_CHARS;
 
     fn decode_body(status: StatusCode, body: &[u8], key: &str) -> Result<Envelope, Failure> {

@@ -43,7 +43,7 @@ pub struct UploadedFile {
 }
 
 impl UploadedFile {
-    fn from_raw(raw: raw::FileUploadResult, op: Op) -> Result<Self, Error> {
+    fn from_raw(raw: raw::FileUploadResult, op: Op<'_>) -> Result<Self, Error> {
         let download_url = Url::parse(&raw.download_url).map_err(|e| Error::Undecodable {
             operation: op.name(),
             task_id: None,
@@ -164,7 +164,10 @@ pub(crate) async fn file(
     let (size, mime) = match &options.rules {
         Some(rules) => {
             let checked = rules.check(path).map_err(|e| file_error(e.to_string()))?;
-            (checked.size, checked.media_type.mime())
+            let mime = checked
+                .media_type
+                .map_or("application/octet-stream", MediaType::mime);
+            (checked.size, mime)
         }
         None => {
             let (size, media_type) = inspect(path).map_err(|e| file_error(e.to_string()))?;
@@ -243,7 +246,7 @@ pub(crate) async fn url(
 /// POSTs a generated upload request as JSON; reads the hosted file.
 async fn json(
     transport: &Transport,
-    op: Op,
+    op: Op<'_>,
     body: &impl serde::Serialize,
 ) -> Result<UploadedFile, Error> {
     let raw: raw::FileUploadResult = transport

@@ -9,10 +9,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use httpmock::Method::{GET, POST};
-use httpmock::MockServer;
-
-use support::{ExampleModel, KEY, body, client, created, record};
+use support::{ExampleModel, KEY, Reply, ScriptedServer, body, client, created, record};
 
 /// Collects everything a tracing subscriber writes.
 #[derive(Clone, Default)]
@@ -49,24 +46,20 @@ async fn a_full_run_never_shows_the_key() {
         .finish();
     let _default = tracing::subscriber::set_default(subscriber);
 
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(POST)
-                .path("/api/v1/jobs/createTask")
-                .header("authorization", format!("Bearer {KEY}"));
-            then.status(200).json_body(created("task-1"));
-        })
-        .await;
-    server
-        .mock_async(|when, then| {
-            when.method(GET).path("/api/v1/jobs/recordInfo");
-            then.status(200).json_body(record("task-1", "success"));
-        })
-        .await;
-    let client = client(&server.base_url());
+    // On the test's own runtime, so that the paused clock never jumps while a request is out.
+    let server = ScriptedServer::start(|seen, _| {
+        let bearer = format!("Bearer {KEY}");
+        assert_eq!(seen.header("authorization"), Some(bearer.as_str()));
+        if seen.target.starts_with("/api/v1/jobs/createTask") {
+            Reply::ok(created("task-1"))
+        } else {
+            Reply::ok(record("task-1", "success"))
+        }
+    })
+    .await;
+    let client = client(&server.url);
     let done = client
-        .submit_body::<ExampleModel>(body())
+        .submit_body::<ExampleModel>(&body())
         .await
         .expect("created")
         .wait()

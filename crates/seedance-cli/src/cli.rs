@@ -98,18 +98,18 @@ impl Cli {
 /// `generate`'s options. Values are checked together, so that every problem is reported at once.
 #[derive(Args, Debug)]
 pub struct Generate {
-    /// What the video shows (3 to 2500 characters).
+    /// What the video shows.
     pub prompt: String,
-    /// An input image, a local file (uploaded first) or an http(s) URL; at most two.
+    /// An input image, a local file (uploaded first) or an http(s) URL.
     #[arg(long = "image", value_name = "FILE_OR_URL")]
     pub images: Vec<String>,
-    /// 1:1, 4:3, 3:4, 16:9, 9:16 or 21:9 (default 1:1).
+    /// The aspect ratio.
     #[arg(long, value_name = "RATIO")]
     pub aspect_ratio: Option<String>,
-    /// 480p or 720p (default 720p).
+    /// The resolution.
     #[arg(long)]
     pub resolution: Option<String>,
-    /// 4, 8 or 12 seconds (default 8).
+    /// The length, in seconds (`8` or `8s`).
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<String>,
     /// Lock the camera for a static shot.

@@ -1,30 +1,47 @@
-//! `seedance`: generate videos with Apikley's Seedance 1.5 Pro from a terminal.
+//! `seedance`: generate videos with Apikley's Seedance 1.5 Pro from a terminal. A friendly face
+//! on the parts every model's command shares (`apikley_cli`): the flags are Seedance's names for
+//! the inputs of its spec, which types, checks and documents them.
 
 mod cli;
-mod failure;
-mod flow;
-mod output;
-mod session;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
-use seedance::{
-    AspectRatio, PollSchedule, Resolution, TaskId, VideoLength, VideoRequest, Violations,
-};
+use apikley::{Model, ModelSpec, PollSchedule, TaskId, Violations};
+use apikley_cli::failure::{self, Failure};
+use apikley_cli::output::Output;
+use apikley_cli::session::{Phase, Session};
+use apikley_cli::{flow, inputs};
+use clap::{CommandFactory, FromArgMatches};
+use seedance::Seedance15Pro;
 use serde_json::json;
 
 use cli::{ApiCommand, Cli, Command, Generate};
-use failure::Failure;
-use output::Output;
-use session::{Phase, Session};
 
 /// The name resume hints use.
 const PROGRAM: &str = "seedance";
 
+/// Each flag of `generate` and the spec input it sets.
+const FLAGS: [(&str, &str); 7] = [
+    ("prompt", "prompt"),
+    ("images", "input_urls"),
+    ("aspect_ratio", "aspect_ratio"),
+    ("resolution", "resolution"),
+    ("duration", "duration"),
+    ("fixed_lens", "fixed_lens"),
+    ("audio", "generate_audio"),
+];
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let spec = match Seedance15Pro::spec() {
+        Ok(spec) => spec,
+        Err(reason) => {
+            eprintln!("error: the Seedance spec cannot be read: {reason}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = match parse(&spec) {
         Ok(cli) => cli,
         Err(error) => return failure::usage(error),
     };
@@ -41,10 +58,27 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli))
+    runtime.block_on(run(cli, spec))
 }
 
-async fn run(cli: Cli) -> ExitCode {
+/// The command line, with `generate`'s help completed from the spec (allowed values,
+/// defaults, bounds): the spec says them once.
+fn parse(spec: &ModelSpec) -> Result<Cli, clap::Error> {
+    let command = Cli::command().mut_subcommand("generate", |generate| {
+        FLAGS.iter().fold(generate, |generate, (flag, input)| {
+            let Some(facts) = inputs::facts(spec, input) else {
+                return generate;
+            };
+            generate.mut_arg(*flag, |arg| {
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                arg.help(format!("{help} ({facts})"))
+            })
+        })
+    });
+    Cli::from_arg_matches(&command.try_get_matches()?)
+}
+
+async fn run(cli: Cli, spec: Arc<ModelSpec>) -> ExitCode {
     let command = match &cli.command {
         Command::Api(command) => command,
         #[cfg(feature = "sandbox")]
@@ -56,7 +90,7 @@ async fn run(cli: Cli) -> ExitCode {
     let mut out = Output::new(cli.json);
     let session = Session::new(PROGRAM);
     let outcome = tokio::select! {
-        outcome = execute(&cli, command, &mut out, &session) => outcome,
+        outcome = execute(&cli, command, spec, &mut out, &session) => outcome,
         _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
     };
     match outcome {
@@ -68,6 +102,7 @@ async fn run(cli: Cli) -> ExitCode {
 async fn execute(
     cli: &Cli,
     command: &ApiCommand,
+    spec: Arc<ModelSpec>,
     out: &mut Output,
     session: &Session,
 ) -> Result<(), Failure> {
@@ -80,7 +115,7 @@ async fn execute(
         ApiCommand::Generate(args) => {
             // Everything that can be checked is, before anything is paid for: the request, and
             // where its video will go.
-            let request = video_request(args)?;
+            let request = video_request(spec, args)?;
             if !args.no_wait {
                 flow::check_target(args.save.output.as_deref(), args.save.overwrite)?;
             }
@@ -154,43 +189,32 @@ async fn execute(
     }
 }
 
-/// The request, with every problem found at once: values that do not parse, and the
-/// request's own rules.
-fn video_request(args: &Generate) -> Result<VideoRequest, Violations> {
-    let mut problems = Violations::new();
-    let mut request = VideoRequest::new(args.prompt.as_str());
-    if let Some(value) = &args.aspect_ratio {
-        match value.parse::<AspectRatio>() {
-            Ok(ratio) => request = request.aspect_ratio(ratio),
-            Err(e) => problems.push(e.violation("input.aspect_ratio")),
+/// The request, typed and checked by the spec, every problem found at once.
+fn video_request(spec: Arc<ModelSpec>, args: &Generate) -> Result<apikley::Request, Violations> {
+    let mut pairs = vec![format!("prompt={}", args.prompt)];
+    let mut set = |input: &str, value: &Option<String>| {
+        if let Some(value) = value {
+            pairs.push(format!("{input}={value}"));
         }
-    }
-    if let Some(value) = &args.resolution {
-        match value.parse::<Resolution>() {
-            Ok(resolution) => request = request.resolution(resolution),
-            Err(e) => problems.push(e.violation("input.resolution")),
-        }
-    }
-    if let Some(value) = &args.duration {
-        match value.parse::<VideoLength>() {
-            Ok(length) => request = request.duration(length),
-            Err(e) => problems.push(e.violation("input.duration")),
-        }
-    }
+    };
+    set("aspect_ratio", &args.aspect_ratio);
+    set("resolution", &args.resolution);
+    // `8s` reads as 8, as people write it.
+    let seconds = args
+        .duration
+        .as_deref()
+        .map(|d| d.trim().trim_end_matches('s').to_owned());
+    set("duration", &seconds);
     if args.fixed_lens {
-        request = request.fixed_lens(true);
+        pairs.push("fixed_lens=true".into());
     }
     if args.audio {
-        request = request.generate_audio(true);
+        pairs.push("generate_audio=true".into());
     }
-    for image in &args.images {
-        request = request.image(image.as_str());
-    }
-    if let Some(url) = &args.callback_url {
-        request = request.callback_url(url.as_str());
-    }
-    if let Err(more) = request.validate() {
-        problems.extend(more.iter().cloned());
-    }
-    problems.into_result().map(|()| request)
+    pairs.extend(
+        args.images
+            .iter()
+            .map(|image| format!("input_urls={image}")),
+    );
+    inputs::request(spec, &pairs, args.callback_url.as_deref())
 }

@@ -17,23 +17,22 @@
 //! # Ok(()) }
 //! ```
 //!
-//! This crate is thin: [`VideoRequest`] (friendly names, validation) and the [`Seedance15Pro`]
-//! model. The client, errors, retries, rate limits and polling come from the model-agnostic
-//! [`apikley`] runtime and are re-exported here; the spec-exact generated types are in [`raw`].
+//! This crate is thin: [`VideoRequest`], friendly names for the model's inputs. The rules are
+//! the spec's, the [`Seedance15Pro`] model is generated from it, and the client, errors,
+//! retries, rate limits and polling come from the model-agnostic [`apikley`] runtime and are
+//! re-exported here; the spec-exact generated types are in [`raw`].
 #![deny(missing_docs)]
 
 mod request;
 
 pub use apikley::{
     ApiCode, ApiError, CancellationToken, Client, ClientBuilder, Clock, CompletedTask, ConfigError,
-    Download, DownloadProgress, DownloadedFile, Error, MediaSource, Model, PollSchedule, Progress,
-    RateLimit, RateLimits, RetryPolicy, Submission, Task, TaskId, TaskRecord, TaskRequest,
+    Download, DownloadProgress, DownloadedFile, Error, MediaSource, Model, ModelSpec, PollSchedule,
+    Progress, RateLimit, RateLimits, Request, RetryPolicy, Submission, Task, TaskId, TaskRecord,
     TaskResult, TaskState, UploadOptions, UploadedFile, Url, Violation, Violations, WaitOptions,
     Waiter, callback,
 };
-pub use request::{
-    AspectRatio, MAX_IMAGES, ParseError, Resolution, Seedance15Pro, VideoLength, VideoRequest,
-};
+pub use request::{AspectRatio, ParseError, Resolution, Seedance15Pro, VideoLength, VideoRequest};
 
 /// The runtime this crate builds on.
 pub use apikley;

@@ -1,82 +1,14 @@
-//! The Seedance 1.5 Pro request, with friendly names and validation.
+//! The Seedance 1.5 Pro request, with friendly names. Every rule is the spec's: the request
+//! becomes an [`apikley::Request`], which the model's vendored document checks.
 
 use std::fmt;
 use std::str::FromStr;
 
-use apikley::{
-    Endpoint, FileRules, MediaSource, MediaType, Model, TaskRequest, Violation, Violations,
-};
+use apikley::{MediaSource, Request, Violation, Violations};
 use seedance_raw::types as raw;
 
-/// How many input images the model accepts (the spec's `input_urls.maxItems`, which the
-/// generated types do not enforce).
-pub const MAX_IMAGES: usize = 2;
-
-/// What the model accepts as an input image (the spec's `input_urls` description: "Accepted
-/// types: image/jpeg, image/png, image/webp; Max size per image: 10.0MB"), checked by content
-/// before anything is uploaded. 10 MB is read as 10,000,000 bytes, the stricter reading.
-pub const IMAGE_RULES: FileRules = FileRules::new(
-    10_000_000,
-    &[MediaType::Jpeg, MediaType::Png, MediaType::Webp],
-);
-
-/// The Seedance 1.5 Pro model: `bytedance/seedance-1.5-pro`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seedance15Pro;
-
-impl Model for Seedance15Pro {
-    const ID: &'static str = "bytedance/seedance-1.5-pro";
-    const CREATE_TASK: Endpoint = {
-        use seedance_raw::operations::bytedance_seedance_1_5_pro as create;
-        Endpoint {
-            method: create::METHOD,
-            path: create::PATH,
-        }
-    };
-    type Body = raw::BytedanceSeedance15ProBody;
-
-    /// A rough prior until real timings are learned: longer videos, higher resolution and audio
-    /// take longer (about 1.5 minutes for 8 s at 720p).
-    fn expected_duration(body: &Self::Body) -> Option<std::time::Duration> {
-        let input = body.input.as_ref()?;
-        let seconds = 15.0 + 6.0 * (*input.duration as f64);
-        let resolution = match input.resolution {
-            raw::BytedanceSeedance15ProBodyInputResolution::X480p => 1.0,
-            raw::BytedanceSeedance15ProBodyInputResolution::X720p => 1.4,
-        };
-        let audio = if input.generate_audio { 1.2 } else { 1.0 };
-        Some(std::time::Duration::from_secs_f64(
-            seconds * resolution * audio,
-        ))
-    }
-
-    /// `input_urls` holds at most [`MAX_IMAGES`] absolute http(s) URLs, and `callBackUrl` is
-    /// one: the spec's `maxItems` and `format: uri`, which the generated types do not enforce.
-    fn check(body: &Self::Body) -> Violations {
-        let mut violations = Violations::new();
-        violations.extend(body.call_back_url.as_deref().and_then(callback_violation));
-        let urls = body
-            .input
-            .as_ref()
-            .map_or(&[][..], |i| i.input_urls.as_slice());
-        violations.extend(image_count_violation(urls.len()));
-        for (i, url) in urls.iter().enumerate() {
-            violations.extend(image_url_violation(i, url));
-        }
-        violations
-    }
-
-    fn workload(body: &Self::Body) -> String {
-        body.input.as_ref().map_or_else(String::new, |input| {
-            format!(
-                "{}s {}{}",
-                *input.duration,
-                input.resolution,
-                if input.generate_audio { " audio" } else { "" }
-            )
-        })
-    }
-}
+/// The Seedance 1.5 Pro model: `bytedance/seedance-1.5-pro`, generated from its spec.
+pub type Seedance15Pro = seedance_raw::Model;
 
 /// A value that is not one of a setting's accepted values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,7 +148,7 @@ impl VideoLength {
         }
     }
 
-    /// The duration for a number of seconds, if the model offers it.
+    /// The length for a number of seconds, if the model offers it.
     pub fn from_secs(seconds: u64) -> Result<Self, ParseError> {
         VideoLength::ALL
             .iter()
@@ -255,7 +187,7 @@ impl FromStr for VideoLength {
 }
 
 /// A Seedance 1.5 Pro video request. Unset options take the spec's defaults (1:1, 720p, 8 s,
-/// moving camera, no audio).
+/// moving camera, no audio). It becomes an [`apikley::Request`]: the model's spec checks it.
 ///
 /// ```
 /// use seedance::{AspectRatio, VideoLength, VideoRequest};
@@ -284,7 +216,7 @@ pub struct VideoRequest {
 }
 
 impl VideoRequest {
-    /// A text-to-video request. The prompt must be 3 to 2500 characters.
+    /// A text-to-video request.
     pub fn new(prompt: impl Into<String>) -> Self {
         VideoRequest {
             prompt: prompt.into(),
@@ -311,8 +243,8 @@ impl VideoRequest {
     }
 
     /// The length.
-    pub fn duration(mut self, duration: VideoLength) -> Self {
-        self.duration = Some(duration);
+    pub fn duration(mut self, length: VideoLength) -> Self {
+        self.duration = Some(length);
         self
     }
 
@@ -328,8 +260,8 @@ impl VideoRequest {
         self
     }
 
-    /// Adds an input image for image-to-video (at most two; JPEG, PNG or WebP, up to 10 MB
-    /// each): a URL, or a local file that `submit` uploads first.
+    /// Adds an input image for image-to-video: a URL, or a local file that `submit` uploads
+    /// first (the spec states how many images and which files it takes).
     ///
     /// Text with a URL scheme is a URL; anything else is a path (see [`MediaSource`]).
     pub fn image(mut self, image: impl Into<MediaSource>) -> Self {
@@ -359,155 +291,53 @@ impl VideoRequest {
         &self.images
     }
 
-    /// Checks every rule of the spec; lists every problem at once.
+    /// Checks every rule of the spec, and the local images; lists every problem at once.
     pub fn validate(&self) -> Result<(), Violations> {
-        self.violations().into_result()
+        Request::from(self.clone()).violations().into_result()
     }
 }
 
-// The rules the request and the body share (the body is checked again in `Model::check`).
-
-fn callback_violation(url: &str) -> Option<Violation> {
-    check_http_url(url)
-        .err()
-        .map(|rule| Violation::new("callBackUrl", rule, format!("{url:?}")))
-}
-
-fn image_count_violation(count: usize) -> Option<Violation> {
-    (count > MAX_IMAGES).then(|| {
-        Violation::new(
-            "input.input_urls",
-            format!("accepts at most {MAX_IMAGES} images"),
-            format!("{count} images"),
-        )
-    })
-}
-
-fn image_url_violation(index: usize, url: &str) -> Option<Violation> {
-    check_http_url(url).err().map(|rule| {
-        Violation::new(
-            format!("input.input_urls[{index}]"),
-            rule,
-            format!("{url:?}"),
-        )
-    })
-}
-
-fn check_http_url(text: &str) -> Result<(), String> {
-    match url::Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
-        Ok(url) => Err(format!(
-            "must be an absolute http(s) URL, not {}",
-            url.scheme()
-        )),
-        Err(e) => Err(format!("must be an absolute http(s) URL ({e})")),
-    }
-}
-
-impl TaskRequest for VideoRequest {
-    type Model = Seedance15Pro;
-
-    fn violations(&self) -> Violations {
-        let mut violations = Violations::new();
-        violations.extend(self.callback_url.as_deref().and_then(callback_violation));
-        // The generated type holds the spec's bounds, counted in characters.
-        if let Err(e) = raw::BytedanceSeedance15ProBodyInputPrompt::try_from(self.prompt.as_str()) {
-            violations.push(Violation::new(
-                "input.prompt",
-                format!("is {e}"),
-                format!(
-                    "{} characters: {:?}",
-                    self.prompt.chars().count(),
-                    self.prompt
-                ),
-            ));
+impl From<VideoRequest> for Request {
+    fn from(video: VideoRequest) -> Self {
+        let mut request = Request::of::<Seedance15Pro>().with_input("prompt", video.prompt);
+        if let Some(ratio) = video.aspect_ratio {
+            request = request.with_input("aspect_ratio", ratio.to_string());
         }
-        violations.extend(image_count_violation(self.images.len()));
-        for (i, image) in self.images.iter().enumerate() {
-            match image {
-                MediaSource::Url(url) => violations.extend(image_url_violation(i, url)),
-                MediaSource::File(path) => {
-                    if let Err(problem) = IMAGE_RULES.check(path) {
-                        violations.push(Violation::new(
-                            format!("input.input_urls[{i}]"),
-                            format!("file {problem}"),
-                            path.display(),
-                        ));
-                    }
-                }
-            }
+        if let Some(resolution) = video.resolution {
+            request = request.with_input("resolution", resolution.to_string());
         }
-        violations
-    }
-
-    fn local_files_mut(&mut self) -> Vec<&mut MediaSource> {
-        self.images
-            .iter_mut()
-            .filter(|i| i.file().is_some())
-            .collect()
-    }
-
-    fn into_body(self) -> Result<raw::BytedanceSeedance15ProBody, Violations> {
-        let conversion = |field: &str, error: raw::error::ConversionError| {
-            let mut violations = Violations::new();
-            violations.push(Violation::new(
-                field,
-                "does not convert to the spec's type",
-                error,
-            ));
-            violations
-        };
-        let mut input = raw::BytedanceSeedance15ProBodyInput::builder()
-            .prompt(self.prompt)
-            .aspect_ratio(raw::BytedanceSeedance15ProBodyInputAspectRatio::from(
-                self.aspect_ratio.unwrap_or(AspectRatio::Square1x1),
-            ))
-            .input_urls(
-                self.images
-                    .into_iter()
-                    .map(|image| match image {
-                        MediaSource::Url(url) => Ok(url),
-                        MediaSource::File(path) => Err(path),
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|path| {
-                        let mut violations = Violations::new();
-                        violations.push(Violation::new(
-                            "input.input_urls",
-                            "must be uploaded first (Client::submit does this)",
-                            path.display(),
-                        ));
-                        violations
-                    })?,
-            );
-        if let Some(resolution) = self.resolution {
-            input = input.resolution(raw::BytedanceSeedance15ProBodyInputResolution::from(
-                resolution,
-            ));
+        if let Some(length) = video.duration {
+            request = request.with_input("duration", length.seconds());
         }
-        if let Some(duration) = self.duration {
-            input = input.duration(i64::from(duration.seconds()));
+        if let Some(fixed) = video.fixed_lens {
+            request = request.with_input("fixed_lens", fixed);
         }
-        if let Some(fixed) = self.fixed_lens {
-            input = input.fixed_lens(fixed);
+        if let Some(audio) = video.generate_audio {
+            request = request.with_input("generate_audio", audio);
         }
-        if let Some(audio) = self.generate_audio {
-            input = input.generate_audio(audio);
+        for image in video.images {
+            request = request.with_file("input_urls", image);
         }
-        let input = raw::BytedanceSeedance15ProBodyInput::try_from(input)
-            .map_err(|e| conversion("input", e))?;
-        raw::BytedanceSeedance15ProBody::builder()
-            .model(raw::BytedanceSeedance15ProBodyModel::BytedanceSeedance15Pro)
-            .call_back_url(self.callback_url)
-            .input(Some(input))
-            .try_into()
-            .map_err(|e| conversion("body", e))
+        if let Some(url) = video.callback_url {
+            request = request.with_callback_url(url);
+        }
+        request
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use apikley::Model;
+
+    fn body(request: VideoRequest) -> serde_json::Value {
+        let request = Request::from(request);
+        assert!(request.violations().is_empty(), "{}", request.violations());
+        // Through the generated type: the body as sent.
+        let typed: raw::BytedanceSeedance15ProBody =
+            serde_json::from_value(request.body()).expect("fits");
+        serde_json::to_value(typed).expect("serializes")
+    }
 
     #[test]
     fn names_read_and_print_as_the_spec_values() {
@@ -529,9 +359,8 @@ mod tests {
 
     #[test]
     fn the_body_takes_the_spec_defaults_for_unset_options() {
-        let body = VideoRequest::new("A serene beach").into_body().unwrap();
         assert_eq!(
-            serde_json::to_value(&body).unwrap(),
+            body(VideoRequest::new("A serene beach")),
             serde_json::json!({
                 "model": "bytedance/seedance-1.5-pro",
                 "input": {
@@ -540,53 +369,31 @@ mod tests {
                 }
             })
         );
-        assert_eq!(Seedance15Pro::workload(&body), "8s 720p");
+        let spec = Seedance15Pro::spec().expect("spec");
+        let input = serde_json::json!({"prompt": "A serene beach"});
+        assert_eq!(spec.workload(&input), "8s 720p");
         assert_eq!(
-            Seedance15Pro::expected_duration(&body),
+            spec.expected_duration(&input),
             Some(std::time::Duration::from_secs_f64(88.2))
         );
     }
 
     #[test]
-    fn the_model_checks_what_the_generated_types_cannot() {
-        let mut body = VideoRequest::new("A serene beach").into_body().unwrap();
-        assert!(Seedance15Pro::check(&body).is_empty());
-        body.call_back_url = Some("not a url".into());
-        if let Some(input) = body.input.as_mut() {
-            input.input_urls = vec![
-                "https://a/1.png".into(),
-                "ftp://a/2.png".into(),
-                "https://a/3.png".into(),
-            ];
-        }
-        assert_eq!(
-            Seedance15Pro::check(&body).fields(),
-            ["callBackUrl", "input.input_urls", "input.input_urls[1]"]
-        );
-    }
-
-    #[test]
     fn every_option_reaches_the_body() {
-        let body = VideoRequest::new("A serene beach")
+        let request = VideoRequest::new("A serene beach")
             .aspect_ratio(AspectRatio::Portrait9x16)
             .resolution(Resolution::P480)
             .duration(VideoLength::Seconds4)
             .fixed_lens(true)
             .generate_audio(true)
             .image_url("https://example.com/a.png")
-            .callback_url("https://example.com/hook")
-            .into_body()
-            .unwrap();
+            .callback_url("https://example.com/hook");
         assert_eq!(
-            serde_json::to_value(&body).unwrap(),
+            serde_json::to_value(Request::from(request).inputs()).expect("JSON"),
             serde_json::json!({
-                "model": "bytedance/seedance-1.5-pro",
-                "callBackUrl": "https://example.com/hook",
-                "input": {
-                    "prompt": "A serene beach", "aspect_ratio": "9:16", "resolution": "480p",
-                    "duration": 4, "fixed_lens": true, "generate_audio": true,
-                    "input_urls": ["https://example.com/a.png"]
-                }
+                "prompt": "A serene beach", "aspect_ratio": "9:16", "resolution": "480p",
+                "duration": 4, "fixed_lens": true, "generate_audio": true,
+                "input_urls": ["https://example.com/a.png"]
             })
         );
     }

@@ -3,10 +3,15 @@
 
 use std::time::Duration;
 
-use httpmock::Method::{GET, POST};
+use httpmock::Method::POST;
 use httpmock::MockServer;
 use seedance::{AspectRatio, Client, Error, RateLimits, Resolution, VideoRequest};
 use serde_json::json;
+
+#[path = "../../apikley/tests/runtime/support.rs"]
+mod support;
+
+use support::{Reply, ScriptedServer};
 
 const KEY: &str = "sk-test-seedance";
 
@@ -131,22 +136,25 @@ fn the_violation_message_names_field_rule_and_value() {
         .expect_err("invalid");
     insta::assert_snapshot!(error.to_string(), @r#"
     4 problems
-      - callBackUrl must be an absolute http(s) URL (relative URL without a base) (got "callbacks/seedance")
-      - input.prompt is shorter than 3 characters (got 2 characters: "ab")
-      - input.input_urls accepts at most 2 images (got 3 images)
-      - input.input_urls[1] must be an absolute http(s) URL, not ftp (got "ftp://example.com/2.png")
+      - callBackUrl must be an absolute http(s) URL (got "callbacks/seedance")
+      - input.prompt must be 3 to 2500 characters (got 2 characters: "ab")
+      - input.input_urls accepts at most 2 items (got 3 items)
+      - input.input_urls[1] must be an absolute http(s) URL (got "ftp://example.com/2.png")
     "#);
 }
 
+/// On the paused clock, a server on the test's own runtime (the runtime's scripted server): the
+/// clock never jumps while a request is out.
 #[tokio::test(start_paused = true)]
 async fn submit_and_wait_sends_the_spec_body_and_returns_the_video_urls() {
-    let server = MockServer::start_async().await;
-    let create = server
-        .mock_async(|when, then| {
-            when.method(POST)
-                .path("/api/v1/jobs/createTask")
-                .header("authorization", format!("Bearer {KEY}"))
-                .json_body(json!({
+    let server = ScriptedServer::start(|seen, _| {
+        assert_eq!(seen.header("authorization"), Some(format!("Bearer {}", support::KEY).as_str()));
+        if seen.target == "/api/v1/jobs/createTask" {
+            assert_eq!(seen.method, "POST");
+            let body: serde_json::Value = serde_json::from_slice(&seen.body).expect("JSON");
+            assert_eq!(
+                body,
+                json!({
                     "model": "bytedance/seedance-1.5-pro",
                     "callBackUrl": "https://example.com/hooks/seedance",
                     "input": {
@@ -158,36 +166,30 @@ async fn submit_and_wait_sends_the_spec_body_and_returns_the_video_urls() {
                         "generate_audio": false,
                         "input_urls": ["https://example.com/beach.png"]
                     }
-                }));
-            then.status(200).json_body(
-                json!({"code": 200, "msg": "success", "data": {"taskId": "task_bytedance_1"}}),
+                })
             );
-        })
-        .await;
-    let status = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path("/api/v1/jobs/recordInfo")
-                .query_param("taskId", "task_bytedance_1");
-            then.status(200).json_body(json!({
-                "code": 200,
-                "msg": "success",
-                "data": {
-                    "taskId": "task_bytedance_1",
-                    "model": "bytedance/seedance-1.5-pro",
-                    "state": "success",
-                    "param": "{\"model\":\"bytedance/seedance-1.5-pro\",\"input\":{\"prompt\":\"A serene beach at sunset\",\"aspect_ratio\":\"16:9\"}}",
-                    "resultJson": "{\"resultUrls\":[\"https://cdn.example.com/beach.mp4\"]}",
-                    "failCode": "",
-                    "failMsg": "",
-                    "costTime": 61000,
-                    "createTime": 1_765_186_743_319_i64,
-                    "completeTime": 1_765_186_804_319_i64,
-                    "updateTime": 1_765_186_804_319_i64
-                }
-            }));
-        })
-        .await;
+            return Reply::ok(json!({"code": 200, "msg": "success", "data": {"taskId": "task_bytedance_1"}}));
+        }
+        assert_eq!(seen.target, "/api/v1/jobs/recordInfo?taskId=task_bytedance_1");
+        Reply::ok(json!({
+            "code": 200,
+            "msg": "success",
+            "data": {
+                "taskId": "task_bytedance_1",
+                "model": "bytedance/seedance-1.5-pro",
+                "state": "success",
+                "param": "{\"model\":\"bytedance/seedance-1.5-pro\",\"input\":{\"prompt\":\"A serene beach at sunset\",\"aspect_ratio\":\"16:9\"}}",
+                "resultJson": "{\"resultUrls\":[\"https://cdn.example.com/beach.mp4\"]}",
+                "failCode": "",
+                "failMsg": "",
+                "costTime": 61000,
+                "createTime": 1_765_186_743_319_i64,
+                "completeTime": 1_765_186_804_319_i64,
+                "updateTime": 1_765_186_804_319_i64
+            }
+        }))
+    })
+    .await;
 
     let request = VideoRequest::new("A serene beach at sunset")
         .aspect_ratio(AspectRatio::Landscape16x9)
@@ -195,13 +197,11 @@ async fn submit_and_wait_sends_the_spec_body_and_returns_the_video_urls() {
         .image_url("https://example.com/beach.png")
         .callback_url("https://example.com/hooks/seedance");
     let started = tokio::time::Instant::now();
-    let video = client(&server)
+    let video = support::client(&server.url)
         .submit_and_wait(request)
         .await
         .expect("the video is ready");
-
-    create.assert_async().await;
-    status.assert_async().await;
+    assert_eq!(server.seen().len(), 2, "one create, one status query");
     assert_eq!(
         video.urls()[0].as_str(),
         "https://cdn.example.com/beach.mp4"

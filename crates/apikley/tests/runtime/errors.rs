@@ -85,7 +85,7 @@ async fn create_task_errors_are_typed_and_a_500_leaves_the_outcome_unknown() {
                 })
                 .await;
             let error = client
-                .submit_body::<ExampleModel>(example_body())
+                .submit_body::<ExampleModel>(&example_body())
                 .await
                 .expect_err("refused");
             mock.delete_async().await;
@@ -119,7 +119,7 @@ async fn gateway_errors_on_create_leave_the_outcome_unknown() {
             })
             .await;
         let error = client
-            .submit_body::<ExampleModel>(example_body())
+            .submit_body::<ExampleModel>(&example_body())
             .await
             .expect_err("refused");
         mock.delete_async().await;
@@ -234,7 +234,7 @@ async fn errors_never_show_the_key_even_when_the_server_echoes_it() {
     let client = client(&server.base_url());
     let errors: Vec<Error> = vec![
         client
-            .submit_body::<ExampleModel>(example_body())
+            .submit_body::<ExampleModel>(&example_body())
             .await
             .expect_err("401"),
         client.task("t").status().await.expect_err("undecodable"),

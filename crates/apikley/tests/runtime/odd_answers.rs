@@ -74,7 +74,7 @@ async fn a_created_task_id_survives_odd_bytes_names_types_and_wrappings() {
     for (answer, id) in answers {
         let server = serving(raw(200, answer), json!({})).await;
         let task = client(&server.url)
-            .submit_body::<ExampleModel>(body())
+            .submit_body::<ExampleModel>(&body())
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(answer)));
         assert_eq!(task.id().as_str(), id);
@@ -99,7 +99,7 @@ async fn an_answer_without_a_task_id_is_kept_in_outcome_unknown() {
     ] {
         let server = serving(raw(sent, &answer), json!({})).await;
         let error = client(&server.url)
-            .submit_body::<ExampleModel>(body())
+            .submit_body::<ExampleModel>(&body())
             .await
             .expect_err("no id");
         match &error {
@@ -139,7 +139,7 @@ async fn a_short_key_never_mangles_what_is_decoded() {
         .build()
         .expect("client");
     let task = client
-        .submit_body::<ExampleModel>(body())
+        .submit_body::<ExampleModel>(&body())
         .await
         .expect("created");
     assert_eq!(task.id().as_str(), "task_k_1");
@@ -430,7 +430,7 @@ async fn malformed_truncated_oversized_and_mistyped_bodies_never_panic() {
         let options = apikley::UploadOptions::default();
         let results: Vec<Result<(), Error>> = vec![
             client
-                .submit_body::<ExampleModel>(crate::support::body())
+                .submit_body::<ExampleModel>(&crate::support::body())
                 .await
                 .map(drop),
             client.task("t").status().await.map(drop),

@@ -230,20 +230,33 @@ pub fn record(task_id: &str, state: &str) -> serde_json::Value {
     serde_json::json!({"code": 200, "msg": "success", "data": data})
 }
 
-/// A model with a plain JSON body, for runtime tests.
+/// A model with a plain JSON body, for runtime tests: its spec expects 99 s (14 s of video at
+/// 480p).
 pub struct ExampleModel;
 
 impl apikley::Model for ExampleModel {
     const ID: &'static str = "example/video";
-    const CREATE_TASK: apikley::Endpoint = apikley::Endpoint {
-        method: "POST",
-        path: "api/v1/jobs/createTask",
-    };
+    const SPEC: &'static str = r#"{
+      "openapi": "3.0.0",
+      "info": {"title": "Example", "version": "1"},
+      "paths": {"/api/v1/jobs/createTask": {"post": {
+        "summary": "Generate videos (an example model for tests)",
+        "operationId": "example-video",
+        "requestBody": {"content": {"application/json": {"schema": {
+          "type": "object", "required": ["model"],
+          "properties": {
+            "model": {"type": "string", "enum": ["example/video"]},
+            "callBackUrl": {"type": "string", "format": "uri"},
+            "input": {"type": "object", "required": ["prompt"], "properties": {
+              "prompt": {"type": "string", "minLength": 1},
+              "duration": {"type": "integer", "default": 14},
+              "resolution": {"type": "string", "default": "480p"}
+            }}
+          }}}}},
+        "responses": {"200": {"description": "ok"}}
+      }}}
+    }"#;
     type Body = serde_json::Value;
-
-    fn expected_duration(_: &Self::Body) -> Option<Duration> {
-        Some(Duration::from_secs(100))
-    }
 }
 
 pub fn body() -> serde_json::Value {

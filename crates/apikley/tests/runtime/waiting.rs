@@ -65,7 +65,7 @@ async fn a_wait_survives_failures_and_queries_less_than_the_documented_schedule(
         .build()
         .expect("client builds");
     let task = client
-        .submit_body::<ExampleModel>(body())
+        .submit_body::<ExampleModel>(&body())
         .await
         .expect("created");
     let progress = Arc::new(Mutex::new(Vec::<Progress>::new()));
@@ -103,7 +103,7 @@ async fn a_wait_survives_failures_and_queries_less_than_the_documented_schedule(
     assert!(
         progress
             .iter()
-            .all(|p| p.expected == Some(Duration::from_secs(100)))
+            .all(|p| p.expected == Some(Duration::from_secs(99)))
     );
     assert!(progress.windows(2).all(|w| w[0].elapsed <= w[1].elapsed));
     // One status query failed outright (no progress report for it), and the wait went on.
@@ -119,7 +119,7 @@ async fn a_wait_survives_failures_and_queries_less_than_the_documented_schedule(
 async fn the_deadline_ends_a_wait_with_the_task_id() {
     let server = server_with_task(Instant::now(), Duration::MAX).await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(body())
+        .submit_body::<ExampleModel>(&body())
         .await
         .expect("created");
     let started = Instant::now();
@@ -148,13 +148,13 @@ async fn the_deadline_ends_a_wait_with_the_task_id() {
     assert!(error.is_retryable());
 }
 
-/// The expected duration (100 s) would put the first query after 45 s; a 20 s deadline still
+/// The expected duration (99 s) would put the first query after 44.5 s; a 20 s deadline still
 /// gets one look at the task before the wait ends.
 #[tokio::test(start_paused = true)]
 async fn a_deadline_before_the_first_query_still_queries_once() {
     let server = server_with_task(Instant::now(), Duration::MAX).await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(body())
+        .submit_body::<ExampleModel>(&body())
         .await
         .expect("created");
     let started = Instant::now();
@@ -186,7 +186,7 @@ async fn a_deadline_before_the_first_query_still_queries_once() {
 async fn a_spawned_wait_owns_its_task() {
     let server = server_with_task(Instant::now(), Duration::from_secs(30)).await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(body())
+        .submit_body::<ExampleModel>(&body())
         .await
         .expect("created");
     let waiting = tokio::spawn(
@@ -203,7 +203,7 @@ async fn a_spawned_wait_owns_its_task() {
 async fn cancellation_ends_a_wait_with_the_task_id() {
     let server = server_with_task(Instant::now(), Duration::MAX).await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(body())
+        .submit_body::<ExampleModel>(&body())
         .await
         .expect("created");
     let token = apikley::CancellationToken::new();
@@ -234,7 +234,7 @@ async fn a_failed_task_is_an_error_with_its_code_and_message() {
     })
     .await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(body())
+        .submit_body::<ExampleModel>(&body())
         .await
         .expect("created");
     match task.wait().await {
@@ -279,7 +279,7 @@ async fn a_lasting_refusal_ends_the_wait_with_the_task_id() {
     })
     .await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(body())
+        .submit_body::<ExampleModel>(&body())
         .await
         .expect("created");
     let error = task.wait().await.expect_err("401 is final");
@@ -294,7 +294,7 @@ async fn a_lasting_refusal_ends_the_wait_with_the_task_id() {
 async fn a_progress_callback_may_borrow_local_state() {
     let server = server_with_task(Instant::now(), Duration::from_secs(10)).await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(body())
+        .submit_body::<ExampleModel>(&body())
         .await
         .expect("created");
     let mut states = Vec::new();

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use seedance::{ConfigError, Error, Violation};
+use apikley::{ConfigError, Error, Violation};
 use serde_json::{Value, json};
 
 use crate::output::Output;
@@ -42,8 +42,8 @@ impl From<Error> for Failure {
     }
 }
 
-impl From<seedance::Violations> for Failure {
-    fn from(violations: seedance::Violations) -> Self {
+impl From<apikley::Violations> for Failure {
+    fn from(violations: apikley::Violations) -> Self {
         Failure::Sdk(Error::InvalidRequest(violations))
     }
 }

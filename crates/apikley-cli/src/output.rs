@@ -4,8 +4,8 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use apikley::{Clock, DownloadProgress, Progress, TaskState};
 use indicatif::{ProgressBar, ProgressStyle};
-use seedance::{Clock, DownloadProgress, Progress, TaskState};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +15,7 @@ enum Mode {
     Json,
 }
 
+/// Where a command's output goes, and in which form.
 pub struct Output {
     mode: Mode,
     bar: Option<ProgressBar>,
@@ -22,6 +23,7 @@ pub struct Output {
 }
 
 impl Output {
+    /// JSON with `json`; else a spinner on a terminal, plain lines otherwise.
     pub fn new(json: bool) -> Self {
         let mode = if json {
             Mode::Json

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use seedance::TaskId;
+use apikley::TaskId;
 
 /// How far a command got.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use seedance::{Client, CompletedTask, Error, PollSchedule, Task, TaskId, TaskRecord};
+use apikley::{Client, CompletedTask, Error, PollSchedule, Task, TaskId, TaskRecord};
 use serde_json::{Value, json};
 
 use crate::failure::Failure;

@@ -1,0 +1,278 @@
+//! Inputs from a command line, typed by the model's spec: `key=value` (a number where the spec
+//! says number, a boolean where it says boolean, a string where it says string even when it
+//! holds a number), `key=value` again for each item of a list, `key:=JSON` for any JSON.
+
+use std::sync::Arc;
+
+use apikley::{ModelSpec, Request, Violation, Violations};
+use serde_json::Value;
+
+/// Builds a request to `spec`'s model from `key=value` (or `key:=JSON`) arguments and an
+/// optional callback URL, listing every problem at once: unknown keys, values that are not of
+/// the input's type, and then every rule of the spec.
+///
+/// ```
+/// let spec = apikley_models::find("bytedance/seedance-1.5-pro").expect("registered");
+/// let args = ["prompt=A fox in snow", "duration=8", "generate_audio=yes", "aspect_ratio=16:9"];
+/// let request = apikley_cli::inputs::request(spec.clone(), &args, None).expect("valid");
+/// assert_eq!(request.inputs()["duration"], 8);
+/// let problems = apikley_cli::inputs::request(spec, &["prompt=hi", "duration=eight", "colour=red"], None)
+///     .unwrap_err();
+/// assert_eq!(problems.fields(), ["input.duration", "input.colour", "input.prompt"]);
+/// ```
+pub fn request(
+    spec: Arc<ModelSpec>,
+    args: &[impl AsRef<str>],
+    callback_url: Option<&str>,
+) -> Result<Request, Violations> {
+    let mut problems = Violations::new();
+    let mut request = Request::new(spec.clone());
+    if let Some(url) = callback_url {
+        request = request.with_callback_url(url);
+    }
+    for arg in args {
+        let arg = arg.as_ref();
+        let (name, value) = match arg.split_once(":=") {
+            Some((name, json)) if !name.contains('=') => match serde_json::from_str(json) {
+                Ok(value) => (name, Typed::Whole(value)),
+                Err(e) => {
+                    problems.push(Violation::new(
+                        format!("input.{name}"),
+                        format!("is not JSON ({e})"),
+                        json,
+                    ));
+                    continue;
+                }
+            },
+            _ => match arg.split_once('=') {
+                Some((name, text)) => (name, Typed::Text(text)),
+                None => {
+                    problems.push(Violation::new(
+                        "arguments",
+                        "must be key=value (or key:=JSON)",
+                        format!("{arg:?}"),
+                    ));
+                    continue;
+                }
+            },
+        };
+        let name = name.trim();
+        let Some(input) = spec.input(name) else {
+            let known: Vec<&str> = spec.inputs().iter().map(|i| i.name()).collect();
+            problems.push(Violation::new(
+                format!("input.{name}"),
+                format!(
+                    "is not an input of {} (inputs: {})",
+                    spec.id(),
+                    known.join(", ")
+                ),
+                format!("{arg:?}"),
+            ));
+            continue;
+        };
+        let value = match value {
+            Typed::Whole(value) => value,
+            Typed::Text(text) => {
+                let schema = match (input.is_list(), input.schema().get("items")) {
+                    (true, Some(items)) => items,
+                    _ => input.schema(),
+                };
+                match typed(schema, text) {
+                    Ok(value) => value,
+                    Err(kind) => {
+                        problems.push(Violation::new(
+                            format!("input.{name}"),
+                            format!("must be {kind}"),
+                            format!("{text:?}"),
+                        ));
+                        continue;
+                    }
+                }
+            }
+        };
+        request = if input.is_list() && !value.is_array() {
+            request.with_item(name, value)
+        } else {
+            request.with_input(name, value)
+        };
+    }
+    // The spec's own rules, for what could be read (a problem above is not repeated).
+    let read: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+    problems.extend(
+        request
+            .violations()
+            .iter()
+            .filter(|v| !read.iter().any(|f| v.field.starts_with(f.as_str())))
+            .cloned(),
+    );
+    problems.into_result().map(|()| request)
+}
+
+enum Typed<'a> {
+    /// `key=value`: typed by the schema.
+    Text(&'a str),
+    /// `key:=JSON`: as given.
+    Whole(Value),
+}
+
+/// `text` as the JSON the schema asks for, or the kind it should have been.
+fn typed(schema: &Value, text: &str) -> Result<Value, &'static str> {
+    let kind = schema.get("type").and_then(Value::as_str);
+    match kind {
+        Some("string") => Ok(Value::String(text.to_owned())),
+        Some("integer") => text
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| "an integer"),
+        Some("number") => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .ok_or("a number"),
+        Some("boolean") => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(Value::Bool(true)),
+            "false" | "no" | "off" | "0" => Ok(Value::Bool(false)),
+            _ => Err("true or false"),
+        },
+        Some("array") | Some("object") => serde_json::from_str(text).map_err(|_| "JSON"),
+        // No type: JSON when it is JSON, else text.
+        _ => Ok(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))),
+    }
+}
+
+/// The inputs of a model, for people: name, type, whether required, allowed values, default,
+/// bounds, files, description.
+pub fn describe(spec: &ModelSpec) -> String {
+    let mut out = format!("{}\n", spec.id());
+    if let Some(summary) = spec.summary() {
+        out.push_str(&format!("{summary}\n"));
+    }
+    out.push_str(
+        "\ninputs (key=value; repeat the key for each item of a list; key:=JSON for any JSON):\n",
+    );
+    for input in spec.inputs() {
+        let facts = facts_of(&input);
+        out.push_str(&format!(
+            "  {}  ({}; {facts})\n",
+            input.name(),
+            input.kind()
+        ));
+        if let Some(description) = input.description() {
+            for line in description.lines().filter(|l| !l.trim().is_empty()) {
+                out.push_str(&format!("      {}\n", line.trim()));
+            }
+        }
+    }
+    out
+}
+
+/// What the spec says of input `name`, in a line: required, allowed values, default, bounds,
+/// files (`required; one of 1:1, 16:9; default 1:1`). `None` for a name that is no input.
+pub fn facts(spec: &ModelSpec, name: &str) -> Option<String> {
+    spec.input(name).map(|input| facts_of(&input))
+}
+
+fn facts_of(input: &apikley::Input<'_>) -> String {
+    let mut facts = Vec::new();
+    // A required input with a default is filled in when not given.
+    if input.is_required() && input.default().is_none() {
+        facts.push("required".into());
+    }
+    let values = input.values();
+    if !values.is_empty() {
+        let list: Vec<String> = values.iter().map(|v| shown(v)).collect();
+        facts.push(format!("one of {}", list.join(", ")));
+    }
+    if let Some(default) = input.default() {
+        facts.push(format!("default {}", shown(default)));
+    }
+    let rules = input.file_rules();
+    facts.extend(
+        input
+            .bounds()
+            .into_iter()
+            .filter(|bound| rules.is_none() || bound != "format uri"),
+    );
+    if let Some(rules) = rules {
+        facts.push(files(&rules));
+    }
+    if facts.is_empty() {
+        facts.push("optional".into());
+    }
+    facts.join("; ")
+}
+
+/// The inputs as JSON.
+pub fn describe_json(spec: &ModelSpec) -> Value {
+    let inputs: Vec<Value> = spec
+        .inputs()
+        .iter()
+        .map(|input| {
+            serde_json::json!({
+                "name": input.name(),
+                "type": input.kind(),
+                "required": input.is_required(),
+                "values": input.values(),
+                "default": input.default(),
+                "bounds": input.bounds(),
+                "files": input.file_rules().map(|rules| files(&rules)),
+                "description": input.description(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "model": spec.id(),
+        "summary": spec.summary(),
+        "endpoint": format!("{} {}", spec.endpoint().method(), spec.endpoint().path()),
+        "inputs": inputs,
+    })
+}
+
+fn files(rules: &apikley::FileRules) -> String {
+    let types: Vec<String> = rules.types.iter().map(ToString::to_string).collect();
+    let kinds = if types.is_empty() {
+        "any file".to_owned()
+    } else {
+        types.join("/")
+    };
+    match rules.max_bytes {
+        u64::MAX => format!("URL or local file: {kinds}"),
+        max => format!("URL or local file: {kinds}, at most {max} bytes"),
+    }
+}
+
+/// A value as a person writes it on the command line: strings bare, except those that hold a
+/// number, which are quoted (they are text).
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(s) if s.parse::<f64>().is_ok() => format!("{s:?}"),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_typed_by_the_schema() {
+        let string = serde_json::json!({"type": "string", "enum": ["5", "10"]});
+        assert_eq!(typed(&string, "5"), Ok(Value::from("5")));
+        let integer = serde_json::json!({"type": "integer"});
+        assert_eq!(typed(&integer, " 8 "), Ok(Value::from(8)));
+        assert_eq!(typed(&integer, "8.5"), Err("an integer"));
+        let boolean = serde_json::json!({"type": "boolean"});
+        assert_eq!(typed(&boolean, "Yes"), Ok(Value::Bool(true)));
+        assert_eq!(typed(&boolean, "maybe"), Err("true or false"));
+        let number = serde_json::json!({"type": "number"});
+        assert_eq!(typed(&number, "-1"), Ok(Value::from(-1.0)));
+        assert_eq!(
+            typed(&serde_json::json!({}), "[1]"),
+            Ok(serde_json::json!([1]))
+        );
+    }
+}
