@@ -24,11 +24,21 @@ type Typed = fn(&Value) -> Result<Value, String>;
 ///
 /// ```
 /// # fn spec() -> std::sync::Arc<apikley::ModelSpec> {
-/// #   std::sync::Arc::new(apikley::ModelSpec::parse(r#"{"paths": {"/api/v1/jobs/createTask": {"post": {
-/// #     "summary": "Generate videos", "requestBody": {"content": {"application/json": {"schema": {
-/// #     "type": "object", "properties": {"model": {"type": "string", "enum": ["example/video"]},
-/// #     "input": {"type": "object", "required": ["prompt"], "properties": {
-/// #       "prompt": {"type": "string", "minLength": 3}, "sound": {"type": "boolean"}}}}}}}}}}}"#).unwrap())
+/// #   let schema = serde_json::json!({
+/// #     "type": "object",
+/// #     "properties": {
+/// #       "model": {"type": "string", "enum": ["example/video"]},
+/// #       "input": {"type": "object", "required": ["prompt"], "properties": {
+/// #         "prompt": {"type": "string", "minLength": 3},
+/// #         "sound": {"type": "boolean"}
+/// #       }}
+/// #     }
+/// #   });
+/// #   let document = serde_json::json!({"paths": {"/api/v1/jobs/createTask": {"post": {
+/// #     "summary": "Generate videos",
+/// #     "requestBody": {"content": {"application/json": {"schema": schema}}}
+/// #   }}}});
+/// #   std::sync::Arc::new(apikley::ModelSpec::from_document(&document).unwrap())
 /// # }
 /// use apikley::Request;
 /// use serde_json::json;
