@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod new_model;
 pub mod regen;
 
 /// The workspace this xtask was built in.

@@ -28,12 +28,30 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Add a Market model from its spec alone: its raw crate (generated in the build step, with
+    /// a `Model` for the runtime), its registration in `apikley-models` (the `apikley` command,
+    /// the sandbox), the Market envelope's reviewed patches, its package copy and snapshot.
+    /// Running it again changes nothing that is in place.
+    NewModel {
+        /// The model's OpenAPI document (JSON), normally `openapi/<model>.json`.
+        #[arg(long, value_name = "PATH")]
+        spec: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let workspace = xtask::workspace_root();
     match cli.command {
+        Command::NewModel { spec } => {
+            match xtask::new_model::run(&workspace, &spec, &mut std::io::stdout()) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("new-model: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Regen { from, spec, check } => {
             let options = xtask::regen::Options { from, spec, check };
             match xtask::regen::run(&workspace, &options, &mut std::io::stdout()) {

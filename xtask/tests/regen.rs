@@ -1,23 +1,43 @@
-//! `regen` and `regen --check` on a copy of the workspace's specs, package copies and snapshots.
+//! `regen` and `regen --check` on a fixture workspace (`tests/fixtures/`: one Market document,
+//! one patch, one raw crate), so that they test `regen` itself, whatever the live specs say; and
+//! once on a scratch copy of the real workspace, which must be up to date.
 
 use std::path::{Path, PathBuf};
 
 use xtask::regen::{Options, Outcome, run};
 
-/// A scratch copy of everything `regen` reads and writes.
+/// A scratch workspace: the fixture, or a copy of the real one.
 struct Scratch {
     dir: tempfile::TempDir,
 }
 
 impl Scratch {
-    fn new() -> Self {
+    /// The fixture, with its package copy and snapshot written by a first `regen`.
+    fn fixture() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        copy_tree(&fixture, dir.path());
+        let scratch = Scratch { dir };
+        let (outcome, report) = scratch.regen(Options::default());
+        assert_eq!(stale(&outcome), [COPY, PATCH_COPY, SNAPSHOT], "{report}");
+        assert!(
+            report.contains("example-raw: new snapshot with"),
+            "{report}"
+        );
+        scratch
+    }
+
+    /// Everything `regen` reads and writes in the real workspace.
+    fn workspace() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let source = xtask::workspace_root();
         copy_tree(&source.join("openapi"), &dir.path().join("openapi"));
         for entry in std::fs::read_dir(source.join("crates")).expect("crates/") {
             let krate = entry.expect("entry").path();
-            let name = krate.file_name().expect("name").to_owned();
-            let target = dir.path().join("crates").join(name);
+            let target = dir
+                .path()
+                .join("crates")
+                .join(krate.file_name().expect("name"));
             std::fs::create_dir_all(&target).expect("mkdir");
             std::fs::copy(krate.join("Cargo.toml"), target.join("Cargo.toml")).expect("copy");
             copy_tree(&krate.join("openapi"), &target.join("openapi"));
@@ -97,13 +117,14 @@ fn diff_line(report: &str, sign: char, text: &str) -> bool {
     })
 }
 
-const SPEC: &str = "openapi/seedance-1.5-pro.json";
-const COPY: &str = "crates/seedance-raw/openapi/seedance-1.5-pro.json";
-const SNAPSHOT: &str = "tests/snapshots/generated__seedance-raw.snap";
+const SPEC: &str = "openapi/example.json";
+const COPY: &str = "crates/example-raw/openapi/example.json";
+const PATCH_COPY: &str = "crates/example-raw/openapi/patches/example/01-open-response-code.json";
+const SNAPSHOT: &str = "tests/snapshots/generated__example-raw.snap";
 
 #[test]
 fn the_committed_workspace_is_up_to_date() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::workspace();
     let (outcome, report) = scratch.check();
     assert!(outcome.is_clean(), "{report}");
     assert_eq!(report, "");
@@ -111,9 +132,10 @@ fn the_committed_workspace_is_up_to_date() {
 
 #[test]
 fn an_edited_enum_value_fails_the_check_with_a_diff_and_regen_fixes_it() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::fixture();
+    assert!(scratch.check().0.is_clean());
     let before = [SPEC, COPY, SNAPSHOT].map(|f| scratch.read(f));
-    scratch.write(SPEC, &before[0].replace("\"21:9\"", "\"21:10\""));
+    scratch.write(SPEC, &before[0].replace("\"16:9\"", "\"21:9\""));
 
     let (outcome, report) = scratch.check();
     assert_eq!(stale(&outcome), [COPY, SNAPSHOT]);
@@ -121,16 +143,14 @@ fn an_edited_enum_value_fails_the_check_with_a_diff_and_regen_fixes_it() {
         report.contains(&format!("✗ {COPY} is out of date:")),
         "{report}"
     );
-    assert!(diff_line(&report, '-', "\"21:9\""), "{report}");
-    assert!(diff_line(&report, '+', "\"21:10\""), "{report}");
+    assert!(diff_line(&report, '-', "\"16:9\""), "{report}");
+    assert!(diff_line(&report, '+', "\"21:9\""), "{report}");
     assert!(
-        diff_line(&report, '+', "#[serde(rename = \"21:10\")]"),
+        diff_line(&report, '+', "#[serde(rename = \"21:9\")]"),
         "{report}"
     );
     assert!(
-        report.contains(
-            "~ type BytedanceSeedance15ProBodyInputAspectRatio: -variant X219, +variant X2110"
-        ),
+        report.contains("~ type ExampleVideoBodyInputAspectRatio: -variant X169, +variant X219"),
         "{report}"
     );
     // --check wrote nothing.
@@ -144,7 +164,7 @@ fn an_edited_enum_value_fails_the_check_with_a_diff_and_regen_fixes_it() {
         "{report}"
     );
     assert_eq!(scratch.read(COPY), scratch.read(SPEC));
-    assert!(scratch.read(SNAPSHOT).contains("X2110"));
+    assert!(scratch.read(SNAPSHOT).contains("X219"));
 
     let (outcome, report) = scratch.check();
     assert!(outcome.is_clean(), "{report}");
@@ -152,11 +172,11 @@ fn an_edited_enum_value_fails_the_check_with_a_diff_and_regen_fixes_it() {
 
 #[test]
 fn from_revendors_in_canonical_formatting() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::fixture();
     let original = scratch.read(SPEC);
     let mut value: serde_json::Value = serde_json::from_str(&original).expect("JSON");
     value["info"]["version"] = "1.0.1".into();
-    let download = scratch.path("download/seedance-1.5-pro.json");
+    let download = scratch.path("download/example.json");
     std::fs::create_dir_all(download.parent().expect("parent")).expect("mkdir");
     // Minified, as a download might be.
     std::fs::write(&download, serde_json::to_string(&value).expect("JSON")).expect("writes");
@@ -173,7 +193,7 @@ fn from_revendors_in_canonical_formatting() {
     );
     // The version only reaches the client's `api-version` header, not the types or operations.
     assert!(
-        report.contains("seedance-raw: public API unchanged"),
+        report.contains("example-raw: public API unchanged"),
         "{report}"
     );
     assert!(scratch.check().0.is_clean());
@@ -181,7 +201,7 @@ fn from_revendors_in_canonical_formatting() {
 
 #[test]
 fn from_needs_a_known_spec_name() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::fixture();
     let download = scratch.path("spec.json");
     std::fs::write(&download, "{}").expect("writes");
     let mut out = Vec::new();
@@ -204,27 +224,46 @@ fn from_needs_a_known_spec_name() {
 
 #[test]
 fn stale_package_files_and_unformatted_specs_are_reported_and_fixed() {
-    let scratch = Scratch::new();
-    let leftover = "crates/seedance-raw/openapi/patches/seedance-1.5-pro/99-removed.json";
+    let scratch = Scratch::fixture();
+    let leftover = "crates/example-raw/openapi/patches/example/99-removed.json";
     scratch.write(leftover, "{}");
-    let spec = "openapi/common/common-api.json";
     let minified = serde_json::to_string(
-        &serde_json::from_str::<serde_json::Value>(&scratch.read(spec)).expect("JSON"),
+        &serde_json::from_str::<serde_json::Value>(&scratch.read(SPEC)).expect("JSON"),
     )
     .expect("JSON");
-    scratch.write(spec, &minified);
+    scratch.write(SPEC, &minified);
 
     let (outcome, report) = scratch.check();
-    let copy = "crates/apikley-raw/openapi/common/common-api.json";
-    assert_eq!(stale(&outcome), [spec, copy, leftover], "{report}");
+    assert_eq!(stale(&outcome), [SPEC, COPY, leftover], "{report}");
 
     let (outcome, _) = scratch.regen(Options::default());
-    assert_eq!(stale(&outcome), [spec, leftover]);
+    assert_eq!(stale(&outcome), [SPEC, leftover]);
     assert!(!scratch.path(leftover).exists());
     assert!(
         scratch
-            .read(spec)
+            .read(SPEC)
             .starts_with("{\n  \"openapi\": \"3.0.0\"")
     );
     assert!(scratch.check().0.is_clean());
+}
+
+#[test]
+fn a_patch_that_no_longer_applies_fails_regen_naming_it() {
+    let scratch = Scratch::fixture();
+    let spec = scratch.read(SPEC);
+    let mut value: serde_json::Value = serde_json::from_str(&spec).expect("JSON");
+    value["components"]["schemas"]["ApiResponse"]["properties"]["code"]
+        .as_object_mut()
+        .expect("code")
+        .remove("enum");
+    scratch.write(
+        SPEC,
+        &apikley_codegen::normalize_json(&value.to_string()).expect("JSON"),
+    );
+    let mut out = Vec::new();
+    let error = run(scratch.dir.path(), &Options::default(), &mut out).expect_err("stale patch");
+    assert!(
+        error.to_string().contains("01-open-response-code.json"),
+        "{error}"
+    );
 }

@@ -125,13 +125,17 @@ fn typed(schema: &Value, text: &str) -> Result<Value, &'static str> {
             .parse::<i64>()
             .map(Value::from)
             .map_err(|_| "an integer"),
-        Some("number") => text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
-            .ok_or("a number"),
+        // A whole number stays whole (`-1`, not `-1.0`).
+        Some("number") => match text.trim().parse::<i64>() {
+            Ok(whole) => Ok(Value::from(whole)),
+            Err(_) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .ok_or("a number"),
+        },
         Some("boolean") => match text.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => Ok(Value::Bool(true)),
             "false" | "no" | "off" | "0" => Ok(Value::Bool(false)),
@@ -269,7 +273,8 @@ mod tests {
         assert_eq!(typed(&boolean, "Yes"), Ok(Value::Bool(true)));
         assert_eq!(typed(&boolean, "maybe"), Err("true or false"));
         let number = serde_json::json!({"type": "number"});
-        assert_eq!(typed(&number, "-1"), Ok(Value::from(-1.0)));
+        assert_eq!(typed(&number, "-1"), Ok(Value::from(-1)));
+        assert_eq!(typed(&number, "0.5"), Ok(Value::from(0.5)));
         assert_eq!(
             typed(&serde_json::json!({}), "[1]"),
             Ok(serde_json::json!([1]))

@@ -16,6 +16,24 @@ pub(crate) fn tokens(tokens: TokenStream) -> TokenStream {
 /// Corrections made to the parsed file.
 pub(crate) fn file(file: &mut syn::File) {
     string_length_schemas(&mut file.items);
+    unused_default_helpers(&mut file.items);
+}
+
+/// typify writes its generic default helpers (`default_i64`, `default_u64`, …) into
+/// `types::defaults` whether or not a type uses them; a document whose defaults need none of
+/// them would otherwise fail a build that denies warnings.
+fn unused_default_helpers(items: &mut [Item]) {
+    for item in items.iter_mut() {
+        if let Item::Mod(module) = item
+            && let Some((_, content)) = &mut module.content
+        {
+            if module.ident == "defaults" {
+                module.attrs.push(parse_quote!(#[allow(dead_code)]));
+            } else {
+                unused_default_helpers(content);
+            }
+        }
+    }
 }
 
 /// typify writes edition-2021 code that names `schemars::gen` and a `gen` parameter; `gen` is a

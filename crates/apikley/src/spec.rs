@@ -84,6 +84,7 @@ pub struct ModelSpec {
     summary: Option<String>,
     endpoint: Endpoint,
     body: Value,
+    example: Option<Value>,
     kind: OutputKind,
 }
 
@@ -111,6 +112,9 @@ impl ModelSpec {
                 continue;
             };
             let body = resolve(schema, document, 0, "requestBody")?;
+            let example = operation
+                .pointer("/requestBody/content/application~1json/example")
+                .cloned();
             let model = body.pointer("/properties/model");
             let id = model
                 .and_then(|m| m.get("enum"))
@@ -122,10 +126,10 @@ impl ModelSpec {
                 .pointer("/properties/input")
                 .is_some_and(|input| input.get("type").and_then(Value::as_str) == Some("object"));
             if let (Some(id), true) = (id, has_input) {
-                found.push((path.clone(), operation, id.to_owned(), body));
+                found.push((path.clone(), operation, id.to_owned(), body, example));
             }
         }
-        let (path, operation, id, body) = match found.len() {
+        let (path, operation, id, body, example) = match found.len() {
             0 => return Err(SpecError::NoCreateTask),
             1 => found.remove(0),
             _ => {
@@ -168,6 +172,7 @@ impl ModelSpec {
                 path: Cow::Owned(full_path),
             },
             body,
+            example,
             kind,
         })
     }
@@ -190,6 +195,11 @@ impl ModelSpec {
     /// What the model produces, as its summary says.
     pub fn kind(&self) -> OutputKind {
         self.kind
+    }
+
+    /// The document's example of a `createTask` body, if it gives one.
+    pub fn example(&self) -> Option<&Value> {
+        self.example.as_ref()
     }
 
     /// The schema of the `createTask` body, with every `$ref` resolved.

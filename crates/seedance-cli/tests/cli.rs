@@ -41,11 +41,30 @@ macro_rules! snapshot {
                 (r"127\.0\.0\.1:\d+", "[HOST]"),
                 (r"after \d+:\d\d", "after [TIME]"),
                 (r"(?m)^(waiting|queuing|generating) after \[TIME\]\n", ""),
+                // The allowed values are the spec's: checked against it, not written here.
+                (r"must be one of [^(]+ \(got", "must be one of [THE SPEC'S VALUES] (got"),
             ]
         }, {
             insta::assert_snapshot!($name, $value);
         });
     };
+}
+
+/// The values the Seedance spec allows for `input`, as violations list them.
+fn one_of(input: &str) -> String {
+    use seedance::Model;
+    let spec = seedance::Seedance15Pro::spec().expect("the spec reads");
+    let input = spec.input(input).expect("an input of the spec");
+    let values: Vec<String> = input
+        .values()
+        .iter()
+        .map(|v| match v {
+            serde_json::Value::String(s) if s.parse::<f64>().is_ok() => format!("{s:?}"),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    values.join(", ")
 }
 
 async fn fast_sandbox(faults: Faults) -> Sandbox {
@@ -150,7 +169,12 @@ async fn invalid_input_lists_every_problem_and_sends_nothing() {
     .await;
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(text(&output.stdout), "");
-    snapshot!("invalid_input", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    snapshot!("invalid_input", stderr.clone());
+    for input in ["aspect_ratio", "resolution", "duration"] {
+        let expected = format!("input.{input} must be one of {} (got", one_of(input));
+        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+    }
     let stats = sandbox.stats();
     assert_eq!(
         (stats.create_requests, stats.uploads),

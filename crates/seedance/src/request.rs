@@ -359,17 +359,18 @@ mod tests {
 
     #[test]
     fn the_body_takes_the_spec_defaults_for_unset_options() {
+        let spec = Seedance15Pro::spec().expect("spec");
+        let mut input = serde_json::Map::new();
+        input.insert("prompt".into(), "A serene beach".into());
+        for field in spec.inputs() {
+            if let Some(default) = field.default() {
+                input.insert(field.name().to_owned(), default.clone());
+            }
+        }
         assert_eq!(
             body(VideoRequest::new("A serene beach")),
-            serde_json::json!({
-                "model": "bytedance/seedance-1.5-pro",
-                "input": {
-                    "prompt": "A serene beach", "aspect_ratio": "1:1", "resolution": "720p",
-                    "duration": 8, "fixed_lens": false, "generate_audio": false
-                }
-            })
+            serde_json::json!({"model": "bytedance/seedance-1.5-pro", "input": input})
         );
-        let spec = Seedance15Pro::spec().expect("spec");
         let input = serde_json::json!({"prompt": "A serene beach"});
         assert_eq!(spec.workload(&input), "8s 720p");
         assert_eq!(

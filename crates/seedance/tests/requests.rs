@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use httpmock::Method::POST;
 use httpmock::MockServer;
-use seedance::{AspectRatio, Client, Error, RateLimits, Resolution, VideoRequest};
+use seedance::{
+    AspectRatio, Client, Error, Model, RateLimits, Resolution, Seedance15Pro, VideoRequest,
+};
 use serde_json::json;
 
 #[path = "../../apikley/tests/runtime/support.rs"]
@@ -152,20 +154,30 @@ async fn submit_and_wait_sends_the_spec_body_and_returns_the_video_urls() {
         if seen.target == "/api/v1/jobs/createTask" {
             assert_eq!(seen.method, "POST");
             let body: serde_json::Value = serde_json::from_slice(&seen.body).expect("JSON");
+            // What was set, and the spec's default for every other input that has one.
+            let mut input = serde_json::Map::new();
+            for field in Seedance15Pro::spec().expect("spec").inputs() {
+                if let Some(default) = field.default() {
+                    input.insert(field.name().to_owned(), default.clone());
+                }
+            }
+            input.extend(
+                json!({
+                    "prompt": "A serene beach at sunset",
+                    "aspect_ratio": "16:9",
+                    "resolution": "480p",
+                    "input_urls": ["https://example.com/beach.png"]
+                })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            );
             assert_eq!(
                 body,
                 json!({
                     "model": "bytedance/seedance-1.5-pro",
                     "callBackUrl": "https://example.com/hooks/seedance",
-                    "input": {
-                        "prompt": "A serene beach at sunset",
-                        "aspect_ratio": "16:9",
-                        "resolution": "480p",
-                        "duration": 8,
-                        "fixed_lens": false,
-                        "generate_audio": false,
-                        "input_urls": ["https://example.com/beach.png"]
-                    }
+                    "input": input
                 })
             );
             return Reply::ok(json!({"code": 200, "msg": "success", "data": {"taskId": "task_bytedance_1"}}));

@@ -1,0 +1,216 @@
+//! The `apikley` binary against a sandbox on 127.0.0.1: every registered model runs from its
+//! spec alone, inputs typed from `key=value`; a broken input exits 2 listing every problem with
+//! nothing sent; `models` and `describe` say what the specs say.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use apikley_sandbox::{SAMPLE_VIDEO, Sandbox};
+use serde_json::Value;
+
+async fn apikley(sandbox: Option<&Sandbox>, args: &[String], dir: &Path) -> Output {
+    let mut command = assert_cmd::cargo::cargo_bin_cmd!("apikley");
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("APIKLEY_API_KEY")
+        .env_remove("APIKLEY_BASE_URL")
+        .timeout(Duration::from_secs(60));
+    if let Some(sandbox) = sandbox {
+        command
+            .env("APIKLEY_BASE_URL", sandbox.url())
+            .env("APIKLEY_API_KEY", sandbox.api_key());
+    }
+    tokio::task::spawn_blocking(move || command.output().expect("runs"))
+        .await
+        .expect("joins")
+}
+
+fn args(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| (*w).to_owned()).collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The spec example's inputs as `key=value` arguments (each list item its own argument).
+fn example_args(spec: &apikley::ModelSpec) -> Vec<String> {
+    let inputs = spec
+        .example()
+        .and_then(|e| e.get("input"))
+        .and_then(Value::as_object)
+        .expect("the spec has an example");
+    let mut out = Vec::new();
+    for (key, value) in inputs {
+        match value {
+            Value::String(s) => out.push(format!("{key}={s}")),
+            Value::Array(items) => {
+                out.extend(items.iter().map(|item| match item {
+                    Value::String(s) => format!("{key}={s}"),
+                    other => format!("{key}={other}"),
+                }));
+            }
+            Value::Object(_) => out.push(format!("{key}:={value}")),
+            other => out.push(format!("{key}={other}")),
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_registered_model_runs_from_key_value_inputs() {
+    let sandbox = Sandbox::builder()
+        .speed(60.0)
+        .start()
+        .await
+        .expect("sandbox starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for spec in apikley_models::all() {
+        // Example image URLs point outside this machine: the sandbox would not fetch them anyway.
+        let mut run = args(&["run", spec.id()]);
+        run.extend(example_args(spec));
+        let file = format!("{}.mp4", spec.id().replace('/', "_"));
+        run.extend(args(&["-o", &file, "--poll-interval", "1"]));
+        let before = sandbox.stats().tasks_created;
+        let output = apikley(Some(&sandbox), &run, dir.path()).await;
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            spec.id(),
+            text(&output.stderr)
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join(&file)).expect("saved"),
+            SAMPLE_VIDEO,
+            "{}",
+            spec.id()
+        );
+        assert_eq!(sandbox.stats().tasks_created, before + 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_kling_command_makes_a_video_offline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = apikley(
+        None,
+        &args(&[
+            "run",
+            "kling-2.6/text-to-video",
+            "prompt=A fox in snow",
+            "sound=true",
+            "duration=5",
+            "--sandbox",
+            "-o",
+            "fox.mp4",
+        ]),
+        dir.path(),
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "saved fox.mp4 (10777 bytes)\n");
+    assert_eq!(
+        std::fs::read(dir.path().join("fox.mp4")).expect("saved"),
+        SAMPLE_VIDEO
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_input_lists_every_problem_and_sends_nothing() {
+    let sandbox = Sandbox::start().await.expect("sandbox starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broken = args(&[
+        "run",
+        "kling-2.6",
+        "prompt=A fox in snow",
+        "duration=7",
+        "aspect_ratio=4:3",
+        "sound=maybe",
+        "colour=red",
+        "-o",
+        "fox.mp4",
+    ]);
+    let output = apikley(Some(&sandbox), &broken, dir.path()).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    // The allowed values are the spec's: checked against it, not written in the snapshot.
+    insta::with_settings!({
+        filters => vec![
+            (r"must be one of [^(]+ \(got", "must be one of [THE SPEC'S VALUES] (got"),
+            (r"\(inputs: [^)]+\)", "(inputs: [THE SPEC'S INPUTS])"),
+        ]
+    }, {
+        insta::assert_snapshot!("broken_input", stderr.clone());
+    });
+    let spec = apikley_models::find("kling-2.6/text-to-video").expect("registered");
+    for input in ["aspect_ratio", "duration"] {
+        let facts = apikley_cli::inputs::facts(&spec, input).expect("an input");
+        let values = facts
+            .split("; ")
+            .find_map(|f| f.strip_prefix("one of "))
+            .expect("values");
+        let expected = format!("input.{input} must be one of {values} (got");
+        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+    }
+    let mut json = args(&["--json"]);
+    json.extend(broken);
+    let output = apikley(Some(&sandbox), &json, dir.path()).await;
+    assert_eq!(output.status.code(), Some(2));
+    let document: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    let fields: Vec<&str> = document["error"]["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .filter_map(|v| v["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "input.sound",
+            "input.colour",
+            "input.aspect_ratio",
+            "input.duration"
+        ]
+    );
+    let stats = sandbox.stats();
+    assert_eq!((stats.create_requests, stats.upload_requests), (0, 0));
+    assert!(!dir.path().join("fox.mp4").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn models_and_describe_say_what_the_specs_say() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let models = apikley(None, &args(&["models"]), dir.path()).await;
+    assert!(models.status.success());
+    let listed = text(&models.stdout);
+    for spec in apikley_models::all() {
+        assert!(listed.contains(spec.id()), "{listed}");
+    }
+    // Every input, with what its spec says of it (read from the spec here too, so that a spec
+    // change and `regen` keep this green).
+    let describe = apikley(None, &args(&["describe", "kling-2.6"]), dir.path()).await;
+    assert!(describe.status.success(), "{}", text(&describe.stderr));
+    let described = text(&describe.stdout);
+    let spec = apikley_models::find("kling-2.6/text-to-video").expect("registered");
+    assert!(
+        described.starts_with("kling-2.6/text-to-video\n"),
+        "{described}"
+    );
+    for input in spec.inputs() {
+        let facts = apikley_cli::inputs::facts(&spec, input.name()).expect("facts");
+        let line = format!("  {}  ({}; {facts})", input.name(), input.kind());
+        assert!(described.contains(&line), "{line}\n{described}");
+        for description in input.description().into_iter().flat_map(str::lines) {
+            assert!(described.contains(description.trim()), "{description}");
+        }
+    }
+    let json = apikley(None, &args(&["--json", "describe", "v1-pro"]), dir.path()).await;
+    let document: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(document["model"], "bytedance/v1-pro-text-to-video");
+    assert_eq!(document["endpoint"], "POST api/v1/jobs/createTask");
+    let unknown = apikley(None, &args(&["describe", "no-such-model"]), dir.path()).await;
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("names no model of this build"));
+}

@@ -1,0 +1,345 @@
+//! `cargo xtask new-model --spec openapi/<model>.json`: a Market model from its spec alone.
+//!
+//! 1. The document must describe one model: a POST operation whose JSON body has a `model` of
+//!    one value and an `input` object. Anything else is refused with the construct named.
+//! 2. The Market envelope's reviewed fixes (the same patches, with the same reasons, as every
+//!    Market document needs) are written to `openapi/patches/<model>/` where they apply.
+//! 3. The code is generated once in a scratch folder: a document progenitor cannot take is
+//!    refused before anything is written, with progenitor's words.
+//! 4. The raw crate is written (`Cargo.toml`, `build.rs`, `src/lib.rs`: generated in the
+//!    build step like the others, with a `Model` behind its `apikley` feature), registered in the
+//!    workspace and in `apikley-models`, and `regen` writes its package copy and snapshot.
+//!
+//! Running it again changes nothing that is already in place.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use apikley_codegen::{MarketModel, Patch, Spec, market_model, normalize_json};
+use serde_json::Value;
+
+use crate::regen;
+
+/// The Market envelope's fixes, as templates: (file name, text).
+const MARKET_PATCHES: [(&str, &str); 3] = [
+    (
+        "01-open-response-code.json",
+        include_str!("../templates/market-patches/01-open-response-code.json"),
+    ),
+    (
+        "02-error-response-body.json",
+        include_str!("../templates/market-patches/02-error-response-body.json"),
+    ),
+    (
+        "03-message-alias.json",
+        include_str!("../templates/market-patches/03-message-alias.json"),
+    ),
+];
+
+/// Why a model could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The spec file cannot be used.
+    #[error(
+        "{path}: {reason}\n  If the document needs a fix to be read, add it as a reviewed patch in \
+         openapi/patches/{stem}/ (a JSON Patch with its reason; see openapi/patches/seedance-1.5-pro/)"
+    )]
+    Spec {
+        /// The spec.
+        path: PathBuf,
+        /// The file stem, naming the patch folder.
+        stem: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The generated snapshot could not be written.
+    #[error(transparent)]
+    Regen(#[from] regen::Error),
+}
+
+/// What `new-model` did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The model id.
+    pub model: String,
+    /// The raw crate's package name.
+    pub krate: String,
+    /// The files written or changed, relative to the workspace.
+    pub written: Vec<PathBuf>,
+}
+
+/// Adds the model `spec` (a path, normally inside `openapi/`) to the workspace at `root`.
+pub fn run(root: &Path, spec: &Path, out: &mut dyn Write) -> Result<Outcome, Error> {
+    let openapi = root.join("openapi");
+    let file_name = spec
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let stem = file_name
+        .strip_suffix(".json")
+        .unwrap_or(&file_name)
+        .to_owned();
+    let refuse = |reason: String| Error::Spec {
+        path: spec.to_owned(),
+        stem: stem.clone(),
+        reason,
+    };
+    if !file_name.ends_with(".json") || stem.is_empty() {
+        return Err(refuse(
+            "a spec is a .json file (the JSON the docs page renders)".into(),
+        ));
+    }
+    let text = read(spec)?;
+    let normalized = normalize_json(&text).map_err(|e| refuse(format!("not JSON: {e}")))?;
+    let document: Value = serde_json::from_str(&normalized).map_err(|e| refuse(e.to_string()))?;
+    let model = market_model(&document).ok_or_else(|| {
+        refuse(
+            "no createTask operation: no POST operation takes a JSON body whose `model` has one \
+             value and whose `input` is an object"
+                .into(),
+        )
+    })?;
+    let krate = format!("{}-raw", stem.replace(['.', '_'], "-"));
+    let mut outcome = Outcome {
+        model: model.id.clone(),
+        krate: krate.clone(),
+        written: Vec::new(),
+    };
+    let mut files = Files {
+        root,
+        out,
+        written: &mut outcome.written,
+    };
+
+    // What gets written, decided and tried before anything is.
+    let patches: Vec<(String, String)> = MARKET_PATCHES
+        .iter()
+        .filter(|(_, template)| applies(template, &document))
+        .map(|(name, template)| ((*name).to_owned(), (*template).to_owned()))
+        .collect();
+    trial(&file_name, &normalized, &patches).map_err(refuse)?;
+
+    files.write(&openapi.join(&file_name), &normalized)?;
+    for (name, text) in &patches {
+        files.write_new(&openapi.join("patches").join(&stem).join(name), text)?;
+    }
+    let dir = root.join("crates").join(&krate);
+    files.write_new(
+        &dir.join("Cargo.toml"),
+        &manifest(&krate, &file_name, &model),
+    )?;
+    files.write_new(&dir.join("build.rs"), BUILD_SCRIPT)?;
+    files.write_new(
+        &dir.join("src/lib.rs"),
+        &lib(&krate, &file_name, &stem, &model),
+    )?;
+    files.register(
+        &root.join("Cargo.toml"),
+        &format!("{krate} = {{ path = \"crates/{krate}\", version = \"0.1.0\" }}"),
+        "-raw = { path = \"crates/",
+    )?;
+    files.register(
+        &root.join("crates/apikley-models/Cargo.toml"),
+        &format!("{krate}.workspace = true"),
+        "-raw.workspace = true",
+    )?;
+    let options = regen::Options::default();
+    regen::run(root, &options, files.out)?;
+    say(
+        files.out,
+        &format!(
+            "\nmodel {} is crate {krate} (`{}::Model`), registered in apikley-models: it appears in \
+             `apikley models`, `apikley run` and the sandbox after a rebuild.",
+            model.id,
+            krate.replace('-', "_")
+        ),
+    );
+    say(
+        files.out,
+        "What a person may still want to add by hand (none of it is needed):\n  \
+         - friendly names for the inputs, as crates/seedance does for Seedance 1.5 Pro;\n  \
+         - a patch in openapi/patches/ if the generated types should differ from the spec;\n  \
+         then `cargo build --workspace && cargo test --workspace`.",
+    );
+    Ok(outcome)
+}
+
+/// Whether a patch template applies to the document (its targets are there).
+fn applies(template: &str, document: &Value) -> bool {
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(_) => return false,
+    };
+    let path = dir.path().join("patch.json");
+    std::fs::write(&path, template).is_ok()
+        && Patch::load(&path).is_ok_and(|patch| patch.apply(&mut document.clone()).is_ok())
+}
+
+/// Generates the code from the document and patches in a scratch folder.
+fn trial(file_name: &str, document: &str, patches: &[(String, String)]) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let openapi = dir.path().join("openapi");
+    let stem = file_name.strip_suffix(".json").unwrap_or(file_name);
+    let patch_dir = openapi.join("patches").join(stem);
+    std::fs::create_dir_all(&patch_dir).map_err(|e| e.to_string())?;
+    std::fs::write(openapi.join(file_name), document).map_err(|e| e.to_string())?;
+    for (name, text) in patches {
+        std::fs::write(patch_dir.join(name), text).map_err(|e| e.to_string())?;
+    }
+    Spec::new(&openapi, file_name)
+        .generate()
+        .map(drop)
+        .map_err(|e| format!("the generator cannot take it: {e}"))
+}
+
+const BUILD_SCRIPT: &str = "fn main() {\n    apikley_codegen::build_script();\n}\n";
+
+fn manifest(krate: &str, file_name: &str, model: &MarketModel) -> String {
+    format!(
+        r#"[package]
+name = "{krate}"
+description = "Spec-exact types and client for Apikley's {id} (createTask), generated by progenitor at build time"
+version.workspace = true
+edition.workspace = true
+rust-version.workspace = true
+license.workspace = true
+authors.workspace = true
+keywords = ["apikley", "openapi", "progenitor"]
+categories = ["api-bindings"]
+include = ["build.rs", "src/**", "openapi/**"]
+
+[package.metadata.apikley-codegen]
+specs = ["{file_name}"]
+
+[features]
+# `Model`: the model for the `apikley` runtime.
+apikley = ["dep:apikley"]
+
+[dependencies]
+apikley = {{ workspace = true, optional = true }}
+progenitor-client.workspace = true
+reqwest.workspace = true
+schemars.workspace = true
+serde.workspace = true
+serde_json.workspace = true
+
+[build-dependencies]
+apikley-codegen.workspace = true
+"#,
+        id = model.id
+    )
+}
+
+fn lib(krate: &str, file_name: &str, stem: &str, model: &MarketModel) -> String {
+    let summary = model
+        .summary
+        .as_deref()
+        .map(|s| format!("//! {s}.\n//!\n"))
+        .unwrap_or_default();
+    format!(
+        r#"//! Spec-exact types and client for Apikley's `{id}` model, generated by [progenitor] at
+//! build time from its OpenAPI document (`openapi/{file_name}`, plus the reviewed patches in
+//! `openapi/patches/{stem}/`). Written by `cargo xtask new-model`; nothing here is by hand.
+//!
+{summary}//! With the `apikley` feature, [`Model`] is the model for the `apikley` runtime:
+//! `client.submit_body::<{lib}::Model>(&body)`, or `apikley::Request::of::<{lib}::Model>()`
+//! with inputs by name, every rule of the spec checked before anything is sent.
+//!
+//! [progenitor]: https://github.com/oxidecomputer/progenitor
+
+include!(concat!(env!("OUT_DIR"), "/{stem}.rs"));
+"#,
+        id = model.id,
+        lib = krate.replace('-', "_"),
+    )
+}
+
+fn read(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn say(out: &mut dyn Write, line: &str) {
+    // Reporting is best effort: a closed stdout must not stop the work.
+    let _ = writeln!(out, "{line}");
+}
+
+/// Writes files once: what is already there is left as it is, and said so.
+struct Files<'a> {
+    root: &'a Path,
+    out: &'a mut dyn Write,
+    written: &'a mut Vec<PathBuf>,
+}
+
+impl Files<'_> {
+    fn relative(&self, path: &Path) -> PathBuf {
+        path.strip_prefix(self.root).unwrap_or(path).to_owned()
+    }
+
+    /// Makes `path` hold `text`.
+    fn write(&mut self, path: &Path, text: &str) -> Result<(), Error> {
+        if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+            return Ok(());
+        }
+        let io = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(path, text).map_err(io)?;
+        let relative = self.relative(path);
+        say(self.out, &format!("✓ wrote {}", relative.display()));
+        self.written.push(relative);
+        Ok(())
+    }
+
+    /// Writes `path` unless it exists (then it is someone's, and stays).
+    fn write_new(&mut self, path: &Path, text: &str) -> Result<(), Error> {
+        if path.exists() {
+            if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+                let relative = self.relative(path);
+                say(
+                    self.out,
+                    &format!("· {} exists and is left as it is", relative.display()),
+                );
+            }
+            return Ok(());
+        }
+        self.write(path, text)
+    }
+
+    /// Adds `line` to a manifest after the last line containing `anchor`, unless its key is
+    /// there already.
+    fn register(&mut self, manifest: &Path, line: &str, anchor: &str) -> Result<(), Error> {
+        let text = read(manifest)?;
+        let key = line.split([' ', '.']).next().unwrap_or(line);
+        let has_key = text
+            .lines()
+            .any(|l| l.split([' ', '.', '=']).next() == Some(key));
+        if has_key {
+            return Ok(());
+        }
+        let mut lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .rposition(|l| l.contains(anchor))
+            .map_or(lines.len(), |i| i + 1);
+        lines.insert(at, line);
+        let mut updated = lines.join("\n");
+        updated.push('\n');
+        self.write(manifest, &updated)
+    }
+}

@@ -1,0 +1,178 @@
+//! `new-model` on a scratch copy of the workspace's specs, manifests and snapshots: from a spec
+//! it has never seen, it writes the raw crate, registers it, writes its patches, package copy
+//! and snapshot; running it again changes nothing; a document that is no model is refused with
+//! the construct named, and nothing is written.
+
+use std::path::{Path, PathBuf};
+
+/// Everything `new-model` and `regen` read and write.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let source = xtask::workspace_root();
+        copy_tree(&source.join("openapi"), &dir.path().join("openapi"));
+        std::fs::copy(source.join("Cargo.toml"), dir.path().join("Cargo.toml")).expect("copy");
+        for entry in std::fs::read_dir(source.join("crates")).expect("crates/") {
+            let krate = entry.expect("entry").path();
+            let target = dir
+                .path()
+                .join("crates")
+                .join(krate.file_name().expect("name"));
+            std::fs::create_dir_all(&target).expect("mkdir");
+            std::fs::copy(krate.join("Cargo.toml"), target.join("Cargo.toml")).expect("copy");
+            copy_tree(&krate.join("openapi"), &target.join("openapi"));
+        }
+        copy_tree(
+            &source.join("tests/snapshots"),
+            &dir.path().join("tests/snapshots"),
+        );
+        Scratch { dir }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path(relative)).expect("file reads")
+    }
+
+    fn new_model(
+        &self,
+        spec: &str,
+    ) -> (
+        Result<xtask::new_model::Outcome, xtask::new_model::Error>,
+        String,
+    ) {
+        let mut out = Vec::new();
+        let outcome = xtask::new_model::run(self.dir.path(), &self.path(spec), &mut out);
+        (outcome, String::from_utf8(out).expect("UTF-8"))
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if !from.exists() {
+        return;
+    }
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("dir reads") {
+        let path = entry.expect("entry").path();
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy");
+        }
+    }
+}
+
+const FIXTURE: &str = "tests/fixtures/openapi/example.json";
+
+#[test]
+fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() {
+    let scratch = Scratch::new();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+    std::fs::copy(&spec, scratch.path("openapi/example-video.json")).expect("copy");
+
+    let (outcome, report) = scratch.new_model("openapi/example-video.json");
+    let outcome = outcome.unwrap_or_else(|e| panic!("{e}\n{report}"));
+    assert_eq!(outcome.model, "example/video");
+    assert_eq!(outcome.krate, "example-video-raw");
+    let written: Vec<String> = outcome
+        .written
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    for expected in [
+        "openapi/patches/example-video/01-open-response-code.json",
+        "openapi/patches/example-video/02-error-response-body.json",
+        "openapi/patches/example-video/03-message-alias.json",
+        "crates/example-video-raw/Cargo.toml",
+        "crates/example-video-raw/build.rs",
+        "crates/example-video-raw/src/lib.rs",
+        "Cargo.toml",
+        "crates/apikley-models/Cargo.toml",
+    ] {
+        assert!(
+            written.iter().any(|w| w == expected),
+            "{expected} in {written:?}"
+        );
+    }
+    assert!(
+        report.contains("example-video-raw: new snapshot with"),
+        "{report}"
+    );
+    assert!(
+        report.contains("What a person may still want to add by hand"),
+        "{report}"
+    );
+    assert!(scratch.read("Cargo.toml").contains(
+        "example-video-raw = { path = \"crates/example-video-raw\", version = \"0.1.0\" }"
+    ));
+    assert!(
+        scratch
+            .read("crates/apikley-models/Cargo.toml")
+            .contains("\nexample-video-raw.workspace = true\n")
+    );
+    let manifest = scratch.read("crates/example-video-raw/Cargo.toml");
+    assert!(
+        manifest.contains("specs = [\"example-video.json\"]"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("apikley = [\"dep:apikley\"]"),
+        "{manifest}"
+    );
+    assert!(
+        scratch
+            .read("tests/snapshots/generated__example-video-raw.snap")
+            .contains("impl apikley::Model for Model")
+    );
+    assert_eq!(
+        scratch.read("crates/example-video-raw/openapi/example-video.json"),
+        scratch.read("openapi/example-video.json")
+    );
+    let mut out = Vec::new();
+    let check = xtask::regen::Options {
+        check: true,
+        ..Default::default()
+    };
+    assert!(
+        xtask::regen::run(scratch.dir.path(), &check, &mut out)
+            .expect("regen runs")
+            .is_clean()
+    );
+
+    let (again, _) = scratch.new_model("openapi/example-video.json");
+    assert!(
+        again.expect("runs again").written.is_empty(),
+        "the second run wrote something"
+    );
+}
+
+#[test]
+fn a_document_that_is_no_model_is_refused_with_the_construct_named() {
+    let scratch = Scratch::new();
+    let (outcome, _) = scratch.new_model("openapi/common/common-api.json");
+    let error = outcome.expect_err("no createTask");
+    let message = error.to_string();
+    assert!(message.contains("no createTask operation"), "{message}");
+    assert!(message.contains("openapi/patches/common-api/"), "{message}");
+    assert!(
+        !scratch.path("crates/common-api-raw").exists(),
+        "nothing is written"
+    );
+
+    std::fs::write(scratch.path("openapi/broken.json"), "{ not json").expect("writes");
+    let (outcome, _) = scratch.new_model("openapi/broken.json");
+    assert!(
+        outcome
+            .expect_err("not JSON")
+            .to_string()
+            .contains("not JSON")
+    );
+}
