@@ -585,9 +585,25 @@ struct Context<'r> {
 /// schema declares its properties.
 fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut Violations) {
     let field = if path.is_empty() { "body" } else { path };
-    if value.is_null()
-        && (schema.get("nullable") == Some(&Value::Bool(true)) || type_of(schema).is_none())
-    {
+    let null_allowed = schema.get("nullable") == Some(&Value::Bool(true))
+        || type_of(schema).is_none()
+        || schema
+            .get("type")
+            .and_then(Value::as_array)
+            .is_some_and(|kinds| kinds.contains(&Value::from("null")));
+    if value.is_null() && null_allowed {
+        return;
+    }
+    let values = schema.get("enum").and_then(Value::as_array);
+    let in_enum = |values: &Vec<Value>| values.iter().any(|v| same(v, value));
+    if let Some(values) = values.filter(|values| !in_enum(values)) {
+        // Before the type: `5` where "5" and "10" are allowed is best answered with the list.
+        let list: Vec<String> = values.iter().map(allowed).collect();
+        out.push(Violation::new(
+            field,
+            format!("must be one of {}", list.join(", ")),
+            given(value),
+        ));
         return;
     }
     if let Some(kind) = type_of(schema)
@@ -602,17 +618,6 @@ fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut 
             field,
             format!("must be {article} {kind}"),
             kind_of(value),
-        ));
-        return;
-    }
-    if let Some(values) = schema.get("enum").and_then(Value::as_array)
-        && !values.iter().any(|v| same(v, value))
-    {
-        let list: Vec<String> = values.iter().map(allowed).collect();
-        out.push(Violation::new(
-            field,
-            format!("must be one of {}", list.join(", ")),
-            given(value),
         ));
         return;
     }
