@@ -244,7 +244,16 @@ fn files(rules: &apikley::FileRules) -> String {
     };
     match rules.max_bytes {
         u64::MAX => format!("URL or local file: {kinds}"),
-        max => format!("URL or local file: {kinds}, at most {max} bytes"),
+        max => format!("URL or local file: {kinds}, at most {}", size(max)),
+    }
+}
+
+/// A size in decimal units, as the specs state them: 10000000 → "10 MB".
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1_000_000 && b % 100_000 == 0 => format!("{} MB", b as f64 / 1e6),
+        b if b >= 1_000 && b % 100 == 0 => format!("{} kB", b as f64 / 1e3),
+        b => format!("{b} bytes"),
     }
 }
 
@@ -261,6 +270,14 @@ fn shown(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_the_specs_write_them() {
+        assert_eq!(size(10_000_000), "10 MB");
+        assert_eq!(size(2_500_000), "2.5 MB");
+        assert_eq!(size(30_000), "30 kB");
+        assert_eq!(size(10_485_761), "10485761 bytes");
+    }
 
     #[test]
     fn values_are_typed_by_the_schema() {
