@@ -19,6 +19,8 @@ use crate::endpoint::Op;
 use crate::envelope;
 use crate::error::{Error, Violation, Violations};
 use crate::model::Model;
+use crate::poll::WaitOptions;
+use crate::poll::{self, Polling};
 use crate::rate_limit::RateLimits;
 use crate::record::{TaskId, TaskState};
 use crate::request::Request;
@@ -26,7 +28,7 @@ use crate::retry::RetryPolicy;
 use crate::task::Task;
 use crate::transport::{Scope, Settings, Transport};
 use crate::upload::{self, UploadOptions, UploadedFile};
-use crate::wait::{self, CompletedTask, Polling, WaitOptions, Workload};
+use crate::wait::{self, CompletedTask, Workload};
 
 /// An Apikley client. Cheap to clone; clones share the connection pool, the rate limits and
 /// what has been learned about task durations.
@@ -158,6 +160,7 @@ impl Client {
             self.polling.clone(),
             id,
             Some(workload),
+            true,
         ))
     }
 
@@ -177,6 +180,7 @@ impl Client {
             self.polling.clone(),
             id.into(),
             None,
+            false,
         )
     }
 
@@ -207,7 +211,7 @@ impl Client {
         let transport = self.transport.clone();
         let task = id.clone();
         let resolve = Box::pin(async move {
-            let record = wait::query(&transport, &task, None).await?;
+            let record = poll::query(&transport, &task, None, None).await?;
             let first = record.result.as_ref().and_then(|r| r.urls.first()).cloned();
             match (&record.state, first) {
                 (TaskState::Success, Some(url)) => Ok(url),
@@ -533,10 +537,12 @@ impl ClientBuilder {
 
     /// Checks the settings and builds the client.
     pub fn build(self) -> Result<Client, Error> {
-        Ok(self.settings().map(|(settings, wait)| Client {
-            transport: Transport::new(settings),
-            polling: Arc::new(Polling::new(wait)),
-        })?)
+        let (settings, wait) = self.settings()?;
+        let transport = Transport::new(settings);
+        Ok(Client {
+            polling: Arc::new(Polling::new(wait, transport.clone())),
+            transport,
+        })
     }
 
     fn settings(self) -> Result<(Settings, WaitOptions), ConfigError> {

@@ -47,6 +47,7 @@ mod envelope;
 mod error;
 mod files;
 mod model;
+mod poll;
 mod rate_limit;
 mod record;
 mod request;
@@ -65,6 +66,7 @@ pub use envelope::Envelope;
 pub use error::{ApiCode, ApiError, Error, Violation, Violations};
 pub use files::{CheckedFile, FileProblem, FileRules, MediaSource, MediaType};
 pub use model::Model;
+pub use poll::{PollSchedule, WaitOptions};
 pub use rate_limit::{RateLimit, RateLimits};
 pub use record::{NotARecord, ResultError, TaskId, TaskRecord, TaskResult, TaskState};
 pub use request::Request;
@@ -72,7 +74,7 @@ pub use retry::RetryPolicy;
 pub use spec::{Input, ModelSpec, OutputKind, SpecError};
 pub use task::Task;
 pub use upload::{UPLOAD_RETENTION, UploadOptions, UploadedFile};
-pub use wait::{Clock, CompletedTask, PollSchedule, Progress, WaitOptions, Waiter};
+pub use wait::{Clock, CompletedTask, Progress, Waiter};
 
 /// The spec-exact generated types and clients of the shared Market endpoints.
 pub use apikley_raw as raw;

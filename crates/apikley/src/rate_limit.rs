@@ -110,6 +110,13 @@ impl Limiter {
     }
 }
 
+impl Slot {
+    /// Gives the slot back at once: no request was sent with it.
+    pub(crate) fn release_unused(mut self) {
+        self.permit.take();
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
         let Some(permit) = self.permit.take() else {

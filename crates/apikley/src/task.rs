@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use crate::error::Error;
+use crate::poll::{self, Polling};
 use crate::record::{TaskId, TaskRecord};
+use crate::request::Request;
 use crate::transport::Transport;
-use crate::wait::{self, CompletedTask, Polling, Progress, Waiter, Workload};
+use crate::wait::{CompletedTask, Progress, Waiter, Workload};
 
 /// A task on the server: query it, or wait for it to end.
 ///
@@ -16,6 +18,7 @@ pub struct Task {
     polling: Arc<Polling>,
     id: TaskId,
     workload: Option<Workload>,
+    fresh: bool,
 }
 
 impl Task {
@@ -24,13 +27,25 @@ impl Task {
         polling: Arc<Polling>,
         id: TaskId,
         workload: Option<Workload>,
+        fresh: bool,
     ) -> Self {
         Task {
             transport,
             polling,
             id,
             workload,
+            fresh,
         }
+    }
+
+    /// The same task, known to come from `request`: waits expect it to take what such
+    /// requests take, and learn from it (for a task resumed by id after a restart).
+    pub fn with_request(mut self, request: &Request) -> Self {
+        self.workload = Some(Workload {
+            key: request.workload(),
+            prior: request.expected_duration(),
+        });
+        self
     }
 
     /// The task's id: keep it to resume later with [`Client::task`](crate::Client::task).
@@ -40,7 +55,7 @@ impl Task {
 
     /// One status query (retried on transient failures).
     pub async fn status(&self) -> Result<TaskRecord, Error> {
-        wait::query(&self.transport, &self.id, None).await
+        poll::query(&self.transport, &self.id, None, None).await
     }
 
     /// Waits until the task ends, with the client's default
@@ -79,6 +94,7 @@ impl Task {
             self.polling.clone(),
             self.id.clone(),
             self.workload.clone(),
+            self.fresh,
         )
     }
 }

@@ -17,7 +17,7 @@ use crate::config::{ApiKey, ConfigError};
 use crate::endpoint::Op;
 use crate::envelope::{Envelope, MAX_BODY, redact, snippet};
 use crate::error::{ApiCode, ApiError, Error};
-use crate::rate_limit::{Limiter, RateLimits};
+use crate::rate_limit::{Limiter, RateLimits, Slot};
 use crate::record::TaskId;
 use crate::retry::{Class, Classified, RetryPolicy, retry_after, retrying};
 
@@ -194,6 +194,9 @@ pub(crate) struct Scope<'a> {
     pub(crate) extra_time: Duration,
     /// Called just before each attempt is sent (after its rate-limit slot is granted).
     pub(crate) on_send: Option<&'a (dyn Fn() + Send + Sync)>,
+    /// A slot granted beforehand, used by the first attempt (the poll scheduler chooses what
+    /// to query once it holds one).
+    pub(crate) granted: Option<&'a std::sync::Mutex<Option<Slot>>>,
 }
 
 /// What a [`Transport`] is made of.
@@ -295,6 +298,11 @@ impl Transport {
         .map_err(|failure| failure.into_error(op, scope.task_id))
     }
 
+    /// Waits for a status-query slot (`None` without a query limit).
+    pub(crate) async fn query_slot(&self) -> Option<Slot> {
+        Some(self.0.queries.as_ref()?.acquire().await)
+    }
+
     fn limiter(&self, op: Op<'_>) -> Option<&Limiter> {
         match op.creates_tasks()? {
             true => self.0.creates.as_ref(),
@@ -325,14 +333,18 @@ impl Transport {
     ) -> Result<T, Failure> {
         let settings = &self.0.settings;
         // Waiting for a slot counts against the deadline; once sent, the request timeout does.
-        let _slot = match (self.limiter(op), scope.deadline) {
-            (Some(limiter), Some(deadline)) => Some(
+        let granted = scope
+            .granted
+            .and_then(|slot| slot.lock().ok().and_then(|mut slot| slot.take()));
+        let _slot = match (granted, self.limiter(op), scope.deadline) {
+            (Some(slot), ..) => Some(slot),
+            (None, Some(limiter), Some(deadline)) => Some(
                 tokio::time::timeout_at(deadline, limiter.acquire())
                     .await
                     .map_err(|_| Failure::NoSlot)?,
             ),
-            (Some(limiter), None) => Some(limiter.acquire().await),
-            (None, _) => None,
+            (None, Some(limiter), None) => Some(limiter.acquire().await),
+            (None, None, _) => None,
         };
 
         let span = tracing::info_span!(

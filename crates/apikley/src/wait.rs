@@ -1,10 +1,9 @@
 //! Waiting for a task: when to ask, what to report, and what a finished task yields.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -12,109 +11,10 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::download::Download;
-use crate::endpoint::Op;
 use crate::error::Error;
+use crate::poll::{PollSchedule, Polling, WaitOptions};
 use crate::record::{TaskId, TaskRecord, TaskResult, TaskState};
-use crate::transport::{Scope, Transport};
-
-/// How long to wait, and how often to ask.
-///
-/// ```
-/// use std::time::Duration;
-/// use apikley::{PollSchedule, WaitOptions};
-/// let options = WaitOptions::default()
-///     .with_deadline(Duration::from_secs(600))
-///     .with_schedule(PollSchedule::Every(Duration::from_secs(5)));
-/// assert_eq!(options.deadline, Duration::from_secs(600));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub struct WaitOptions {
-    /// Give up waiting after this long (default 15 minutes). The task itself goes on.
-    pub deadline: Duration,
-    /// When to query (default [`PollSchedule::Adaptive`]).
-    pub schedule: PollSchedule,
-}
-
-impl Default for WaitOptions {
-    fn default() -> Self {
-        WaitOptions {
-            deadline: Duration::from_secs(15 * 60),
-            schedule: PollSchedule::Adaptive,
-        }
-    }
-}
-
-impl WaitOptions {
-    /// Gives up waiting after this long.
-    #[must_use]
-    pub const fn with_deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = deadline;
-        self
-    }
-
-    /// Queries on this schedule.
-    #[must_use]
-    pub const fn with_schedule(mut self, schedule: PollSchedule) -> Self {
-        self.schedule = schedule;
-        self
-    }
-}
-
-/// The longest a stretched wait lasts, however far the expected end.
-const MAX_STRETCH: Duration = Duration::from_secs(60);
-/// The shortest fixed interval.
-const MIN_INTERVAL: Duration = Duration::from_secs(1);
-/// Observations are capped here: one task stuck in a backlog must not slow every later wait.
-const MAX_LEARNED: Duration = Duration::from_secs(30 * 60);
-
-/// When a waiting task is queried.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub enum PollSchedule {
-    /// The documented schedule at its thrifty end (every 3 s for the first 30 s, every 10 s until
-    /// 2 minutes, every 30 s after), stretched while the task's expected end is still far off:
-    /// each wait is half the time left to 90% of the expected duration (at most a minute), never
-    /// shorter than the documented interval. Waits are lengthened by up to 10% of jitter, so that many tasks
-    /// do not poll in step. It never queries more often than the documented schedule.
-    Adaptive,
-    /// A fixed interval, at least one second (plus the same jitter).
-    Every(Duration),
-}
-
-impl PollSchedule {
-    /// The documented interval at `elapsed`, at the thrifty end of each band.
-    pub fn documented_interval(elapsed: Duration) -> Duration {
-        match elapsed.as_secs() {
-            0..30 => Duration::from_secs(3),
-            30..120 => Duration::from_secs(10),
-            _ => Duration::from_secs(30),
-        }
-    }
-
-    /// How long to wait before the next query, `elapsed` into the wait, when the task is
-    /// expected to take `expected` in all. Without jitter.
-    pub fn interval(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
-        match *self {
-            PollSchedule::Every(interval) => interval.max(MIN_INTERVAL),
-            PollSchedule::Adaptive => {
-                let documented = Self::documented_interval(elapsed);
-                let aim = expected.map(|e| e.mul_f64(0.9)).unwrap_or_default();
-                if elapsed + documented < aim {
-                    documented.max(((aim - elapsed) / 2).min(MAX_STRETCH))
-                } else {
-                    documented
-                }
-            }
-        }
-    }
-
-    fn next_delay(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
-        let interval = self.interval(elapsed, expected);
-        Duration::try_from_secs_f64(interval.as_secs_f64() * (1.0 + fastrand::f64() * 0.1))
-            .unwrap_or(interval)
-    }
-}
+use crate::transport::Transport;
 
 /// Where a waited-for task stands, as reported to a progress callback after each query.
 #[derive(Debug, Clone, PartialEq)]
@@ -251,72 +151,11 @@ pub(crate) fn unusable_result(record: &TaskRecord) -> Error {
     }
 }
 
-/// What every wait of a client shares: the default options, and the task durations learned so
-/// far, per model and workload.
-#[derive(Debug, Default)]
-pub(crate) struct Polling {
-    defaults: WaitOptions,
-    learned: Mutex<HashMap<String, Duration>>,
-}
-
-impl Polling {
-    pub(crate) fn new(defaults: WaitOptions) -> Self {
-        Polling {
-            defaults,
-            learned: Mutex::default(),
-        }
-    }
-
-    pub(crate) fn defaults(&self) -> &WaitOptions {
-        &self.defaults
-    }
-
-    fn expected(&self, key: &str) -> Option<Duration> {
-        self.learned.lock().ok()?.get(key).copied()
-    }
-
-    /// Folds in one observation (an exponentially weighted average, 30% new).
-    fn learn(&self, key: &str, observed: Duration) {
-        let observed = observed.min(MAX_LEARNED);
-        if let Ok(mut learned) = self.learned.lock() {
-            learned
-                .entry(key.to_owned())
-                .and_modify(|d| *d = d.mul_f64(0.7) + observed.mul_f64(0.3))
-                .or_insert(observed);
-        }
-    }
-}
-
 /// What the submitting client knows about a task's expected duration.
 #[derive(Debug, Clone)]
 pub(crate) struct Workload {
     pub(crate) key: String,
     pub(crate) prior: Option<Duration>,
-}
-
-/// One status query of task `id`, its record read best effort.
-pub(crate) async fn query(
-    transport: &Transport,
-    id: &TaskId,
-    deadline: Option<Instant>,
-) -> Result<TaskRecord, Error> {
-    let scope = Scope {
-        task_id: Some(id),
-        deadline,
-        ..Scope::default()
-    };
-    let mut record = transport
-        .call(
-            Op::TaskDetail,
-            scope,
-            |request| request.query(&[(Op::TASK_ID_PARAMETER, id.as_str())]),
-            |answer| TaskRecord::from_json(&answer.data).map_err(|e| e.to_string()),
-        )
-        .await?;
-    if record.id.as_str().is_empty() {
-        record.id = id.clone();
-    }
-    Ok(record)
 }
 
 /// A configured wait; `.await` it. Made by [`Task::waiter`](crate::Task::waiter). It owns what
@@ -327,6 +166,8 @@ pub struct Waiter<'a> {
     polling: Arc<Polling>,
     id: TaskId,
     workload: Option<Workload>,
+    /// Just created by this client: it cannot be done yet, so the first look waits.
+    fresh: bool,
     options: WaitOptions,
     cancel: Option<CancellationToken>,
     progress: Option<ProgressFn<'a>>,
@@ -350,6 +191,7 @@ impl Waiter<'static> {
         polling: Arc<Polling>,
         id: TaskId,
         workload: Option<Workload>,
+        fresh: bool,
     ) -> Self {
         Waiter {
             options: *polling.defaults(),
@@ -357,6 +199,7 @@ impl Waiter<'static> {
             polling,
             id,
             workload,
+            fresh,
             cancel: None,
             progress: None,
         }
@@ -373,6 +216,19 @@ impl<'a> Waiter<'a> {
     /// Queries on this schedule.
     pub fn schedule(mut self, schedule: PollSchedule) -> Self {
         self.options.schedule = schedule;
+        self
+    }
+
+    /// Expects the task to take about this long in all, counted from the start of the wait
+    /// (instead of the estimate from its request, or none for a task resumed by id). It
+    /// decides how sparse queries are while the end is far, and which task the client's
+    /// scheduler queries first when the query budget is short.
+    pub fn expecting(mut self, duration: Duration) -> Self {
+        let key = self.learning_key(None);
+        self.workload = Some(Workload {
+            key,
+            prior: Some(duration),
+        });
         self
     }
 
@@ -394,6 +250,7 @@ impl<'a> Waiter<'a> {
             polling: self.polling,
             id: self.id,
             workload: self.workload,
+            fresh: self.fresh,
             options: self.options,
             cancel: self.cancel,
             progress: Some(Box::new(progress)),
@@ -424,39 +281,51 @@ impl<'a> Waiter<'a> {
         let mut last_state = None;
         let mut queries = 0;
         // A task this client just created cannot be done yet; one resumed by id may be.
-        let mut query_now = self.workload.is_none();
+        let mut query_now = !self.fresh;
+        // Every look goes through the client's scheduler, which shares the query budget.
+        let ticket = self.polling.register(id.clone(), key.clone(), prior);
 
         loop {
+            let mut due = Instant::now();
             if !query_now {
                 let delay = self
                     .options
                     .schedule
                     .next_delay(started.elapsed(), expected);
-                let delay = match deadline {
-                    Some(deadline) => delay.min(deadline.saturating_duration_since(Instant::now())),
-                    None => delay,
-                };
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    () = cancel.cancelled() => return Err(cancelled()),
+                due += delay;
+                if let Some(deadline) = deadline {
+                    due = due.min(deadline);
                 }
             }
             query_now = false;
             // The deadline never passes unseen: the last query happens at the deadline.
-            let last_query = deadline.is_some_and(|d| Instant::now() >= d);
+            let last_query = deadline.is_some_and(|d| due >= d);
 
-            // Waiting for a rate-limit slot counts against the deadline too.
+            // Waiting for a query slot counts against the deadline too.
             let query_deadline = deadline.and_then(|d| d.checked_add(QUERY_GRACE));
+            let answer = ticket.look(due, query_deadline);
             let outcome = tokio::select! {
-                outcome = query(&self.transport, &self.id, query_deadline) => outcome,
+                answer = answer => match answer {
+                    Ok(outcome) => outcome,
+                    // The query was never made (its slot came after its deadline).
+                    Err(_) => continue,
+                },
+                () = sleep_until(query_deadline) => {
+                    return Err(Error::WaitTimedOut {
+                        task_id: self.id,
+                        waited: self.options.deadline,
+                        last_state,
+                    });
+                }
                 () = cancel.cancelled() => return Err(cancelled()),
             };
             queries += 1;
             match outcome {
                 Ok(record) => {
-                    if self.workload.is_none() && key.is_empty() {
+                    if key.is_empty() {
                         key = self.learning_key(Some(&record));
                         expected = self.polling.expected(&key);
+                        ticket.set_learning_key(&key);
                     }
                     last_state = Some(record.state.clone());
                     if let Some(progress) = &mut self.progress {
@@ -537,6 +406,14 @@ impl<'a> Waiter<'a> {
 /// How long the last query may take beyond the deadline.
 const QUERY_GRACE: Duration = Duration::from_secs(10);
 
+/// Sleeps until `at`; forever without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 impl<'a> IntoFuture for Waiter<'a> {
     type Output = Result<CompletedTask, Error>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
@@ -549,63 +426,6 @@ impl<'a> IntoFuture for Waiter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Query times of a schedule over `until`, without jitter.
-    fn query_times(
-        schedule: PollSchedule,
-        expected: Option<Duration>,
-        until: Duration,
-    ) -> Vec<Duration> {
-        let mut times = Vec::new();
-        let mut t = Duration::ZERO;
-        loop {
-            t += schedule.interval(t, expected);
-            if t > until {
-                return times;
-            }
-            times.push(t);
-        }
-    }
-
-    #[test]
-    fn the_documented_schedule_at_its_thrifty_end() {
-        let times = query_times(PollSchedule::Adaptive, None, Duration::from_secs(120));
-        let expected: Vec<Duration> = (1..=10)
-            .map(|i| Duration::from_secs(3 * i))
-            .chain((4..=12).map(|i| Duration::from_secs(10 * i)))
-            .collect();
-        assert_eq!(times, expected);
-    }
-
-    #[test]
-    fn an_expected_duration_queries_less_and_never_more_than_the_docs() {
-        let documented = query_times(PollSchedule::Adaptive, None, Duration::from_secs(3600));
-        for expected in [10, 30, 90, 200, 600] {
-            let expected = Some(Duration::from_secs(expected));
-            let adaptive = query_times(PollSchedule::Adaptive, expected, Duration::from_secs(3600));
-            // The k-th query never comes earlier than the documented k-th query.
-            for (ours, docs) in adaptive.iter().zip(&documented) {
-                assert!(ours >= docs, "{expected:?}: {ours:?} < {docs:?}");
-            }
-        }
-        let adaptive = query_times(
-            PollSchedule::Adaptive,
-            Some(Duration::from_secs(90)),
-            Duration::from_secs(120),
-        );
-        assert!(adaptive.len() < 10, "{adaptive:?}");
-    }
-
-    #[test]
-    fn estimates_move_towards_observations() {
-        let polling = Polling::default();
-        assert_eq!(polling.expected("k"), None);
-        polling.learn("k", Duration::from_secs(100));
-        polling.learn("k", Duration::from_secs(200));
-        assert_eq!(polling.expected("k"), Some(Duration::from_secs(130)));
-        polling.learn("stuck", Duration::from_secs(40 * 60));
-        assert_eq!(polling.expected("stuck"), Some(MAX_LEARNED));
-    }
 
     #[test]
     fn progress_reads_well() {

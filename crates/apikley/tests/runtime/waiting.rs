@@ -338,3 +338,78 @@ async fn waits_queued_for_the_rate_limiter_end_by_their_deadline() {
     }
     assert!(server.seen().len() <= 3, "{}", server.seen().len());
 }
+
+/// 10 tasks expected to take a minute and 30 expected to take ten, all waiting at once, with
+/// each wait asking every second and the client allowed 2 status queries per second. Waits
+/// served first come, first served would see each task every 20 s (a median lag near 10 s);
+/// the 1-minute tasks can at best be seen every 5 s (10 of them at 2 per second);
+/// the client's scheduler spends the budget on the tasks due to finish, and starves none.
+#[tokio::test(start_paused = true)]
+async fn a_short_query_budget_goes_to_the_tasks_due_to_finish() {
+    let start = Instant::now();
+    let ends: Vec<(String, Duration)> = (0..40)
+        .map(|i| {
+            let seconds = if i < 10 { 60 } else { 600 };
+            (format!("task-{i}"), Duration::from_secs(seconds))
+        })
+        .collect();
+    let table = ends.clone();
+    let server = ScriptedServer::start(move |seen, _| {
+        let id = seen.target.rsplit('=').next().expect("a task id");
+        let (_, end) = table.iter().find(|(t, _)| t == id).expect("a known task");
+        let state = if seen.at - start >= *end {
+            "success"
+        } else {
+            "generating"
+        };
+        Reply::ok(record(id, state))
+    })
+    .await;
+    let client = builder(&server.url)
+        .rate_limits(
+            apikley::RateLimits::none()
+                .with_queries(Some(apikley::RateLimit::new(2, Duration::from_secs(1)))),
+        )
+        .build()
+        .expect("client builds");
+
+    let waits: Vec<_> = ends
+        .iter()
+        .map(|(id, end)| {
+            let wait = client
+                .task(id.as_str())
+                .waiter()
+                .schedule(PollSchedule::Every(Duration::from_secs(1)))
+                .expecting(*end)
+                .deadline(Duration::from_secs(3600));
+            let end = *end;
+            tokio::spawn(async move {
+                wait.await.expect("succeeds");
+                start.elapsed() - end
+            })
+        })
+        .collect();
+    let mut lags = Vec::new();
+    for wait in waits {
+        lags.push(wait.await.expect("joins"));
+    }
+    let median = |lags: &mut [Duration]| {
+        lags.sort();
+        lags[lags.len() / 2]
+    };
+    let short = median(&mut lags[..10]);
+    let long = median(&mut lags[10..]);
+    assert!(
+        short <= Duration::from_secs(5),
+        "median lag of the 1-minute tasks: {short:?}"
+    );
+    // The others were not starved: each was seen within a minute of its end.
+    assert!(
+        lags[10..].iter().all(|lag| *lag <= Duration::from_secs(60)),
+        "{lags:?}"
+    );
+    assert!(
+        long <= Duration::from_secs(20),
+        "median lag of the 10-minute tasks: {long:?}"
+    );
+}

@@ -1,0 +1,525 @@
+//! One poll scheduler per client: every wait's status queries go through it, so that many
+//! tasks in flight share the query budget where it pays.
+//!
+//! A wait says when it next wants to look at its task (its [`PollSchedule`] decides, never more
+//! often than the documented schedule). While the budget allows, each look happens at that
+//! moment, exactly as a lone wait would make it. When more looks are due than query slots are
+//! free, each slot goes, at the moment it is granted, to the due task most likely to have
+//! finished since it was last seen: that chance grows slowly with the time since the last look
+//! while the task's expected end is ahead, and steeply once it is reached. Time since the last
+//! look always counts, so no task starves.
+//!
+//! [`PollSchedule`]: crate::PollSchedule
+
+use std::collections::HashMap;
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
+
+use crate::endpoint::Op;
+use crate::error::Error;
+use crate::rate_limit::Slot;
+use crate::record::{TaskId, TaskRecord};
+use crate::transport::{Scope, Transport};
+
+/// Observations are capped here: one task stuck in a backlog must not slow every later wait.
+const MAX_LEARNED: Duration = Duration::from_secs(30 * 60);
+/// What a task is expected to take when nothing better is known.
+const UNKNOWN_EXPECTATION: Duration = Duration::from_secs(120);
+/// How far on either side of its expected end a task is likely to finish, as a fraction of it.
+const SPREAD: f64 = 0.15;
+
+/// How long to wait, and how often to ask.
+///
+/// ```
+/// use std::time::Duration;
+/// use apikley::{PollSchedule, WaitOptions};
+/// let options = WaitOptions::default()
+///     .with_deadline(Duration::from_secs(600))
+///     .with_schedule(PollSchedule::Every(Duration::from_secs(5)));
+/// assert_eq!(options.deadline, Duration::from_secs(600));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct WaitOptions {
+    /// Give up waiting after this long (default 15 minutes). The task itself goes on.
+    pub deadline: Duration,
+    /// When to query (default [`PollSchedule::Adaptive`]).
+    pub schedule: PollSchedule,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions {
+            deadline: Duration::from_secs(15 * 60),
+            schedule: PollSchedule::Adaptive,
+        }
+    }
+}
+
+impl WaitOptions {
+    /// Gives up waiting after this long.
+    #[must_use]
+    pub const fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Queries on this schedule.
+    #[must_use]
+    pub const fn with_schedule(mut self, schedule: PollSchedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+}
+
+/// The longest a stretched wait lasts, however far the expected end.
+const MAX_STRETCH: Duration = Duration::from_secs(60);
+/// The shortest fixed interval.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// When a waiting task is queried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum PollSchedule {
+    /// The documented schedule at its thrifty end (every 3 s for the first 30 s, every 10 s until
+    /// 2 minutes, every 30 s after), stretched while the task's expected end is still far off:
+    /// each wait is half the time left to 90% of the expected duration (at most a minute), never
+    /// shorter than the documented interval. Waits are lengthened by up to 10% of jitter, so that many tasks
+    /// do not poll in step. It never queries more often than the documented schedule.
+    Adaptive,
+    /// A fixed interval, at least one second (plus the same jitter).
+    Every(Duration),
+}
+
+impl PollSchedule {
+    /// The documented interval at `elapsed`, at the thrifty end of each band.
+    pub fn documented_interval(elapsed: Duration) -> Duration {
+        match elapsed.as_secs() {
+            0..30 => Duration::from_secs(3),
+            30..120 => Duration::from_secs(10),
+            _ => Duration::from_secs(30),
+        }
+    }
+
+    /// How long to wait before the next query, `elapsed` into the wait, when the task is
+    /// expected to take `expected` in all. Without jitter.
+    pub fn interval(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
+        match *self {
+            PollSchedule::Every(interval) => interval.max(MIN_INTERVAL),
+            PollSchedule::Adaptive => {
+                let documented = Self::documented_interval(elapsed);
+                let aim = expected.map(|e| e.mul_f64(0.9)).unwrap_or_default();
+                if elapsed + documented < aim {
+                    documented.max(((aim - elapsed) / 2).min(MAX_STRETCH))
+                } else {
+                    documented
+                }
+            }
+        }
+    }
+
+    pub(crate) fn next_delay(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
+        let interval = self.interval(elapsed, expected);
+        Duration::try_from_secs_f64(interval.as_secs_f64() * (1.0 + fastrand::f64() * 0.1))
+            .unwrap_or(interval)
+    }
+}
+
+/// The answer to one look.
+pub(crate) type Answer = Result<TaskRecord, Error>;
+
+/// What every wait of a client shares: the default options, the task durations learned so
+/// far (per model and workload), and the scheduler of status queries.
+pub(crate) struct Polling {
+    defaults: WaitOptions,
+    transport: Transport,
+    learned: Mutex<HashMap<String, Duration>>,
+    book: Mutex<Book>,
+    /// Wakes the driver: a look was asked for, or a wait went away.
+    wake: Notify,
+}
+
+impl std::fmt::Debug for Polling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Polling")
+            .field("defaults", &self.defaults)
+            .field("waiting", &lock(&self.book).entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The waits being served.
+#[derive(Default)]
+struct Book {
+    entries: HashMap<u64, Entry>,
+    next_key: u64,
+    /// Whether a driver task is running.
+    driving: bool,
+}
+
+/// One wait.
+struct Entry {
+    id: TaskId,
+    /// When the wait began: the clock its expectation is measured on.
+    started: Instant,
+    /// The key timings are learned under, and the prior when nothing is learned yet.
+    learning_key: String,
+    prior: Option<Duration>,
+    last_look: Instant,
+    ask: Option<Ask>,
+}
+
+/// A look asked for.
+struct Ask {
+    due: Instant,
+    deadline: Option<Instant>,
+    reply: oneshot::Sender<Answer>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The data stays consistent across a panic elsewhere (every update is one assignment).
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Polling {
+    pub(crate) fn new(defaults: WaitOptions, transport: Transport) -> Self {
+        Polling {
+            defaults,
+            transport,
+            learned: Mutex::default(),
+            book: Mutex::default(),
+            wake: Notify::new(),
+        }
+    }
+
+    pub(crate) fn defaults(&self) -> &WaitOptions {
+        &self.defaults
+    }
+
+    /// What tasks under `key` have taken, as learned so far (nothing is learned under no key).
+    pub(crate) fn expected(&self, key: &str) -> Option<Duration> {
+        if key.is_empty() {
+            return None;
+        }
+        lock(&self.learned).get(key).copied()
+    }
+
+    /// Folds in one observation (an exponentially weighted average, 30% new); tasks of
+    /// unknown model and workload teach nothing.
+    pub(crate) fn learn(&self, key: &str, observed: Duration) {
+        if key.is_empty() {
+            return;
+        }
+        let observed = observed.min(MAX_LEARNED);
+        lock(&self.learned)
+            .entry(key.to_owned())
+            .and_modify(|d| *d = d.mul_f64(0.7) + observed.mul_f64(0.3))
+            .or_insert(observed);
+    }
+
+    /// Registers a wait for task `id`; it is served until the ticket is dropped.
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        id: TaskId,
+        learning_key: String,
+        prior: Option<Duration>,
+    ) -> Ticket {
+        let now = Instant::now();
+        let mut book = lock(&self.book);
+        let key = book.next_key;
+        book.next_key += 1;
+        book.entries.insert(
+            key,
+            Entry {
+                id,
+                started: now,
+                learning_key,
+                prior,
+                last_look: now,
+                ask: None,
+            },
+        );
+        Ticket {
+            polling: self.clone(),
+            key,
+        }
+    }
+
+    /// Starts the driver unless it runs. Called with the book locked, so that a driver about
+    /// to stop (it stops only with an empty book, under the same lock) is never relied on.
+    fn ensure_driver(self: &Arc<Self>, book: &mut Book) {
+        if !book.driving {
+            book.driving = true;
+            tokio::spawn(self.clone().drive());
+        }
+    }
+
+    /// Grants looks: at their due time while slots are free, by likelihood when they are not.
+    async fn drive(self: Arc<Self>) {
+        loop {
+            let mut woken = pin!(self.wake.notified());
+            woken.as_mut().enable();
+            let next_due = {
+                let mut book = lock(&self.book);
+                let next = book
+                    .entries
+                    .values()
+                    .filter_map(|e| e.ask.as_ref().map(|a| a.due))
+                    .min();
+                if next.is_none() && book.entries.is_empty() {
+                    book.driving = false;
+                    return;
+                }
+                next
+            };
+            match next_due {
+                None => {
+                    woken.await;
+                    continue;
+                }
+                Some(due) if due > Instant::now() => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(due) => {}
+                        () = woken => {}
+                    }
+                    continue;
+                }
+                Some(_) => {}
+            }
+            // Choose once the slot is granted: by then other looks may be due, and others
+            // answered.
+            let slot = self.transport.query_slot().await;
+            let Some((id, ask)) = self.pick(Instant::now()) else {
+                if let Some(slot) = slot {
+                    slot.release_unused();
+                }
+                continue;
+            };
+            let transport = self.transport.clone();
+            tokio::spawn(async move {
+                let answer = query(&transport, &id, ask.deadline, slot).await;
+                // The wait may have ended meanwhile (cancelled, timed out): nobody to tell.
+                let _ = ask.reply.send(answer);
+            });
+        }
+    }
+
+    /// Takes the due look most likely to find its task finished.
+    fn pick(&self, now: Instant) -> Option<(TaskId, Ask)> {
+        let mut book = lock(&self.book);
+        let mut best: Option<(u64, f64)> = None;
+        for (key, entry) in &book.entries {
+            if !entry.ask.as_ref().is_some_and(|a| a.due <= now) {
+                continue;
+            }
+            let expected = self
+                .expected(&entry.learning_key)
+                .or(entry.prior)
+                .unwrap_or(UNKNOWN_EXPECTATION);
+            let score = chance_finished(entry.started, entry.last_look, now, expected);
+            if best.is_none_or(|(_, s)| score > s) {
+                best = Some((*key, score));
+            }
+        }
+        let entry = book.entries.get_mut(&best?.0)?;
+        entry.last_look = now;
+        Some((entry.id.clone(), entry.ask.take()?))
+    }
+}
+
+/// A likelihood score that a task finished between `last` and `now`: the growth of a
+/// cumulative hazard that is low (half the rate of one end per expected duration) before the
+/// expected end, and rises through it over a logistic spread. Comparable across tasks.
+fn chance_finished(started: Instant, last: Instant, now: Instant, expected: Duration) -> f64 {
+    let expected = expected.as_secs_f64().max(1.0);
+    let spread = SPREAD * expected;
+    let hazard = |at: Instant| {
+        let x = at.saturating_duration_since(started).as_secs_f64();
+        x / (2.0 * expected) + softplus((x - expected) / spread)
+    };
+    hazard(now) - hazard(last)
+}
+
+/// `ln(1 + e^z)`, without overflow.
+fn softplus(z: f64) -> f64 {
+    if z > 30.0 { z } else { z.exp().ln_1p() }
+}
+
+/// One status query of task `id`, its record read best effort; `granted` is a rate-limit slot
+/// already held for it.
+pub(crate) async fn query(
+    transport: &Transport,
+    id: &TaskId,
+    deadline: Option<Instant>,
+    granted: Option<Slot>,
+) -> Result<TaskRecord, Error> {
+    let granted = Mutex::new(granted);
+    let scope = Scope {
+        task_id: Some(id),
+        deadline,
+        granted: Some(&granted),
+        ..Scope::default()
+    };
+    let mut record = transport
+        .call(
+            Op::TaskDetail,
+            scope,
+            |request| request.query(&[(Op::TASK_ID_PARAMETER, id.as_str())]),
+            |answer| TaskRecord::from_json(&answer.data).map_err(|e| e.to_string()),
+        )
+        .await?;
+    if record.id.as_str().is_empty() {
+        record.id = id.clone();
+    }
+    Ok(record)
+}
+
+/// A wait's place at the scheduler; dropping it ends the wait's service.
+pub(crate) struct Ticket {
+    polling: Arc<Polling>,
+    key: u64,
+}
+
+impl Ticket {
+    /// Asks for a look at `due` or later (replacing any earlier ask). The answer comes on the
+    /// receiver; a query that has not started by `deadline` is not made.
+    pub(crate) fn look(
+        &self,
+        due: Instant,
+        deadline: Option<Instant>,
+    ) -> oneshot::Receiver<Answer> {
+        let (reply, answer) = oneshot::channel();
+        let mut book = lock(&self.polling.book);
+        if let Some(entry) = book.entries.get_mut(&self.key) {
+            entry.ask = Some(Ask {
+                due,
+                deadline,
+                reply,
+            });
+        }
+        self.polling.ensure_driver(&mut book);
+        drop(book);
+        self.polling.wake.notify_one();
+        answer
+    }
+
+    /// Learns timings under `key` from now on (a resumed wait finds its model in the record).
+    pub(crate) fn set_learning_key(&self, key: &str) {
+        if let Some(entry) = lock(&self.polling.book).entries.get_mut(&self.key) {
+            key.clone_into(&mut entry.learning_key);
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        lock(&self.polling.book).entries.remove(&self.key);
+        self.polling.wake.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn polling() -> Polling {
+        let transport = Transport::new(crate::transport::Settings {
+            key: crate::config::ApiKey::new("k").expect("a key"),
+            base_url: "http://127.0.0.1:1/".parse().expect("a URL"),
+            http: reqwest::Client::new(),
+            user_agent: reqwest::header::HeaderValue::from_static("test"),
+            request_timeout: None,
+            download_idle_timeout: None,
+            retry: crate::RetryPolicy::default(),
+            rate_limits: crate::RateLimits::none(),
+        });
+        Polling::new(WaitOptions::default(), transport)
+    }
+
+    /// Query times of a schedule over `until`, without jitter.
+    fn query_times(
+        schedule: PollSchedule,
+        expected: Option<Duration>,
+        until: Duration,
+    ) -> Vec<Duration> {
+        let mut times = Vec::new();
+        let mut t = Duration::ZERO;
+        loop {
+            t += schedule.interval(t, expected);
+            if t > until {
+                return times;
+            }
+            times.push(t);
+        }
+    }
+
+    #[test]
+    fn the_documented_schedule_at_its_thrifty_end() {
+        let times = query_times(PollSchedule::Adaptive, None, Duration::from_secs(120));
+        let expected: Vec<Duration> = (1..=10)
+            .map(|i| Duration::from_secs(3 * i))
+            .chain((4..=12).map(|i| Duration::from_secs(10 * i)))
+            .collect();
+        assert_eq!(times, expected);
+    }
+
+    #[test]
+    fn an_expected_duration_queries_less_and_never_more_than_the_docs() {
+        let documented = query_times(PollSchedule::Adaptive, None, Duration::from_secs(3600));
+        for expected in [10, 30, 90, 200, 600] {
+            let expected = Some(Duration::from_secs(expected));
+            let adaptive = query_times(PollSchedule::Adaptive, expected, Duration::from_secs(3600));
+            // The k-th query never comes earlier than the documented k-th query.
+            for (ours, docs) in adaptive.iter().zip(&documented) {
+                assert!(ours >= docs, "{expected:?}: {ours:?} < {docs:?}");
+            }
+        }
+        let adaptive = query_times(
+            PollSchedule::Adaptive,
+            Some(Duration::from_secs(90)),
+            Duration::from_secs(120),
+        );
+        assert!(adaptive.len() < 10, "{adaptive:?}");
+    }
+
+    #[test]
+    fn estimates_move_towards_observations() {
+        let polling = polling();
+        assert_eq!(polling.expected("k"), None);
+        polling.learn("k", Duration::from_secs(100));
+        polling.learn("k", Duration::from_secs(200));
+        assert_eq!(polling.expected("k"), Some(Duration::from_secs(130)));
+        polling.learn("stuck", Duration::from_secs(40 * 60));
+        assert_eq!(polling.expected("stuck"), Some(MAX_LEARNED));
+        polling.learn("", Duration::from_secs(5));
+        assert_eq!(polling.expected(""), None);
+    }
+
+    #[test]
+    fn the_likeliest_finished_task_is_the_one_past_its_expected_end() {
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let minute = Duration::from_secs(60);
+        // Both unseen for 20 s, at 70 s: one expected to take a minute, one five.
+        let past_its_end = chance_finished(start, at(50), at(70), minute);
+        let far_from_it = chance_finished(start, at(50), at(70), 5 * minute);
+        assert!(
+            past_its_end > 5.0 * far_from_it,
+            "{past_its_end} vs {far_from_it}"
+        );
+        // Time since the last look counts: a task far from its end, unseen for long enough,
+        // outranks one just looked at past its end.
+        let just_seen = chance_finished(start, at(69), at(70), minute);
+        let long_unseen = chance_finished(start, at(0), at(70), 5 * minute);
+        assert!(long_unseen > just_seen, "{long_unseen} vs {just_seen}");
+        // Nothing is negative or undefined, however long the wait.
+        let late = chance_finished(start, at(100_000), at(100_001), Duration::ZERO);
+        assert!(late.is_finite() && late > 0.0);
+    }
+}
