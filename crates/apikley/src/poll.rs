@@ -315,7 +315,7 @@ impl Polling {
         let mut book = lock(&self.book);
         let mut best: Option<(u64, f64)> = None;
         for (key, entry) in &book.entries {
-            if !entry.ask.as_ref().is_some_and(|a| a.due <= now) {
+            if entry.ask.as_ref().is_none_or(|a| a.due > now) {
                 continue;
             }
             let expected = self
