@@ -21,6 +21,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/v1/jobs/createTask", post(create_task))
         .route("/api/v1/jobs/recordInfo", get(record_info))
         .route("/api/v1/chat/credit", get(credit))
+        .route("/sandbox/tasks", get(created_tasks))
         .route(
             "/file-upload/api/file-stream-upload",
             post(files::upload_stream),
@@ -33,6 +34,17 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/files/{*path}", get(files::serve))
         .layer(DefaultBodyLimit::max(files::MAX_UPLOAD))
         .with_state(state)
+}
+
+/// Every task created so far: for tests that run the sandbox in another process.
+async fn created_tasks(Shared(state): Shared<Arc<State>>) -> Response {
+    let tasks: Vec<Value> = state
+        .tasks()
+        .into_iter()
+        .map(crate::CreatedTask::from)
+        .map(|t| json!({"taskId": t.id, "model": t.model, "param": t.param}))
+        .collect();
+    axum::Json(json!({ "tasks": tasks })).into_response()
 }
 
 async fn create_task(

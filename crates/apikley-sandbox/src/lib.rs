@@ -163,6 +163,31 @@ pub struct TaskFailure {
     pub message: String,
 }
 
+/// A task the sandbox created.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CreatedTask {
+    /// Its id.
+    pub id: String,
+    /// Its model.
+    pub model: String,
+    /// The `createTask` body it was created from.
+    pub param: serde_json::Value,
+    /// When, on the sandbox's clock (time since it started, times its speed).
+    pub created: Duration,
+}
+
+impl From<state::TaskEntry> for CreatedTask {
+    fn from(task: state::TaskEntry) -> Self {
+        CreatedTask {
+            param: serde_json::from_str(&task.param).unwrap_or(serde_json::Value::Null),
+            id: task.id,
+            model: task.model,
+            created: task.created,
+        }
+    }
+}
+
 /// What a sandbox has seen, for assertions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -368,6 +393,16 @@ impl Sandbox {
     /// What it has seen so far.
     pub fn stats(&self) -> Stats {
         self.state.stats()
+    }
+
+    /// Every task created so far, in the order created: what a test checks for duplicates.
+    /// Also served as JSON at `GET /sandbox/tasks`, for a sandbox in another process.
+    pub fn tasks(&self) -> Vec<CreatedTask> {
+        self.state
+            .tasks()
+            .into_iter()
+            .map(CreatedTask::from)
+            .collect()
     }
 
     /// The current balance.

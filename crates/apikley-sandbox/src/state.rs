@@ -248,6 +248,13 @@ impl State {
         lock(&self.tasks).get(id).cloned()
     }
 
+    /// Every task created, in the order created.
+    pub(crate) fn tasks(&self) -> Vec<TaskEntry> {
+        let mut tasks: Vec<TaskEntry> = lock(&self.tasks).values().cloned().collect();
+        tasks.sort_by_key(|t| t.created);
+        tasks
+    }
+
     pub(crate) fn store_file(&self, path: String, file: StoredFile) {
         lock(&self.files).insert(path, file);
     }

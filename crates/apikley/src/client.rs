@@ -104,7 +104,7 @@ impl Client {
     async fn submit_request(
         &self,
         request: Request,
-        on_sending: Option<&(dyn Fn() + Send + Sync)>,
+        on_sending: Option<&(dyn Fn() -> Result<(), String> + Send + Sync)>,
     ) -> Result<Task, Error> {
         let violations = request.violations();
         if !violations.is_empty() {
@@ -320,7 +320,7 @@ impl Client {
 pub struct Submission<'a> {
     client: &'a Client,
     request: Request,
-    on_sending: Option<Box<dyn Fn() + Send + Sync + 'a>>,
+    on_sending: Option<Box<dyn Fn() -> Result<(), String> + Send + Sync + 'a>>,
 }
 
 impl fmt::Debug for Submission<'_> {
@@ -348,7 +348,22 @@ impl<'a> Submission<'a> {
     /// # Ok(()) }
     /// ```
     pub fn on_sending(mut self, hook: impl Fn() + Send + Sync + 'a) -> Self {
-        self.on_sending = Some(Box::new(hook));
+        self.on_sending = Some(Box::new(move || {
+            hook();
+            Ok(())
+        }));
+        self
+    }
+
+    /// Like [`on_sending`](Self::on_sending), but `createTask` goes out only if `record`
+    /// succeeds: for writing down durably that a task may be about to exist (a batch's
+    /// journal). If it fails, nothing is sent and the submission ends in [`Error::NotSent`]
+    /// with its message. Replaces any `on_sending` hook.
+    pub fn record_sending<E: fmt::Display>(
+        mut self,
+        record: impl Fn() -> Result<(), E> + Send + Sync + 'a,
+    ) -> Self {
+        self.on_sending = Some(Box::new(move || record().map_err(|e| e.to_string())));
         self
     }
 }

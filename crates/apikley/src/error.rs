@@ -138,6 +138,17 @@ pub enum Error {
         last_state: Option<TaskState>,
     },
 
+    /// The request was not sent: the check the caller asked for just before sending it
+    /// ([`Submission::record_sending`](crate::Submission::record_sending)) failed. Nothing was
+    /// created.
+    #[error("{operation} was not sent: {reason}")]
+    NotSent {
+        /// The operation.
+        operation: &'static str,
+        /// What the check said.
+        reason: String,
+    },
+
     /// The wait was cancelled. The task itself goes on: resume with `client.task(id)`.
     #[error("stopped waiting for task {task_id}: cancelled; the task goes on: resume it by id")]
     Cancelled {
@@ -212,7 +223,10 @@ impl Error {
             | Error::ResultUnusable { task_id, .. }
             | Error::WaitTimedOut { task_id, .. }
             | Error::Cancelled { task_id } => Some(task_id),
-            Error::Config(_) | Error::InvalidRequest(_) | Error::OutcomeUnknown { .. } => None,
+            Error::Config(_)
+            | Error::InvalidRequest(_)
+            | Error::NotSent { .. }
+            | Error::OutcomeUnknown { .. } => None,
         }
     }
 
@@ -236,6 +250,7 @@ impl Error {
             }
             Error::Config(_)
             | Error::InvalidRequest(_)
+            | Error::NotSent { .. }
             | Error::TaskFailed { .. }
             | Error::TaskEndedUnrecognized { .. }
             | Error::ResultUnusable { .. }

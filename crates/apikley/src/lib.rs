@@ -38,6 +38,8 @@
 //! `status` and `duration_ms`; retries are logged at `warn`.
 #![deny(missing_docs)]
 
+#[cfg(feature = "batch")]
+pub mod batch;
 pub mod callback;
 mod client;
 mod config;

@@ -30,6 +30,8 @@ pub(crate) enum Failure {
     NoSlot,
     /// The request cannot be made (a spec's path that does not join onto the base URL).
     Unusable(String),
+    /// The caller's last check before sending failed: nothing was sent.
+    Held(String),
     /// The request could not even be built (a body that does not serialize): nothing was sent,
     /// and a retry would fail the same way.
     Unbuildable(reqwest::Error),
@@ -63,6 +65,7 @@ impl fmt::Display for Failure {
             Failure::NotSent(e) => write!(f, "connection failed: {e}"),
             Failure::NoSlot => f.write_str("no rate-limit slot before the deadline"),
             Failure::Unusable(reason) => write!(f, "cannot be made: {reason}"),
+            Failure::Held(reason) => write!(f, "held back before sending: {reason}"),
             Failure::Unbuildable(e) => write!(f, "the request could not be built: {e}"),
             Failure::NoAnswer { source, .. } => write!(f, "no complete answer: {source}"),
             Failure::Api { code, message, .. } => {
@@ -78,7 +81,7 @@ impl Classified for Failure {
     fn class(&self) -> Class {
         match self {
             Failure::NotSent(_) | Failure::NoSlot => Class::NotSent,
-            Failure::Unbuildable(_) | Failure::Unusable(_) => Class::Permanent,
+            Failure::Unbuildable(_) | Failure::Unusable(_) | Failure::Held(_) => Class::Permanent,
             Failure::NoAnswer { .. } => Class::Transient,
             Failure::Api { code, .. } => Class::of_code(code.code()),
             Failure::Undecodable { transient, .. } => {
@@ -145,6 +148,10 @@ impl Failure {
                 task_id,
             },
             Failure::Unusable(reason) => Error::Config(ConfigError::Endpoint(reason)),
+            Failure::Held(reason) => Error::NotSent {
+                operation: op.name(),
+                reason,
+            },
             Failure::NotSent(source)
             | Failure::Unbuildable(source)
             | Failure::NoAnswer { source, .. } => Error::Transport {
@@ -193,7 +200,8 @@ pub(crate) struct Scope<'a> {
     /// Added to the request timeout (large uploads need longer than a JSON call).
     pub(crate) extra_time: Duration,
     /// Called just before each attempt is sent (after its rate-limit slot is granted).
-    pub(crate) on_send: Option<&'a (dyn Fn() + Send + Sync)>,
+    /// The attempt is sent only if it succeeds; its error ends the call with nothing sent.
+    pub(crate) on_send: Option<&'a (dyn Fn() -> Result<(), String> + Send + Sync)>,
     /// A slot granted beforehand, used by the first attempt (the poll scheduler chooses what
     /// to query once it holds one).
     pub(crate) granted: Option<&'a std::sync::Mutex<Option<Slot>>>,
@@ -375,7 +383,7 @@ impl Transport {
                 request = request.timeout(timeout);
             }
             if let Some(on_send) = scope.on_send {
-                on_send();
+                on_send().map_err(Failure::Held)?;
             }
             let result = self.exchange(op, request, read).await;
             let span = tracing::Span::current();

@@ -258,3 +258,36 @@ async fn errors_never_show_the_key_even_when_the_server_echoes_it() {
     );
     assert!(!format!("{:?}", ApiKey::new(KEY).expect("valid")).contains(KEY));
 }
+
+#[tokio::test]
+async fn a_failed_record_before_sending_sends_nothing() {
+    let server = MockServer::start_async().await;
+    let create = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/v1/jobs/createTask");
+            then.status(200)
+                .json_body(json!({"code": 200, "msg": "success", "data": {"taskId": "t-1"}}));
+        })
+        .await;
+    let client = client(&server.base_url());
+    let error = client
+        .submit_body::<ExampleModel>(&example_body())
+        .record_sending(|| Err::<(), _>("the journal's disk is full"))
+        .await
+        .expect_err("held back");
+    assert!(
+        matches!(&error, Error::NotSent { reason, .. } if reason == "the journal's disk is full"),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+    assert_eq!(error.task_id(), None);
+    assert_eq!(create.calls_async().await, 0);
+
+    let task = client
+        .submit_body::<ExampleModel>(&example_body())
+        .record_sending(|| Ok::<(), String>(()))
+        .await
+        .expect("sent once recorded");
+    assert_eq!(task.id().as_str(), "t-1");
+    assert_eq!(create.calls_async().await, 1);
+}

@@ -1,0 +1,1053 @@
+//! Many tasks at once, surviving a crash: jobs with keys, run with bounded concurrency inside
+//! the client's rate limits, each one's state in a durable journal (SQLite, WAL, synced), so
+//! that a run killed at any instant can be run again and lose nothing, and pay for nothing
+//! twice.
+//!
+//! Running the same batch again reads the journal: saved jobs are skipped (their files
+//! checked), tasks in flight are waited for by id and downloaded, jobs never sent are sent. A
+//! job whose `createTask` went out without an answer is **not** resent: nobody can tell whether
+//! it created a task (tasks cannot be looked up by content), so it is reported as
+//! [`JobOutcome::OutcomeUnknown`] until the caller decides ([`Batch::resend_unknown`]). A job
+//! whose content changed under the same key is refused, never silently generated again.
+//!
+//! ```no_run
+//! # async fn run(client: apikley::Client, spec: std::sync::Arc<apikley::ModelSpec>) -> Result<(), Box<dyn std::error::Error>> {
+//! use apikley::batch::Batch;
+//! use serde_json::json;
+//!
+//! let mut batch = Batch::open("videos")?.concurrency(8); // journal: videos/apikley-batch.sqlite
+//! for (key, prompt) in [("beach", "A serene beach at sunset"), ("fox", "A fox in fresh snow")] {
+//!     let request = apikley::Request::new(spec.clone()).with_input("prompt", prompt);
+//!     batch.add(key, request)?;
+//! }
+//! let report = batch
+//!     .run(&client)
+//!     .on_event(|event| eprintln!("{}: {}", event.key, event.stage))
+//!     .await?;
+//! for job in &report.jobs {
+//!     println!("{}: {}", job.key, job.outcome);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod journal;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::path::{Path, PathBuf};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Client;
+use crate::error::{Error, Violations};
+use crate::record::TaskId;
+use crate::request::Request;
+use crate::spec::OutputKind;
+use journal::{Journal, JournalError, Stage};
+
+/// The journal's file name in the output folder, unless another path is given.
+pub const JOURNAL_FILE: &str = "apikley-batch.sqlite";
+
+/// How many jobs are in flight at once, unless set: enough to keep the documented create
+/// limit (20 per 10 s) busy with tasks of two minutes.
+pub const DEFAULT_CONCURRENCY: usize = 250;
+
+/// Why a batch cannot run (nothing was sent).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatchError {
+    /// The output folder cannot be made or used.
+    #[error("{}: {source}", .path.display())]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The journal cannot be opened, read or written.
+    #[error("the batch journal {} cannot be used: {reason}", .path.display())]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Another run holds the journal.
+    #[error("the batch journal {} is in use by another run of this batch", .path.display())]
+    JournalInUse {
+        /// The journal file.
+        path: PathBuf,
+    },
+    /// A job cannot be added.
+    #[error("job {key:?}: {problem}")]
+    Job {
+        /// The job's key.
+        key: String,
+        /// What is wrong.
+        problem: JobProblem,
+    },
+    /// Jobs whose content differs from what the journal recorded under the same key.
+    #[error(
+        "{} changed since the journal recorded {}: {}; give changed jobs new keys (or use a new output folder)",
+        if .0.len() == 1 { "a job" } else { "jobs" },
+        if .0.len() == 1 { "it" } else { "them" },
+        .0.join(", ")
+    )]
+    Changed(Vec<String>),
+}
+
+/// What is wrong with a job.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobProblem {
+    /// The key cannot name a file, or is empty or too long.
+    #[error(
+        "the key must be 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-'"
+    )]
+    BadKey,
+    /// Another job has the same key.
+    #[error("the key is used by another job")]
+    DuplicateKey,
+    /// The request names no model this SDK knows.
+    #[error("{0}")]
+    UnknownModel(String),
+    /// The request breaks its model's spec.
+    #[error("{0}")]
+    Invalid(Violations),
+}
+
+/// How a job ended, in this run or an earlier one.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum JobOutcome {
+    /// Its result is saved.
+    Saved {
+        /// The task.
+        task_id: TaskId,
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+        /// Saved by an earlier run (and still there).
+        earlier: bool,
+    },
+    /// Its task failed.
+    Failed {
+        /// The task.
+        task_id: Option<TaskId>,
+        /// What the service said.
+        reason: String,
+    },
+    /// Its `createTask` went out and no answer said whether it created a task. Not resent:
+    /// look for the task in Apikley's logs, or run again with
+    /// [`resend_unknown`](Batch::resend_unknown) to accept the risk of paying twice.
+    OutcomeUnknown {
+        /// What happened.
+        reason: String,
+    },
+    /// Stopped before it finished (the run was cancelled); run the batch again to go on.
+    Stopped {
+        /// Its task, when one exists.
+        task_id: Option<TaskId>,
+    },
+    /// An error that another run may get past (the service refused the request without
+    /// creating a task, a wait timed out, a download failed). Run the batch again to retry.
+    Error {
+        /// Its task, when one exists (then the next run waits for it, and never resends).
+        task_id: Option<TaskId>,
+        /// The error.
+        reason: String,
+    },
+}
+
+impl JobOutcome {
+    /// The task, when one exists.
+    pub fn task_id(&self) -> Option<&TaskId> {
+        match self {
+            JobOutcome::Saved { task_id, .. } => Some(task_id),
+            JobOutcome::Failed { task_id, .. }
+            | JobOutcome::Stopped { task_id }
+            | JobOutcome::Error { task_id, .. } => task_id.as_ref(),
+            JobOutcome::OutcomeUnknown { .. } => None,
+        }
+    }
+
+    /// A one-word name: `saved`, `failed`, `unknown`, `stopped`, `error`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobOutcome::Saved { .. } => "saved",
+            JobOutcome::Failed { .. } => "failed",
+            JobOutcome::OutcomeUnknown { .. } => "unknown",
+            JobOutcome::Stopped { .. } => "stopped",
+            JobOutcome::Error { .. } => "error",
+        }
+    }
+}
+
+impl fmt::Display for JobOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobOutcome::Saved {
+                path,
+                bytes,
+                earlier,
+                ..
+            } => {
+                write!(f, "saved {} ({bytes} bytes)", path.display())?;
+                if *earlier {
+                    f.write_str(", by an earlier run")?;
+                }
+                Ok(())
+            }
+            JobOutcome::Failed { reason, .. } => write!(f, "failed: {reason}"),
+            JobOutcome::OutcomeUnknown { reason } => write!(
+                f,
+                "outcome unknown (not resent, it may have created a task): {reason}"
+            ),
+            JobOutcome::Stopped { task_id: Some(id) } => {
+                write!(f, "stopped; task {id} goes on (run again to finish)")
+            }
+            JobOutcome::Stopped { task_id: None } => f.write_str("stopped before it was sent"),
+            JobOutcome::Error { reason, .. } => write!(f, "{reason}"),
+        }
+    }
+}
+
+/// Where a job is now, as reported to [`BatchRun::on_event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobStage {
+    /// Being sent (its files uploaded, then `createTask`).
+    Submitting,
+    /// Its task exists; waiting for it to end.
+    Waiting,
+    /// Its result is being downloaded.
+    Downloading,
+    /// Done, one way or another: see the outcome.
+    Finished,
+}
+
+impl fmt::Display for JobStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JobStage::Submitting => "submitting",
+            JobStage::Waiting => "waiting",
+            JobStage::Downloading => "downloading",
+            JobStage::Finished => "finished",
+        })
+    }
+}
+
+/// How many jobs stand where.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Jobs in this run.
+    pub total: usize,
+    /// Not started yet.
+    pub queued: usize,
+    /// Being sent.
+    pub submitting: usize,
+    /// Their tasks are running.
+    pub waiting: usize,
+    /// Their results are downloading.
+    pub downloading: usize,
+    /// Saved (this run or an earlier one).
+    pub saved: usize,
+    /// Their tasks failed.
+    pub failed: usize,
+    /// Sent without an answer: not resent.
+    pub unknown: usize,
+    /// Ended in an error another run may get past, or stopped.
+    pub other: usize,
+}
+
+impl Counts {
+    /// Jobs that are over for this run.
+    pub fn finished(&self) -> usize {
+        self.saved + self.failed + self.unknown + self.other
+    }
+}
+
+impl fmt::Display for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} saved, {} waiting, {} submitting, {} queued",
+            self.saved,
+            self.waiting + self.downloading,
+            self.submitting,
+            self.queued
+        )?;
+        for (count, name) in [
+            (self.failed, "failed"),
+            (self.unknown, "unknown"),
+            (self.other, "other"),
+        ] {
+            if count > 0 {
+                write!(f, ", {count} {name}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A change in one job, with the counts after it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BatchEvent {
+    /// The job's key.
+    pub key: String,
+    /// Where it is now.
+    pub stage: JobStage,
+    /// Its task, once one exists.
+    pub task_id: Option<TaskId>,
+    /// How it ended, with [`JobStage::Finished`].
+    pub outcome: Option<JobOutcome>,
+    /// All jobs, after this change.
+    pub counts: Counts,
+    /// Time since the run began.
+    pub elapsed: Duration,
+    /// When the remaining jobs should be done, at the pace of this run so far.
+    pub eta: Option<Duration>,
+}
+
+/// One job's result.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct JobReport {
+    /// The job's key.
+    pub key: String,
+    /// How it ended.
+    pub outcome: JobOutcome,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BatchReport {
+    /// Every job of the run, in the order added.
+    pub jobs: Vec<JobReport>,
+    /// Keys the journal holds that were not added this time (left as they are).
+    pub dropped: Vec<String>,
+    /// The journal.
+    pub journal: PathBuf,
+    /// The counts at the end.
+    pub counts: Counts,
+}
+
+impl BatchReport {
+    /// Whether every job's result is saved.
+    pub fn is_complete(&self) -> bool {
+        self.counts.saved == self.counts.total
+    }
+}
+
+/// A job added to a batch.
+#[derive(Debug)]
+struct Job {
+    key: String,
+    request: Request,
+    fingerprint: String,
+}
+
+/// A batch of jobs with its journal. Open it, add jobs, run it.
+#[derive(Debug)]
+pub struct Batch {
+    journal: Journal,
+    out_dir: PathBuf,
+    concurrency: usize,
+    resend_unknown: bool,
+    jobs: Vec<Job>,
+    keys: HashSet<String>,
+}
+
+impl Batch {
+    /// Opens the batch whose results go to `out_dir` (made if missing), with its journal there
+    /// ([`JOURNAL_FILE`]).
+    pub fn open(out_dir: impl Into<PathBuf>) -> Result<Batch, BatchError> {
+        let out_dir = out_dir.into();
+        let journal = out_dir.join(JOURNAL_FILE);
+        Batch::open_with_journal(out_dir, journal)
+    }
+
+    /// Opens the batch whose results go to `out_dir`, journaled at `journal`.
+    pub fn open_with_journal(
+        out_dir: impl Into<PathBuf>,
+        journal: impl AsRef<Path>,
+    ) -> Result<Batch, BatchError> {
+        let out_dir = out_dir.into();
+        std::fs::create_dir_all(&out_dir).map_err(|source| BatchError::Folder {
+            path: out_dir.clone(),
+            source,
+        })?;
+        let path = journal.as_ref();
+        let journal = Journal::open(path).map_err(|e| journal_error(path, e))?;
+        Ok(Batch {
+            journal,
+            out_dir,
+            concurrency: DEFAULT_CONCURRENCY,
+            resend_unknown: false,
+            jobs: Vec::new(),
+            keys: HashSet::new(),
+        })
+    }
+
+    /// At most this many jobs in flight at once (at least 1; default
+    /// [`DEFAULT_CONCURRENCY`]). The client's rate limits apply on top.
+    #[must_use]
+    pub fn concurrency(mut self, jobs: usize) -> Self {
+        self.concurrency = jobs.max(1);
+        self
+    }
+
+    /// Sends again the jobs whose outcome is unknown: they may have created a task already,
+    /// so this may pay twice. Only for when you have checked.
+    #[must_use]
+    pub fn resend_unknown(mut self, resend: bool) -> Self {
+        self.resend_unknown = resend;
+        self
+    }
+
+    /// Adds a job: its key names its result file (`KEY.mp4`) and its row in the journal.
+    /// The request is checked against its model's spec now.
+    pub fn add(
+        &mut self,
+        key: impl Into<String>,
+        request: impl Into<Request>,
+    ) -> Result<(), BatchError> {
+        let key = key.into();
+        let request = request.into();
+        let problem = |problem| BatchError::Job {
+            key: key.clone(),
+            problem,
+        };
+        if !valid_key(&key) {
+            return Err(problem(JobProblem::BadKey));
+        }
+        if self.keys.contains(&key) {
+            return Err(problem(JobProblem::DuplicateKey));
+        }
+        if request.spec().is_none() {
+            let violations = request.violations();
+            return Err(problem(JobProblem::UnknownModel(violations.to_string())));
+        }
+        let violations = request.violations();
+        if !violations.is_empty() {
+            return Err(problem(JobProblem::Invalid(violations)));
+        }
+        self.keys.insert(key.clone());
+        self.jobs.push(Job {
+            fingerprint: fingerprint(&request.body()),
+            key,
+            request,
+        });
+        Ok(())
+    }
+
+    /// Where the journal is.
+    pub fn journal_path(&self) -> &Path {
+        self.journal.path()
+    }
+
+    /// Runs the batch with `client`; `.await` it for the report.
+    pub fn run(self, client: &Client) -> BatchRun<'static> {
+        BatchRun {
+            batch: self,
+            client: client.clone(),
+            cancel: CancellationToken::new(),
+            on_event: None,
+        }
+    }
+}
+
+/// A configured run; `.await` it. Made by [`Batch::run`].
+#[must_use = "a BatchRun does nothing until awaited"]
+pub struct BatchRun<'a> {
+    batch: Batch,
+    client: Client,
+    cancel: CancellationToken,
+    on_event: Option<EventFn<'a>>,
+}
+
+type EventFn<'a> = Box<dyn FnMut(&BatchEvent) + Send + 'a>;
+
+impl fmt::Debug for BatchRun<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchRun")
+            .field("batch", &self.batch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> BatchRun<'a> {
+    /// Stops when the token is cancelled: no job is started any more, a `createTask` already
+    /// on its way is let finish (so its task id is journaled), waits stop. The journal stays
+    /// consistent; run the batch again to go on.
+    pub fn cancel_on(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// Calls `on_event` at every change of a job (replacing any earlier callback).
+    pub fn on_event<'b>(self, on_event: impl FnMut(&BatchEvent) + Send + 'b) -> BatchRun<'b>
+    where
+        'a: 'b,
+    {
+        BatchRun {
+            batch: self.batch,
+            client: self.client,
+            cancel: self.cancel,
+            on_event: Some(Box::new(on_event)),
+        }
+    }
+}
+
+impl<'a> IntoFuture for BatchRun<'a> {
+    type Output = Result<BatchReport, BatchError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.go())
+    }
+}
+
+/// What every job of a run shares.
+struct Shared {
+    client: Client,
+    journal: Journal,
+    out_dir: PathBuf,
+    cancel: CancellationToken,
+    permits: Semaphore,
+    events: mpsc::UnboundedSender<(usize, JobStage, Option<TaskId>)>,
+}
+
+/// Where a job starts this run, from the journal.
+enum Start {
+    Send,
+    Wait(TaskId),
+    Check {
+        task_id: Option<TaskId>,
+        path: PathBuf,
+        bytes: u64,
+    },
+    Over(JobOutcome),
+}
+
+impl BatchRun<'_> {
+    async fn go(mut self) -> Result<BatchReport, BatchError> {
+        let batch = self.batch;
+        let journal_path = batch.journal.path().to_owned();
+        let jerr = |e: JournalError| journal_error(&journal_path, e);
+
+        // Reconcile with the journal before anything is sent.
+        let rows: HashMap<String, journal::Row> = batch
+            .journal
+            .rows()
+            .map_err(jerr)?
+            .into_iter()
+            .map(|row| (row.key.clone(), row))
+            .collect();
+        let changed: Vec<String> = batch
+            .jobs
+            .iter()
+            .filter(|job| {
+                rows.get(&job.key)
+                    .is_some_and(|r| r.fingerprint != job.fingerprint)
+            })
+            .map(|job| job.key.clone())
+            .collect();
+        if !changed.is_empty() {
+            return Err(BatchError::Changed(changed));
+        }
+        let mut dropped: Vec<String> = rows
+            .keys()
+            .filter(|key| !batch.keys.contains(*key))
+            .cloned()
+            .collect();
+        dropped.sort();
+        let mut starts = Vec::with_capacity(batch.jobs.len());
+        for job in &batch.jobs {
+            let start = match rows.get(&job.key) {
+                None => {
+                    let body = job.request.body();
+                    let model = job.request.model_id().unwrap_or_default();
+                    batch
+                        .journal
+                        .add(&job.key, model, &job.fingerprint, &body.to_string())
+                        .map_err(jerr)?;
+                    Start::Send
+                }
+                Some(row) => start_of(row, batch.resend_unknown),
+            };
+            starts.push(start);
+        }
+
+        let (events, mut event_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            client: self.client,
+            journal: batch.journal,
+            out_dir: batch.out_dir,
+            cancel: self.cancel,
+            permits: Semaphore::new(batch.concurrency),
+            events,
+        });
+        let started = Instant::now();
+        let total = batch.jobs.len();
+        let mut stages: Vec<Option<JobStage>> = vec![None; total];
+        let mut outcomes: Vec<Option<JobOutcome>> = vec![None; total];
+        let mut counts = Counts {
+            total,
+            queued: total,
+            ..Counts::default()
+        };
+        let mut finished_here = 0_usize;
+
+        // Tasks already running first: they are paid for, and may be done.
+        let mut order: Vec<usize> = (0..total).collect();
+        order.sort_by_key(|&i| !matches!(starts[i], Start::Wait(_)));
+        let mut starts: Vec<Option<Start>> = starts.into_iter().map(Some).collect();
+        let mut running = FuturesUnordered::new();
+        for index in order {
+            let start = starts[index].take().unwrap_or(Start::Send);
+            let job = &batch.jobs[index];
+            let shared = shared.clone();
+            running.push(async move { (index, run_job(&shared, index, job, start).await) });
+        }
+
+        let mut emit = |index: usize,
+                        stage: JobStage,
+                        task_id: Option<TaskId>,
+                        outcome: Option<JobOutcome>,
+                        counts: &Counts,
+                        finished_here: usize| {
+            let elapsed = started.elapsed();
+            let remaining = counts.total - counts.finished();
+            let eta = (finished_here > 0 && remaining > 0)
+                .then(|| elapsed.mul_f64(remaining as f64 / finished_here as f64));
+            if let Some(on_event) = &mut self.on_event {
+                on_event(&BatchEvent {
+                    key: batch.jobs[index].key.clone(),
+                    stage,
+                    task_id,
+                    outcome,
+                    counts: *counts,
+                    elapsed,
+                    eta,
+                });
+            }
+        };
+
+        loop {
+            tokio::select! {
+                biased;
+                Some((index, stage, task_id)) = event_rx.recv() => {
+                    move_count(&mut counts, stages[index], Some(stage));
+                    stages[index] = Some(stage);
+                    emit(index, stage, task_id, None, &counts, finished_here);
+                }
+                done = running.next() => {
+                    let Some((index, (outcome, ran))) = done else { break };
+                    // Stage events sent before the end are counted first.
+                    while let Ok((i, stage, task_id)) = event_rx.try_recv() {
+                        move_count(&mut counts, stages[i], Some(stage));
+                        stages[i] = Some(stage);
+                        emit(i, stage, task_id, None, &counts, finished_here);
+                    }
+                    move_count(&mut counts, stages[index], None);
+                    stages[index] = Some(JobStage::Finished);
+                    match &outcome {
+                        JobOutcome::Saved { .. } => counts.saved += 1,
+                        JobOutcome::Failed { .. } => counts.failed += 1,
+                        JobOutcome::OutcomeUnknown { .. } => counts.unknown += 1,
+                        JobOutcome::Stopped { .. } | JobOutcome::Error { .. } => counts.other += 1,
+                    }
+                    if ran {
+                        finished_here += 1;
+                    }
+                    emit(index, JobStage::Finished, outcome.task_id().cloned(), Some(outcome.clone()), &counts, finished_here);
+                    outcomes[index] = Some(outcome);
+                }
+            }
+        }
+
+        let jobs = batch
+            .jobs
+            .iter()
+            .zip(outcomes)
+            .map(|(job, outcome)| JobReport {
+                key: job.key.clone(),
+                outcome: outcome.unwrap_or(JobOutcome::Stopped { task_id: None }),
+            })
+            .collect();
+        Ok(BatchReport {
+            jobs,
+            dropped,
+            journal: journal_path,
+            counts,
+        })
+    }
+}
+
+/// Moves one job between the counts of its stages (`None`: queued, or out of the counts).
+fn move_count(counts: &mut Counts, from: Option<JobStage>, to: Option<JobStage>) {
+    let field = |counts: &mut Counts, stage: Option<JobStage>, delta: isize| {
+        let count = match stage {
+            None => &mut counts.queued,
+            Some(JobStage::Submitting) => &mut counts.submitting,
+            Some(JobStage::Waiting) => &mut counts.waiting,
+            Some(JobStage::Downloading) => &mut counts.downloading,
+            Some(JobStage::Finished) => return,
+        };
+        *count = count.saturating_add_signed(delta);
+    };
+    field(counts, from, -1);
+    if to.is_some() {
+        field(counts, to, 1);
+    }
+}
+
+/// Where a journaled job starts this run.
+fn start_of(row: &journal::Row, resend_unknown: bool) -> Start {
+    let task_id = row.task_id.as_deref().map(TaskId::from);
+    match (row.stage, task_id) {
+        (Stage::Pending, _) => Start::Send,
+        // An id journaled is a task that exists, whatever came after.
+        (Stage::Submitted | Stage::Sending, Some(id)) => Start::Wait(id),
+        (Stage::Sending | Stage::Unknown, None) if resend_unknown => Start::Send,
+        (Stage::Sending, None) => Start::Over(JobOutcome::OutcomeUnknown {
+            reason: "the run stopped while its createTask was on its way".into(),
+        }),
+        (Stage::Unknown, _) => Start::Over(JobOutcome::OutcomeUnknown {
+            reason: row.detail.clone().unwrap_or_default(),
+        }),
+        (Stage::Submitted, None) => Start::Send,
+        (Stage::Saved, task_id) => match (&row.output, row.bytes) {
+            (Some(path), Some(bytes)) => Start::Check {
+                task_id,
+                path: path.clone(),
+                bytes,
+            },
+            _ => task_id.map_or(Start::Send, Start::Wait),
+        },
+        (Stage::Failed, task_id) => Start::Over(JobOutcome::Failed {
+            task_id,
+            reason: row.detail.clone().unwrap_or_default(),
+        }),
+    }
+}
+
+/// Runs one job from where it stands; the flag says whether it did any work this run.
+async fn run_job(shared: &Shared, index: usize, job: &Job, start: Start) -> (JobOutcome, bool) {
+    let task_id = match start {
+        Start::Over(outcome) => return (outcome, false),
+        Start::Check {
+            task_id,
+            path,
+            bytes,
+        } => match (std::fs::metadata(&path), task_id) {
+            (Ok(meta), Some(task_id)) if meta.len() == bytes => {
+                let outcome = JobOutcome::Saved {
+                    task_id,
+                    path,
+                    bytes,
+                    earlier: true,
+                };
+                return (outcome, false);
+            }
+            // The file is gone or changed: fetch it again from its task.
+            (_, Some(task_id)) => task_id,
+            (_, None) => return (send_and_finish(shared, index, job).await, true),
+        },
+        Start::Wait(task_id) => task_id,
+        Start::Send => return (send_and_finish(shared, index, job).await, true),
+    };
+    let Some(_permit) = permit(shared).await else {
+        return (
+            JobOutcome::Stopped {
+                task_id: Some(task_id),
+            },
+            false,
+        );
+    };
+    (finish(shared, index, job, task_id).await, true)
+}
+
+async fn permit(shared: &Shared) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    tokio::select! {
+        permit = shared.permits.acquire() => permit.ok(),
+        () = shared.cancel.cancelled() => None,
+    }
+}
+
+/// Sends the job, then waits for its task and saves the result.
+async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome {
+    let Some(_permit) = permit(shared).await else {
+        return JobOutcome::Stopped { task_id: None };
+    };
+    let _ = shared.events.send((index, JobStage::Submitting, None));
+    let key = job.key.as_str();
+    let sent = AtomicBool::new(false);
+    let journal = &shared.journal;
+    let mut submit = pin!(
+        shared
+            .client
+            .submit(job.request.clone())
+            .record_sending(|| {
+                sent.store(true, Ordering::SeqCst);
+                journal.sending(key)
+            })
+            .into_future()
+    );
+    // Cancelling stops a job only while nothing is on its way: a createTask that went out is
+    // let finish, so that its task id is journaled.
+    let mut cancel_seen = false;
+    let submitted = loop {
+        tokio::select! {
+            result = &mut submit => break result,
+            () = shared.cancel.cancelled(), if !cancel_seen => {
+                if !sent.load(Ordering::SeqCst) {
+                    return JobOutcome::Stopped { task_id: None };
+                }
+                cancel_seen = true;
+            }
+        }
+    };
+    let task = match submitted {
+        Ok(task) => task,
+        Err(error @ Error::OutcomeUnknown { .. }) => {
+            let reason = error.to_string();
+            if let Err(e) = journal.unknown(key, &reason) {
+                tracing::error!(key, error = %e, "cannot journal an unknown outcome");
+            }
+            return JobOutcome::OutcomeUnknown { reason };
+        }
+        Err(error) => {
+            // Nothing was created: the job is sent again by the next run.
+            let reason = error.to_string();
+            if sent.load(Ordering::SeqCst)
+                && let Err(e) = journal.pending(key, &reason)
+            {
+                tracing::error!(key, error = %e, "cannot journal a refused job");
+            }
+            return JobOutcome::Error {
+                task_id: None,
+                reason,
+            };
+        }
+    };
+    let task_id = task.id().clone();
+    if let Err(e) = journal.submitted(key, task_id.as_str()) {
+        // The task exists; the journal still says "sending" for it, which a later run reports
+        // as unknown rather than resending. Stop here so the id is not lost from sight.
+        let reason = format!(
+            "task {task_id} was created but the journal could not record it ({e}); note the id"
+        );
+        tracing::error!(key, %task_id, error = %e, "cannot journal a task id");
+        return JobOutcome::Error {
+            task_id: Some(task_id),
+            reason,
+        };
+    }
+    finish(shared, index, job, task_id).await
+}
+
+/// Waits for the job's task and saves its result.
+async fn finish(shared: &Shared, index: usize, job: &Job, task_id: TaskId) -> JobOutcome {
+    let key = job.key.as_str();
+    let journal = &shared.journal;
+    let _ = shared
+        .events
+        .send((index, JobStage::Waiting, Some(task_id.clone())));
+    let waited = shared
+        .client
+        .task(task_id.clone())
+        .with_request(&job.request)
+        .waiter()
+        .cancel_on(shared.cancel.clone())
+        .await;
+    let done = match waited {
+        Ok(done) => done,
+        Err(Error::Cancelled { task_id }) => {
+            return JobOutcome::Stopped {
+                task_id: Some(task_id),
+            };
+        }
+        Err(error @ (Error::TaskFailed { .. } | Error::TaskEndedUnrecognized { .. })) => {
+            let reason = error.to_string();
+            if let Err(e) = journal.failed(key, &reason) {
+                tracing::error!(key, error = %e, "cannot journal a failed task");
+            }
+            return JobOutcome::Failed {
+                task_id: Some(task_id),
+                reason,
+            };
+        }
+        Err(error) => return noted(journal, key, task_id, &error),
+    };
+    let _ = shared
+        .events
+        .send((index, JobStage::Downloading, Some(task_id.clone())));
+    let kind = job
+        .request
+        .spec()
+        .map_or(OutputKind::Other, |spec| spec.kind());
+    let path = shared
+        .out_dir
+        .join(format!("{key}.{}", extension(done.urls().first(), kind)));
+    // The file is this job's: one left by a run that stopped before journaling it is replaced.
+    let download = done.download(&path).overwrite(true);
+    let saved = tokio::select! {
+        saved = download => saved,
+        () = shared.cancel.cancelled() => {
+            return JobOutcome::Stopped { task_id: Some(task_id) };
+        }
+    };
+    match saved {
+        Ok(file) => {
+            if let Err(e) = journal.saved(key, &file.path, file.bytes) {
+                tracing::error!(key, error = %e, "cannot journal a saved result");
+            }
+            JobOutcome::Saved {
+                task_id,
+                path: file.path,
+                bytes: file.bytes,
+                earlier: false,
+            }
+        }
+        Err(error) => noted(journal, key, task_id, &error),
+    }
+}
+
+/// An error on a job whose task exists: journaled beside its id, for the next run.
+fn noted(journal: &Journal, key: &str, task_id: TaskId, error: &Error) -> JobOutcome {
+    let reason = error.to_string();
+    if let Err(e) = journal.note(key, &reason) {
+        tracing::error!(key, error = %e, "cannot journal an error");
+    }
+    JobOutcome::Error {
+        task_id: Some(task_id),
+        reason,
+    }
+}
+
+/// The result file's extension: the URL's, when it is a plain one, else the model's kind's.
+fn extension(url: Option<&url::Url>, kind: OutputKind) -> String {
+    let from_url = url
+        .and_then(|u| u.path_segments()?.next_back().map(str::to_owned))
+        .and_then(|name| {
+            let (_, ext) = name.rsplit_once('.')?;
+            let ok = (1..=5).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric());
+            ok.then(|| ext.to_ascii_lowercase())
+        });
+    from_url.unwrap_or_else(|| {
+        match kind {
+            OutputKind::Video => "mp4",
+            OutputKind::Image => "png",
+            OutputKind::Other => "bin",
+        }
+        .to_owned()
+    })
+}
+
+/// A key that names a file on every platform.
+fn valid_key(key: &str) -> bool {
+    (1..=128).contains(&key.len())
+        && !key.starts_with(['.', '-'])
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The job's content, as a stable digest: key order does not matter.
+fn fingerprint(body: &Value) -> String {
+    fn canonical(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), canonical(&map[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+            other => other.clone(),
+        }
+    }
+    let digest = Sha256::digest(canonical(body).to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn journal_error(path: &Path, error: JournalError) -> BatchError {
+    match error {
+        JournalError::InUse => BatchError::JournalInUse {
+            path: path.to_owned(),
+        },
+        other => BatchError::Journal {
+            path: path.to_owned(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_files_everywhere() {
+        for good in ["beach", "shot-01", "a.b_c", "X"] {
+            assert!(valid_key(good), "{good}");
+        }
+        for bad in ["", ".hidden", "-flag", "a/b", "a b", "é", &"x".repeat(129)] {
+            assert!(!valid_key(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn fingerprints_ignore_key_order_and_see_every_value() {
+        let a = serde_json::json!({"model": "m", "input": {"prompt": "p", "n": 1}});
+        let b = serde_json::json!({"input": {"n": 1, "prompt": "p"}, "model": "m"});
+        let c = serde_json::json!({"model": "m", "input": {"prompt": "p", "n": 2}});
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+    }
+
+    #[test]
+    fn result_files_take_the_urls_extension_when_plain() {
+        let url = |s: &str| url::Url::parse(s).expect("a URL");
+        assert_eq!(
+            extension(Some(&url("https://cdn/x/video.MP4")), OutputKind::Video),
+            "mp4"
+        );
+        assert_eq!(
+            extension(
+                Some(&url("https://cdn/x/frame.webp?sig=1")),
+                OutputKind::Video
+            ),
+            "webp"
+        );
+        assert_eq!(
+            extension(Some(&url("https://cdn/x/noext")), OutputKind::Video),
+            "mp4"
+        );
+        assert_eq!(
+            extension(Some(&url("https://cdn/x/a.b c")), OutputKind::Image),
+            "png"
+        );
+        assert_eq!(extension(None, OutputKind::Other), "bin");
+    }
+}
