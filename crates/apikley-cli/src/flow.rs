@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use apikley::{Client, CompletedTask, Error, PollSchedule, Task, TaskId, TaskRecord};
+use apikley::{
+    Client, ClientBuilder, CompletedTask, Error, PollSchedule, Task, TaskId, TaskRecord,
+};
 use serde_json::{Value, json};
 
 use crate::failure::Failure;
@@ -24,18 +26,31 @@ pub type Sandbox = ();
 /// A client for the service configured in the environment, or, with `sandbox`, for a built-in
 /// sandbox with a fast clock (no key, no network).
 pub async fn connect(sandbox: bool) -> Result<(Client, Sandbox), Failure> {
+    connect_with(sandbox, |builder| builder).await
+}
+
+/// [`connect`], with the client's settings changed by `configure` first.
+pub async fn connect_with(
+    sandbox: bool,
+    configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
+) -> Result<(Client, Sandbox), Failure> {
     #[cfg(feature = "sandbox")]
     if sandbox {
         let sandbox = apikley_sandbox::Sandbox::builder()
             .speed(SANDBOX_SPEED)
+            // Enough for any batch: running out is what a test sandbox is for.
+            .credits(1e6)
             .start()
             .await
             .map_err(Failure::Sandbox)?;
-        let client = sandbox.client().build()?;
+        let client = configure(sandbox.client()).build()?;
         return Ok((client, Some(sandbox)));
     }
     let _ = sandbox;
-    Ok((Client::from_env()?, Default::default()))
+    Ok((
+        configure(Client::builder().with_env()).build()?,
+        Default::default(),
+    ))
 }
 
 /// Checks that a video can be saved at `path` (or, without one, in the current folder): the
@@ -221,13 +236,21 @@ pub async fn serve_sandbox(
     listen: std::net::SocketAddr,
     speed: f64,
     key: &str,
+    latency: Option<std::time::Duration>,
     json: bool,
     example: &str,
 ) -> std::process::ExitCode {
+    let mut faults = apikley_sandbox::Faults::none();
+    if let Some(latency) = latency {
+        faults = faults.with_slow(latency);
+    }
     let started = apikley_sandbox::Sandbox::builder()
         .address(listen)
         .speed(speed)
         .api_key(key)
+        .faults(faults)
+        // Enough for any demo or batch: running out is what a test sandbox is for.
+        .credits(1e6)
         .start()
         .await;
     let sandbox = match started {

@@ -5,8 +5,10 @@
 //! these; the `seedance` binary is a friendly face on the same parts.
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod failure;
 pub mod flow;
 pub mod inputs;
+pub mod jobs;
 pub mod output;
 pub mod session;

@@ -58,6 +58,10 @@ impl Cli {
 enum Command {
     #[command(flatten)]
     Api(ApiCommand),
+    /// Run a jobs file (one JSON object per line: {"key", "model", "input"}) as a batch that
+    /// survives a crash: every line checked first, results saved as OUT_DIR/KEY.mp4, every
+    /// step journaled in OUT_DIR; running it again goes on where it stopped, never paying twice.
+    Batch(BatchArgs),
     /// List the models this build knows.
     Models,
     /// Show a model's inputs: type, allowed values, default, bounds, description.
@@ -77,6 +81,9 @@ enum Command {
         /// The API key to accept.
         #[arg(long, default_value = apikley_sandbox::DEFAULT_API_KEY)]
         key: String,
+        /// Answer every API call this many milliseconds late, like a slow network.
+        #[arg(long, value_name = "MS")]
+        latency: Option<u64>,
     },
 }
 
@@ -110,6 +117,25 @@ enum ApiCommand {
     },
     /// Show the account's remaining credits.
     Credits,
+}
+
+#[derive(Args, Debug)]
+struct BatchArgs {
+    /// The jobs file (JSON Lines).
+    jobs: PathBuf,
+    /// Where results go (made if missing), and the journal with them.
+    #[arg(long, value_name = "DIR")]
+    out_dir: PathBuf,
+    /// At most this many jobs in flight at once (the rate limits apply on top).
+    #[arg(long, value_name = "N", default_value_t = apikley::batch::DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+    /// The journal file (default: OUT_DIR/apikley-batch.sqlite).
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
+    /// Send again the jobs whose outcome is unknown (their createTask went out without an
+    /// answer): this may pay twice for them.
+    #[arg(long)]
+    resend_unknown: bool,
 }
 
 #[derive(Args, Debug)]
@@ -166,6 +192,8 @@ async fn run(cli: Cli) -> ExitCode {
     let mut out = Output::new(cli.json);
     let command = match &cli.command {
         Command::Api(command) => command,
+        // It handles Ctrl-C itself, letting a createTask on its way finish.
+        Command::Batch(args) => return batch(&cli, args).await,
         Command::Models => {
             let models: Vec<_> = apikley_models::all()
                 .iter()
@@ -193,9 +221,15 @@ async fn run(cli: Cli) -> ExitCode {
             };
         }
         #[cfg(feature = "sandbox")]
-        Command::Sandbox { listen, speed, key } => {
+        Command::Sandbox {
+            listen,
+            speed,
+            key,
+            latency,
+        } => {
             let example = "apikley run seedance-1.5-pro prompt=\"A serene beach at sunset\"";
-            return flow::serve_sandbox(*listen, *speed, key, cli.json, example).await;
+            let latency = latency.map(Duration::from_millis);
+            return flow::serve_sandbox(*listen, *speed, key, latency, cli.json, example).await;
         }
     };
     let session = Session::new(PROGRAM);
@@ -206,6 +240,48 @@ async fn run(cli: Cli) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure::report(failure, &mut out, &session),
+    }
+}
+
+/// `apikley batch`: checks every line, then runs until done or Ctrl-C (which it handles itself,
+/// letting a createTask on its way finish).
+async fn batch(cli: &Cli, args: &BatchArgs) -> ExitCode {
+    let options = apikley_cli::batch::BatchOptions {
+        jobs: args.jobs.clone(),
+        out_dir: args.out_dir.clone(),
+        journal: args.journal.clone(),
+        concurrency: args.concurrency,
+        resend_unknown: args.resend_unknown,
+        json: cli.json,
+    };
+    let jobs = match apikley_cli::batch::read_jobs(&options) {
+        Ok(jobs) => jobs,
+        Err(code) => return code,
+    };
+    let schedule = schedule(cli);
+    let connected = flow::connect_with(cli.sandbox(), |builder| match schedule {
+        Some(schedule) => {
+            builder.wait_options(apikley::WaitOptions::default().with_schedule(schedule))
+        }
+        None => builder,
+    })
+    .await;
+    let (client, _sandbox) = match connected {
+        Ok(connected) => connected,
+        Err(failure) => {
+            let mut out = Output::new(cli.json);
+            return failure::report(failure, &mut out, &Session::new(PROGRAM));
+        }
+    };
+    apikley_cli::batch::run(&options, jobs, &client, PROGRAM).await
+}
+
+/// The polling schedule asked for: `--poll-interval`, or every second on the fast sandbox.
+fn schedule(cli: &Cli) -> Option<PollSchedule> {
+    match (cli.poll_interval, cli.sandbox()) {
+        (Some(seconds), _) => Some(PollSchedule::Every(Duration::from_secs(seconds))),
+        (None, true) => Some(PollSchedule::Every(Duration::from_secs(1))),
+        (None, false) => None,
     }
 }
 
@@ -232,11 +308,7 @@ async fn execute(
     out: &mut Output,
     session: &Session,
 ) -> Result<(), Failure> {
-    let schedule = match (cli.poll_interval, cli.sandbox()) {
-        (Some(seconds), _) => Some(PollSchedule::Every(Duration::from_secs(seconds))),
-        (None, true) => Some(PollSchedule::Every(Duration::from_secs(1))),
-        (None, false) => None,
-    };
+    let schedule = schedule(cli);
     match command {
         ApiCommand::Run(args) => {
             // Everything that can be checked is, before anything is paid for: the inputs, and

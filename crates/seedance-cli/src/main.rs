@@ -84,7 +84,7 @@ async fn run(cli: Cli, spec: Arc<ModelSpec>) -> ExitCode {
         #[cfg(feature = "sandbox")]
         Command::Sandbox { listen, speed, key } => {
             let example = "seedance generate \"A serene beach at sunset\"";
-            return flow::serve_sandbox(*listen, *speed, key, cli.json, example).await;
+            return flow::serve_sandbox(*listen, *speed, key, None, cli.json, example).await;
         }
     };
     let mut out = Output::new(cli.json);

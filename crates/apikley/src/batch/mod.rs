@@ -63,6 +63,11 @@ pub const JOURNAL_FILE: &str = "apikley-batch.sqlite";
 /// limit (20 per 10 s) busy with tasks of two minutes.
 pub const DEFAULT_CONCURRENCY: usize = 250;
 
+/// At most this many `createTask` calls of a batch are on their way at once. A crash can only
+/// leave unknown the creates on their way at that instant, and the documented create limit
+/// (20 per 10 s) needs no more than this to keep its pace, even on a slow network.
+pub const CREATES_IN_FLIGHT: usize = 2;
+
 /// Why a batch cannot run (nothing was sent).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -433,7 +438,7 @@ impl Batch {
             key: key.clone(),
             problem,
         };
-        if !valid_key(&key) {
+        if !is_valid_key(&key) {
             return Err(problem(JobProblem::BadKey));
         }
         if self.keys.contains(&key) {
@@ -530,6 +535,7 @@ struct Shared {
     out_dir: PathBuf,
     cancel: CancellationToken,
     permits: Semaphore,
+    creates: Semaphore,
     events: mpsc::UnboundedSender<(usize, JobStage, Option<TaskId>)>,
 }
 
@@ -601,6 +607,7 @@ impl BatchRun<'_> {
             out_dir: batch.out_dir,
             cancel: self.cancel,
             permits: Semaphore::new(batch.concurrency),
+            creates: Semaphore::new(CREATES_IN_FLIGHT),
             events,
         });
         let started = Instant::now();
@@ -796,6 +803,10 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
     let Some(_permit) = permit(shared).await else {
         return JobOutcome::Stopped { task_id: None };
     };
+    let create = tokio::select! {
+        create = shared.creates.acquire() => create.ok(),
+        () = shared.cancel.cancelled() => return JobOutcome::Stopped { task_id: None },
+    };
     let _ = shared.events.send((index, JobStage::Submitting, None));
     let key = job.key.as_str();
     let sent = AtomicBool::new(false);
@@ -824,6 +835,7 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
             }
         }
     };
+    drop(create);
     let task = match submitted {
         Ok(task) => task,
         Err(error @ Error::OutcomeUnknown { .. }) => {
@@ -961,8 +973,9 @@ fn extension(url: Option<&url::Url>, kind: OutputKind) -> String {
     })
 }
 
-/// A key that names a file on every platform.
-fn valid_key(key: &str) -> bool {
+/// Whether `key` can be a job's key: 1 to 128 letters, digits, `.`, `_` or `-`, not starting
+/// with `.` or `-` (it names the result file on every platform).
+pub fn is_valid_key(key: &str) -> bool {
     (1..=128).contains(&key.len())
         && !key.starts_with(['.', '-'])
         && key
@@ -1010,10 +1023,10 @@ mod tests {
     #[test]
     fn keys_name_files_everywhere() {
         for good in ["beach", "shot-01", "a.b_c", "X"] {
-            assert!(valid_key(good), "{good}");
+            assert!(is_valid_key(good), "{good}");
         }
         for bad in ["", ".hidden", "-flag", "a/b", "a b", "é", &"x".repeat(129)] {
-            assert!(!valid_key(bad), "{bad}");
+            assert!(!is_valid_key(bad), "{bad}");
         }
     }
 

@@ -1,0 +1,316 @@
+//! `apikley batch JOBS.jsonl --out-dir DIR`: a jobs file run as a batch that survives a crash
+//! (see `apikley::batch`). Every line is checked first; then one bar overall with the counts
+//! per state on a terminal, a line per finished job otherwise, a summary at the end, and one
+//! JSON document with `--json`. Ctrl-C stops submitting, lets a `createTask` already on its
+//! way finish, and says how to go on.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use apikley::batch::{
+    Batch, BatchError, BatchEvent, BatchReport, JOURNAL_FILE, JobOutcome, JobStage,
+};
+use apikley::{CancellationToken, Client, Clock};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::failure::exit;
+use crate::jobs::{self, LineProblem};
+use crate::session::quoted;
+
+/// What `apikley batch` was asked to do.
+#[derive(Debug, Clone)]
+pub struct BatchOptions {
+    /// The jobs file.
+    pub jobs: PathBuf,
+    /// Where results (and, by default, the journal) go.
+    pub out_dir: PathBuf,
+    /// The journal, if not in `out_dir`.
+    pub journal: Option<PathBuf>,
+    /// Jobs in flight at once.
+    pub concurrency: usize,
+    /// Send again the jobs whose outcome is unknown.
+    pub resend_unknown: bool,
+    /// One JSON document on stdout.
+    pub json: bool,
+}
+
+/// The jobs, read and checked: every problem of every line, before anything is sent.
+pub fn read_jobs(options: &BatchOptions) -> Result<Vec<jobs::JobLine>, ExitCode> {
+    let text = std::fs::read_to_string(&options.jobs).map_err(|e| {
+        refuse(
+            options,
+            "jobs_file",
+            &format!("cannot read {}: {e}", options.jobs.display()),
+            Value::Null,
+        )
+    })?;
+    jobs::parse(&text, apikley_models::find).map_err(|problems| {
+        let list: Vec<Value> = problems
+            .iter()
+            .map(|p| json!({"line": p.line, "problem": p.problem}))
+            .collect();
+        let lines: Vec<String> = problems.iter().map(LineProblem::to_string).collect();
+        let noun = if problems.len() == 1 {
+            "problem"
+        } else {
+            "problems"
+        };
+        refuse(
+            options,
+            "invalid_jobs",
+            &format!(
+                "{}: {} {noun}; nothing was sent\n  {}",
+                options.jobs.display(),
+                problems.len(),
+                lines.join("\n  ")
+            ),
+            Value::Array(list),
+        )
+    })
+}
+
+/// Says why nothing was sent, and exits 2.
+fn refuse(options: &BatchOptions, kind: &str, message: &str, problems: Value) -> ExitCode {
+    if options.json {
+        println!(
+            "{}",
+            json!({"error": {"kind": kind, "message": message, "problems": problems}})
+        );
+    } else {
+        eprintln!("error: {message}");
+    }
+    ExitCode::from(exit::INVALID_INPUT)
+}
+
+/// Runs the batch with `client` until it ends or Ctrl-C.
+pub async fn run(
+    options: &BatchOptions,
+    jobs: Vec<jobs::JobLine>,
+    client: &Client,
+    program: &str,
+) -> ExitCode {
+    let journal = options
+        .journal
+        .clone()
+        .unwrap_or_else(|| options.out_dir.join(JOURNAL_FILE));
+    let mut batch = match Batch::open_with_journal(&options.out_dir, &journal) {
+        Ok(batch) => batch
+            .concurrency(options.concurrency)
+            .resend_unknown(options.resend_unknown),
+        Err(error) => return refuse(options, "batch", &error.to_string(), Value::Null),
+    };
+    for job in jobs {
+        if let Err(error) = batch.add(&job.key, job.request) {
+            let message = format!("line {}: {error}", job.line);
+            return refuse(options, "invalid_jobs", &message, Value::Null);
+        }
+    }
+    let resume = format!(
+        "{program} batch {} --out-dir {}",
+        quoted(&options.jobs),
+        quoted(&options.out_dir)
+    );
+
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    let json = options.json;
+    let stop_resume = resume.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            if !json {
+                eprintln!(
+                    "stopping: no new job is sent; a createTask on its way is let finish. \
+                     Tasks in flight go on at Apikley; to go on: {stop_resume}"
+                );
+            }
+            stop.cancel();
+        }
+    });
+
+    let mut display = Display::new(options.json);
+    let outcome = batch
+        .run(client)
+        .cancel_on(cancel.clone())
+        .on_event(|event| display.event(event))
+        .await;
+    display.finish();
+    let report = match outcome {
+        Ok(report) => report,
+        Err(error @ BatchError::Changed(_)) => {
+            return refuse(options, "changed_jobs", &error.to_string(), Value::Null);
+        }
+        Err(error) => return refuse(options, "batch", &error.to_string(), Value::Null),
+    };
+    summary(&report, options.json, &resume, cancel.is_cancelled())
+}
+
+/// Prints the report and picks the exit code: 0 when every job is saved, 130 after Ctrl-C,
+/// 3 when a job ended in an error or an unknown outcome, else 4 when a task failed.
+fn summary(report: &BatchReport, json: bool, resume: &str, interrupted: bool) -> ExitCode {
+    let counts = report.counts;
+    let code = if report.is_complete() {
+        0
+    } else if interrupted {
+        exit::INTERRUPTED
+    } else if counts.unknown + counts.other > 0 {
+        exit::API_ERROR
+    } else {
+        exit::TASK_FAILED
+    };
+    if json {
+        let jobs: Vec<Value> = report
+            .jobs
+            .iter()
+            .map(|j| job_json(&j.key, &j.outcome))
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "jobs": jobs,
+                "counts": {
+                    "total": counts.total, "saved": counts.saved, "failed": counts.failed,
+                    "unknown": counts.unknown, "other": counts.other,
+                },
+                "dropped": report.dropped,
+                "journal": report.journal,
+                "complete": report.is_complete(),
+            })
+        );
+        return ExitCode::from(code);
+    }
+    let pending: Vec<_> = report
+        .jobs
+        .iter()
+        .filter(|j| !matches!(j.outcome, JobOutcome::Saved { .. }))
+        .collect();
+    if !pending.is_empty() {
+        let width = pending.iter().map(|j| j.key.len()).max().unwrap_or(0);
+        println!("{:width$}  {:8}  task / reason", "job", "outcome");
+        for job in &pending {
+            let task = job
+                .outcome
+                .task_id()
+                .map(|id| format!("{id}: "))
+                .unwrap_or_default();
+            println!(
+                "{:width$}  {:8}  {task}{}",
+                job.key,
+                job.outcome.name(),
+                job.outcome
+            );
+        }
+    }
+    println!(
+        "{} jobs: {} saved, {} failed, {} unknown, {} other{}",
+        counts.total,
+        counts.saved,
+        counts.failed,
+        counts.unknown,
+        counts.other,
+        if report.dropped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} in the journal but not in the jobs file (left as they are)",
+                report.dropped.len()
+            )
+        }
+    );
+    if counts.unknown > 0 {
+        println!(
+            "outcome unknown: their createTask went out and no answer came back, so they may \
+             have created (and charged) a task. They are not resent. Check Apikley's task \
+             list; to send them again anyway: {resume} --resend-unknown"
+        );
+    }
+    if !report.is_complete() && counts.unknown + counts.failed < counts.total - counts.saved {
+        println!("to go on: {resume}");
+    }
+    ExitCode::from(code)
+}
+
+fn job_json(key: &str, outcome: &JobOutcome) -> Value {
+    let mut job = json!({
+        "key": key,
+        "outcome": outcome.name(),
+        "task_id": outcome.task_id(),
+    });
+    match outcome {
+        JobOutcome::Saved {
+            path,
+            bytes,
+            earlier,
+            ..
+        } => {
+            job["file"] = json!(path);
+            job["bytes"] = json!(bytes);
+            job["earlier"] = json!(earlier);
+        }
+        JobOutcome::Failed { reason, .. }
+        | JobOutcome::OutcomeUnknown { reason }
+        | JobOutcome::Error { reason, .. } => job["reason"] = json!(reason),
+        _ => {}
+    }
+    job
+}
+
+/// The live view: one bar overall on a terminal, a line per finished job otherwise.
+struct Display {
+    json: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl Display {
+    fn new(json: bool) -> Self {
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Display { json, bar }
+    }
+
+    fn event(&mut self, event: &BatchEvent) {
+        if self.json {
+            return;
+        }
+        let line = match (&event.stage, &event.outcome) {
+            (JobStage::Finished, Some(outcome)) => Some(format!("{}: {outcome}", event.key)),
+            _ => None,
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(event.counts.total as u64);
+                bar.set_position(event.counts.finished() as u64);
+                let eta = event
+                    .eta
+                    .map(|eta| format!(" · about {} left", Clock(eta)))
+                    .unwrap_or_default();
+                bar.set_message(format!("{}{eta}", event.counts));
+                if let Some(line) = line {
+                    bar.println(line);
+                }
+            }
+            None => {
+                if let Some(line) = line {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! A jobs file: one JSON object per line, `{"key": …, "model": …, "input": {…}}` (and an
+//! optional `"callBackUrl"`). Every line is read and checked against its model's spec before
+//! anything is sent; every problem is reported with its line number.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use apikley::{ModelSpec, Request};
+use serde_json::{Map, Value};
+
+/// The fields a line may have.
+const FIELDS: [&str; 4] = ["key", "model", "input", "callBackUrl"];
+
+/// One job, from its line.
+#[derive(Debug)]
+pub struct JobLine {
+    /// Its line number (from 1).
+    pub line: usize,
+    /// Its key.
+    pub key: String,
+    /// Its request, checked.
+    pub request: Request,
+}
+
+/// A problem on one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineProblem {
+    /// The line number (from 1).
+    pub line: usize,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for LineProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.problem)
+    }
+}
+
+/// Reads every line of `text`, with `find` naming the models. Blank lines are skipped.
+pub fn parse(
+    text: &str,
+    find: impl Fn(&str) -> Option<Arc<ModelSpec>>,
+) -> Result<Vec<JobLine>, Vec<LineProblem>> {
+    let mut jobs = Vec::new();
+    let mut problems = Vec::new();
+    let mut keys: HashMap<String, usize> = HashMap::new();
+    for (index, text) in text.lines().enumerate() {
+        let line = index + 1;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let mut problem = |problem: String| problems.push(LineProblem { line, problem });
+        let object = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(object)) => object,
+            Ok(other) => {
+                problem(format!("a job is a JSON object, not {}", kind(&other)));
+                continue;
+            }
+            Err(e) => {
+                problem(format!("not JSON: {e}"));
+                continue;
+            }
+        };
+        for name in object.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
+            problem(format!(
+                "unknown field {name:?} (a job has {})",
+                FIELDS.join(", ")
+            ));
+        }
+        let key = match object.get("key") {
+            Some(Value::String(key)) if !key.is_empty() => Some(key.clone()),
+            Some(_) => {
+                problem("\"key\" must be a non-empty string".into());
+                None
+            }
+            None => {
+                problem("no \"key\"".into());
+                None
+            }
+        };
+        if let Some(key) = &key {
+            if !apikley::batch::is_valid_key(key) {
+                problem(format!(
+                    "key {key:?}: letters, digits, '.', '_' and '-' only (1 to 128, not starting with '.' or '-'): it names the result file"
+                ));
+            }
+            if let Some(first) = keys.get(key) {
+                problem(format!("key {key:?} is also on line {first}"));
+            } else {
+                keys.insert(key.clone(), line);
+            }
+        }
+        let spec = match object.get("model") {
+            Some(Value::String(model)) => match find(model) {
+                Some(spec) => Some(spec),
+                None => {
+                    problem(format!(
+                        "model {model:?} is not one this build knows (see `apikley models`)"
+                    ));
+                    None
+                }
+            },
+            Some(_) => {
+                problem("\"model\" must be a string".into());
+                None
+            }
+            None => {
+                problem("no \"model\"".into());
+                None
+            }
+        };
+        let input = match object.get("input") {
+            Some(Value::Object(input)) => input.clone(),
+            Some(other) => {
+                problem(format!("\"input\" must be an object, not {}", kind(other)));
+                Map::new()
+            }
+            None => {
+                problem("no \"input\"".into());
+                Map::new()
+            }
+        };
+        let callback = match object.get("callBackUrl") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(url)) => Some(url.clone()),
+            Some(_) => {
+                problem("\"callBackUrl\" must be a string".into());
+                None
+            }
+        };
+        let Some(spec) = spec else { continue };
+        let mut request = Request::new(spec).with_inputs(Value::Object(input));
+        if let Some(url) = callback {
+            request = request.with_callback_url(url);
+        }
+        for violation in request.violations().iter() {
+            problem(violation.to_string());
+        }
+        if let Some(key) = key {
+            jobs.push(JobLine { line, key, request });
+        }
+    }
+    if problems.is_empty() {
+        Ok(jobs)
+    } else {
+        Err(problems)
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find(name: &str) -> Option<Arc<ModelSpec>> {
+        let spec = ModelSpec::parse(
+            r#"{"paths": {"/api/v1/jobs/createTask": {"post": {"summary": "Generate videos",
+              "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "required": ["model"],
+                "properties": {
+                  "model": {"type": "string", "enum": ["example/video"]},
+                  "callBackUrl": {"type": "string", "format": "uri"},
+                  "input": {"type": "object", "required": ["prompt"], "properties": {
+                    "prompt": {"type": "string", "maxLength": 20},
+                    "duration": {"type": "string", "enum": ["5", "10"]}
+                  }}}}}}}}}}}"#,
+        )
+        .expect("a spec");
+        (name == "example/video").then(|| Arc::new(spec))
+    }
+
+    #[test]
+    fn good_lines_become_jobs() {
+        let text = r#"{"key": "a", "model": "example/video", "input": {"prompt": "A fox"}}
+
+{"key": "b", "model": "example/video", "input": {"prompt": "A cat", "duration": "10"}, "callBackUrl": "https://example.com/cb"}
+"#;
+        let jobs = parse(text, find).expect("valid");
+        let lines: Vec<(usize, &str)> = jobs.iter().map(|j| (j.line, j.key.as_str())).collect();
+        assert_eq!(lines, [(1, "a"), (3, "b")]);
+        assert_eq!(
+            jobs[1].request.body()["callBackUrl"],
+            "https://example.com/cb"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_its_line() {
+        let text = [
+            r#"{"key": "a", "model": "example/video", "input": {"prompt": "A fox"}}"#,
+            r#"{"key": "a", "model": "example/video", "input": {"prompt": "Again"}}"#,
+            "not json",
+            r#"["a list"]"#,
+            r#"{"model": "nope", "input": {}}"#,
+            r#"{"key": "../x", "model": "example/video", "input": {"prompt": "This prompt is far too long", "duration": 5}, "extra": 1}"#,
+        ]
+        .join("\n");
+        let problems = parse(&text, find).expect_err("broken");
+        let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [2, 3, 4, 5, 5, 6, 6, 6, 6], "{problems:#?}");
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(text[0], r#"line 2: key "a" is also on line 1"#);
+        assert!(text[1].starts_with("line 3: not JSON"), "{}", text[1]);
+        assert_eq!(text[2], "line 4: a job is a JSON object, not an array");
+        assert_eq!(text[3], "line 5: no \"key\"");
+        assert!(text[4].contains("model \"nope\" is not one this build knows"));
+        assert!(text[5].starts_with(r#"line 6: unknown field "extra""#));
+        assert!(text[6].starts_with(r#"line 6: key "../x""#));
+        assert!(text[7].starts_with("line 6: input.prompt"), "{}", text[7]);
+        assert!(text[8].starts_with("line 6: input.duration"), "{}", text[8]);
+    }
+}
