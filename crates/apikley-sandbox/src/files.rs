@@ -37,14 +37,6 @@ fn sample(kind: OutputKind) -> (&'static [u8], &'static str) {
     }
 }
 
-/// The extension of a result file of this kind.
-pub(crate) fn extension(kind: OutputKind) -> &'static str {
-    match kind {
-        OutputKind::Image => "png",
-        _ => "mp4",
-    }
-}
-
 fn stored(
     state: &State,
     upload_path: &str,

@@ -70,3 +70,11 @@ impl SandboxModel {
         })
     }
 }
+
+/// The extension of a result file of this kind.
+pub(crate) fn extension(kind: OutputKind) -> &'static str {
+    match kind {
+        OutputKind::Image => "png",
+        _ => "mp4",
+    }
+}

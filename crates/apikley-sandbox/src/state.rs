@@ -292,7 +292,7 @@ impl State {
                     "{}/files/results/{}.{}",
                     self.url,
                     task.id,
-                    crate::files::extension(task.kind)
+                    crate::models::extension(task.kind)
                 );
                 record["resultJson"] = json!({"resultUrls": [url]}).to_string().into();
             }

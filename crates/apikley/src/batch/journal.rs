@@ -53,14 +53,45 @@ impl Stage {
 /// A job as the journal has it.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
-    pub(crate) key: String,
-    pub(crate) fingerprint: String,
-    pub(crate) stage: Stage,
-    pub(crate) task_id: Option<String>,
-    pub(crate) output: Option<PathBuf>,
-    pub(crate) bytes: Option<u64>,
+    key: String,
+    fingerprint: String,
+    stage: Stage,
+    task_id: Option<String>,
+    output: Option<PathBuf>,
+    bytes: Option<u64>,
+    detail: Option<String>,
+}
+
+impl Row {
+    /// The job's key.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The digest of the job's content when it was added.
+    pub(crate) fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Where it stands.
+    pub(crate) fn stage(&self) -> Stage {
+        self.stage
+    }
+
+    /// Its task, once one exists.
+    pub(crate) fn task_id(&self) -> Option<&str> {
+        self.task_id.as_deref()
+    }
+
+    /// Its saved result and that file's size.
+    pub(crate) fn saved_file(&self) -> Option<(&Path, u64)> {
+        Some((self.output.as_deref()?, self.bytes?))
+    }
+
     /// Why it stands where it does (a failure, an error), in words.
-    pub(crate) detail: Option<String>,
+    pub(crate) fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
 }
 
 /// Why the journal cannot be used.
@@ -287,14 +318,17 @@ mod tests {
         }
         let journal = Journal::open(&path).expect("opens again once the first is closed");
         let rows = journal.rows().expect("reads");
-        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        let keys: Vec<&str> = rows.iter().map(Row::key).collect();
         assert_eq!(keys, ["a", "b", "c"]);
-        assert_eq!(rows[0].stage, Stage::Saved);
-        assert_eq!(rows[0].task_id.as_deref(), Some("task-1"));
-        assert_eq!(rows[0].bytes, Some(42));
-        assert_eq!(rows[1].stage, Stage::Unknown);
-        assert_eq!(rows[1].detail.as_deref(), Some("no answer"));
-        assert_eq!(rows[2].stage, Stage::Pending);
-        assert_eq!(rows[2].fingerprint, "f3");
+        assert_eq!(rows[0].stage(), Stage::Saved);
+        assert_eq!(rows[0].task_id(), Some("task-1"));
+        assert_eq!(
+            rows[0].saved_file(),
+            Some((dir.path().join("a.mp4").as_path(), 42))
+        );
+        assert_eq!(rows[1].stage(), Stage::Unknown);
+        assert_eq!(rows[1].detail(), Some("no answer"));
+        assert_eq!(rows[2].stage(), Stage::Pending);
+        assert_eq!(rows[2].fingerprint(), "f3");
     }
 }

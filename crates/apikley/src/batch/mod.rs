@@ -563,14 +563,14 @@ impl BatchRun<'_> {
             .rows()
             .map_err(jerr)?
             .into_iter()
-            .map(|row| (row.key.clone(), row))
+            .map(|row| (row.key().to_owned(), row))
             .collect();
         let changed: Vec<String> = batch
             .jobs
             .iter()
             .filter(|job| {
                 rows.get(&job.key)
-                    .is_some_and(|r| r.fingerprint != job.fingerprint)
+                    .is_some_and(|r| r.fingerprint() != job.fingerprint)
             })
             .map(|job| job.key.clone())
             .collect();
@@ -727,8 +727,9 @@ fn move_count(counts: &mut Counts, from: Option<JobStage>, to: Option<JobStage>)
 
 /// Where a journaled job starts this run.
 fn start_of(row: &journal::Row, resend_unknown: bool) -> Start {
-    let task_id = row.task_id.as_deref().map(TaskId::from);
-    match (row.stage, task_id) {
+    let task_id = row.task_id().map(TaskId::from);
+    let detail = || row.detail().unwrap_or_default().to_owned();
+    match (row.stage(), task_id) {
         (Stage::Pending, _) => Start::Send,
         // An id journaled is a task that exists, whatever came after.
         (Stage::Submitted | Stage::Sending, Some(id)) => Start::Wait(id),
@@ -736,21 +737,19 @@ fn start_of(row: &journal::Row, resend_unknown: bool) -> Start {
         (Stage::Sending, None) => Start::Over(JobOutcome::OutcomeUnknown {
             reason: "the run stopped while its createTask was on its way".into(),
         }),
-        (Stage::Unknown, _) => Start::Over(JobOutcome::OutcomeUnknown {
-            reason: row.detail.clone().unwrap_or_default(),
-        }),
+        (Stage::Unknown, _) => Start::Over(JobOutcome::OutcomeUnknown { reason: detail() }),
         (Stage::Submitted, None) => Start::Send,
-        (Stage::Saved, task_id) => match (&row.output, row.bytes) {
-            (Some(path), Some(bytes)) => Start::Check {
+        (Stage::Saved, task_id) => match row.saved_file() {
+            Some((path, bytes)) => Start::Check {
                 task_id,
-                path: path.clone(),
+                path: path.to_owned(),
                 bytes,
             },
-            _ => task_id.map_or(Start::Send, Start::Wait),
+            None => task_id.map_or(Start::Send, Start::Wait),
         },
         (Stage::Failed, task_id) => Start::Over(JobOutcome::Failed {
             task_id,
-            reason: row.detail.clone().unwrap_or_default(),
+            reason: detail(),
         }),
     }
 }
