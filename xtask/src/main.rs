@@ -37,12 +37,27 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         spec: PathBuf,
     },
+    /// Run the benchmarks and print one table (see xtask/BENCHMARKS.md): polling lag and
+    /// cost, bulk runs against the limits, memory per waiting task, client overhead, upload and
+    /// download memory, build cost, time to a first video.
+    Bench {
+        /// Every benchmark small and in the debug build (under two minutes; CI runs it).
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let workspace = xtask::workspace_root();
     match cli.command {
+        Command::Bench { quick } => match xtask::bench::bench(&workspace, quick) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bench: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::NewModel { spec } => {
             match xtask::new_model::run(&workspace, &spec, &mut std::io::stdout()) {
                 Ok(_) => ExitCode::SUCCESS,

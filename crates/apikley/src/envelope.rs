@@ -110,15 +110,18 @@ enum IdKey {
 
 /// `taskId`, `task_id`, `TaskID`… are task ids; a bare `id` is one only inside `data`.
 fn id_key(key: &str) -> Option<IdKey> {
-    let folded: String = key
-        .chars()
-        .filter(|c| *c != '_' && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect();
-    match folded.as_str() {
-        "taskid" => Some(IdKey::TaskId),
-        "id" => Some(IdKey::Id),
-        _ => None,
+    // Compared without allocating: every key of every answer goes through here.
+    let folded = || {
+        key.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+    };
+    if folded().eq("taskid".chars()) {
+        Some(IdKey::TaskId)
+    } else if folded().eq("id".chars()) {
+        Some(IdKey::Id)
+    } else {
+        None
     }
 }
 

@@ -68,7 +68,7 @@ pub use envelope::Envelope;
 pub use error::{ApiCode, ApiError, Error, Violation, Violations};
 pub use files::{CheckedFile, FileProblem, FileRules, MediaSource, MediaType};
 pub use model::Model;
-pub use poll::{PollSchedule, WaitOptions};
+pub use poll::{FASTER_THAN_EXPECTED, PollSchedule, WaitOptions};
 pub use rate_limit::{RateLimit, RateLimits};
 pub use record::{NotARecord, ResultError, TaskId, TaskRecord, TaskResult, TaskState};
 pub use request::Request;

@@ -30,7 +30,9 @@ const MAX_LEARNED: Duration = Duration::from_secs(30 * 60);
 /// What a task is expected to take when nothing better is known.
 const UNKNOWN_EXPECTATION: Duration = Duration::from_secs(120);
 /// How far on either side of its expected end a task is likely to finish, as a fraction of it.
-const SPREAD: f64 = 0.15;
+const SPREAD: f64 = 0.1;
+/// Looks overdue by this much mean the query budget is short.
+const BACKLOG: Duration = Duration::from_secs(1);
 
 /// How long to wait, and how often to ask.
 ///
@@ -76,6 +78,11 @@ impl WaitOptions {
     }
 }
 
+/// How much faster than expected a service may be and still have its tasks seen as promptly as
+/// the documented schedule would see them: the adaptive schedule is sparse only before a task
+/// could end at this speed-up.
+pub const FASTER_THAN_EXPECTED: f64 = 3.0;
+
 /// The longest a stretched wait lasts, however far the expected end.
 const MAX_STRETCH: Duration = Duration::from_secs(60);
 /// The shortest fixed interval.
@@ -86,10 +93,13 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 #[non_exhaustive]
 pub enum PollSchedule {
     /// The documented schedule at its thrifty end (every 3 s for the first 30 s, every 10 s until
-    /// 2 minutes, every 30 s after), stretched while the task's expected end is still far off:
-    /// each wait is half the time left to 90% of the expected duration (at most a minute), never
-    /// shorter than the documented interval. Waits are lengthened by up to 10% of jitter, so that many tasks
-    /// do not poll in step. It never queries more often than the documented schedule.
+    /// 2 minutes, every 30 s after), stretched at the start, while even a service
+    /// [`FASTER_THAN_EXPECTED`] times faster than the task's expected duration could not have
+    /// finished it: each wait is then half the time left to 90% of that earliest end (at most a
+    /// minute), never shorter than the documented interval. From there on it is the documented
+    /// schedule, so a task that ends early is seen as promptly as the docs' schedule would see
+    /// it. Waits are lengthened by up to 10% of jitter, so that many tasks do not poll in step.
+    /// It never queries more often than the documented schedule.
     Adaptive,
     /// A fixed interval, at least one second (plus the same jitter).
     Every(Duration),
@@ -105,6 +115,17 @@ impl PollSchedule {
         }
     }
 
+    /// When the documented schedule (thrifty end) makes its `n`-th query (from 1), counted from
+    /// the start of the wait: no wait makes its `n`-th query earlier.
+    pub fn documented_time(n: u32) -> Duration {
+        let n = u64::from(n);
+        Duration::from_secs(match n {
+            0..=10 => 3 * n,
+            11..=19 => 30 + 10 * (n - 10),
+            _ => 120 + 30 * (n - 19),
+        })
+    }
+
     /// How long to wait before the next query, `elapsed` into the wait, when the task is
     /// expected to take `expected` in all. Without jitter.
     pub fn interval(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
@@ -112,7 +133,9 @@ impl PollSchedule {
             PollSchedule::Every(interval) => interval.max(MIN_INTERVAL),
             PollSchedule::Adaptive => {
                 let documented = Self::documented_interval(elapsed);
-                let aim = expected.map(|e| e.mul_f64(0.9)).unwrap_or_default();
+                let aim = expected
+                    .map(|e| e.mul_f64(0.9 / FASTER_THAN_EXPECTED))
+                    .unwrap_or_default();
                 if elapsed + documented < aim {
                     documented.max(((aim - elapsed) / 2).min(MAX_STRETCH))
                 } else {
@@ -176,8 +199,13 @@ struct Entry {
 /// A look asked for.
 struct Ask {
     due: Instant,
+    /// The earliest the wait's schedule allows (it never queries more often than the
+    /// documented schedule, counted from its start): when the budget is short and the task is
+    /// past its likely end, the scheduler may look then instead of at `due`.
+    earliest: Instant,
     deadline: Option<Instant>,
-    reply: oneshot::Sender<Answer>,
+    /// Boxed: a record is large, and every waiting task holds one open channel.
+    reply: oneshot::Sender<Box<Answer>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -305,23 +333,34 @@ impl Polling {
             tokio::spawn(async move {
                 let answer = query(&transport, &id, ask.deadline, slot).await;
                 // The wait may have ended meanwhile (cancelled, timed out): nobody to tell.
-                let _ = ask.reply.send(answer);
+                let _ = ask.reply.send(Box::new(answer));
             });
         }
     }
 
-    /// Takes the due look most likely to find its task finished.
+    /// Takes the due look most likely to find its task finished. When looks are overdue (the
+    /// budget is short), tasks past their likely end may be looked at before their own
+    /// schedule's time, as early as the documented schedule allows: that is where the budget
+    /// finds finished tasks.
     fn pick(&self, now: Instant) -> Option<(TaskId, Ask)> {
         let mut book = lock(&self.book);
+        let backlog = book
+            .entries
+            .values()
+            .any(|e| e.ask.as_ref().is_some_and(|a| a.due + BACKLOG <= now));
         let mut best: Option<(u64, f64)> = None;
         for (key, entry) in &book.entries {
-            if entry.ask.as_ref().is_none_or(|a| a.due > now) {
-                continue;
-            }
+            let Some(ask) = &entry.ask else { continue };
             let expected = self
                 .expected(&entry.learning_key)
                 .or(entry.prior)
                 .unwrap_or(UNKNOWN_EXPECTATION);
+            let likely_over = now.saturating_duration_since(entry.started)
+                >= expected.mul_f64(1.0 - 2.0 * SPREAD);
+            let eligible = ask.due <= now || (backlog && likely_over && ask.earliest <= now);
+            if !eligible {
+                continue;
+            }
             let score = chance_finished(entry.started, entry.last_look, now, expected);
             if best.is_none_or(|(_, s)| score > s) {
                 best = Some((*key, score));
@@ -371,7 +410,7 @@ pub(crate) async fn query(
             Op::TaskDetail,
             scope,
             |request| request.query(&[(Op::TASK_ID_PARAMETER, id.as_str())]),
-            |answer| TaskRecord::from_json(&answer.data).map_err(|e| e.to_string()),
+            |answer| TaskRecord::from_value(answer.data).map_err(|e| e.to_string()),
         )
         .await?;
     if record.id.as_str().is_empty() {
@@ -392,13 +431,15 @@ impl Ticket {
     pub(crate) fn look(
         &self,
         due: Instant,
+        earliest: Instant,
         deadline: Option<Instant>,
-    ) -> oneshot::Receiver<Answer> {
+    ) -> oneshot::Receiver<Box<Answer>> {
         let (reply, answer) = oneshot::channel();
         let mut book = lock(&self.polling.book);
         if let Some(entry) = book.entries.get_mut(&self.key) {
             entry.ask = Some(Ask {
                 due,
+                earliest: earliest.min(due),
                 deadline,
                 reply,
             });
@@ -480,12 +521,33 @@ mod tests {
                 assert!(ours >= docs, "{expected:?}: {ours:?} < {docs:?}");
             }
         }
+        // Sparse only until a service 3× faster than expected could end the task (90% of a
+        // third of it), then the documented schedule itself.
+        let expected = Duration::from_secs(300);
         let adaptive = query_times(
             PollSchedule::Adaptive,
-            Some(Duration::from_secs(90)),
-            Duration::from_secs(120),
+            Some(expected),
+            Duration::from_secs(600),
         );
-        assert!(adaptive.len() < 10, "{adaptive:?}");
+        let sparse_until = expected.mul_f64(0.9 / FASTER_THAN_EXPECTED);
+        let early = adaptive.iter().filter(|t| **t < sparse_until).count();
+        let documented_early = documented.iter().filter(|t| **t < sparse_until).count();
+        assert!(early <= 4 && documented_early >= 15, "{adaptive:?}");
+        for pair in adaptive.windows(2).filter(|w| w[0] >= sparse_until) {
+            assert_eq!(
+                pair[1] - pair[0],
+                PollSchedule::documented_interval(pair[0]),
+                "{adaptive:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_documented_times_are_the_documented_schedules() {
+        let times = query_times(PollSchedule::Adaptive, None, Duration::from_secs(600));
+        for (n, at) in times.iter().enumerate() {
+            assert_eq!(PollSchedule::documented_time(n as u32 + 1), *at);
+        }
     }
 
     #[test]
@@ -515,8 +577,8 @@ mod tests {
         );
         // Time since the last look counts: a task far from its end, unseen for long enough,
         // outranks one just looked at past its end.
-        let just_seen = chance_finished(start, at(69), at(70), minute);
-        let long_unseen = chance_finished(start, at(0), at(70), 5 * minute);
+        let just_seen = chance_finished(start, at(189), at(190), minute);
+        let long_unseen = chance_finished(start, at(10), at(190), 5 * minute);
         assert!(long_unseen > just_seen, "{long_unseen} vs {just_seen}");
         // Nothing is negative or undefined, however long the wait.
         let late = chance_finished(start, at(100_000), at(100_001), Duration::ZERO);

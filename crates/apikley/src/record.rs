@@ -12,10 +12,17 @@ use url::Url;
 
 use crate::envelope;
 
-/// A task's id, as returned by `createTask`. Opaque: keep it to resume a task later.
+/// A task's id, as returned by `createTask`. Opaque: keep it to resume a task later. Cloning
+/// is cheap (the text is shared): a wait, its task and the client's scheduler hold one copy.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TaskId(String);
+#[serde(from = "String", into = "String")]
+pub struct TaskId(std::sync::Arc<str>);
+
+impl From<TaskId> for String {
+    fn from(id: TaskId) -> Self {
+        id.0.as_ref().to_owned()
+    }
+}
 
 impl TaskId {
     /// The id as text.
@@ -32,13 +39,13 @@ impl fmt::Display for TaskId {
 
 impl From<String> for TaskId {
     fn from(id: String) -> Self {
-        TaskId(id)
+        TaskId(id.into())
     }
 }
 
 impl From<&str> for TaskId {
     fn from(id: &str) -> Self {
-        TaskId(id.to_owned())
+        TaskId(id.into())
     }
 }
 
@@ -183,8 +190,13 @@ impl TaskRecord {
     /// Reads a record (the `data` of a Get Task Details answer, or of a callback). Fails only
     /// when `data` is not a JSON object; a record without an id has an empty one.
     pub fn from_json(data: &Value) -> Result<Self, NotARecord> {
-        let Value::Object(fields) = data else {
-            return Err(NotARecord(kind(data)));
+        TaskRecord::from_value(data.clone())
+    }
+
+    /// [`from_json`](Self::from_json), keeping `data` as the record's JSON without a copy.
+    pub(crate) fn from_value(data: Value) -> Result<Self, NotARecord> {
+        let Value::Object(fields) = &data else {
+            return Err(NotARecord(kind(&data)));
         };
         let field = |name: &str| fields.get(name).filter(|v| !v.is_null());
         let string = |name: &str| {
@@ -206,7 +218,7 @@ impl TaskRecord {
             _ => None,
         };
         Ok(TaskRecord {
-            id: TaskId(
+            id: TaskId::from(
                 string("taskId")
                     .or_else(|| string("task_id"))
                     .unwrap_or_default(),
@@ -223,7 +235,7 @@ impl TaskRecord {
                 .and_then(envelope::integer)
                 .and_then(|p| u8::try_from(p).ok())
                 .filter(|p| *p <= 100),
-            json: data.clone(),
+            json: data,
         })
     }
 

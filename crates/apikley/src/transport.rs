@@ -280,7 +280,7 @@ impl Transport {
         op: Op<'_>,
         scope: Scope<'_>,
         build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
-        read: impl Fn(&Envelope) -> Result<T, String>,
+        read: impl Fn(Envelope) -> Result<T, String>,
     ) -> Result<T, Error> {
         let attempts = AtomicU32::new(0);
         let attempt = || async {
@@ -337,7 +337,7 @@ impl Transport {
         scope: Scope<'_>,
         attempt: u32,
         build: &impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
-        read: &impl Fn(&Envelope) -> Result<T, String>,
+        read: &impl Fn(Envelope) -> Result<T, String>,
     ) -> Result<T, Failure> {
         let settings = &self.0.settings;
         // Waiting for a slot counts against the deadline; once sent, the request timeout does.
@@ -412,7 +412,7 @@ impl Transport {
         &self,
         op: Op<'_>,
         request: reqwest::RequestBuilder,
-        read: &impl Fn(&Envelope) -> Result<T, String>,
+        read: &impl Fn(Envelope) -> Result<T, String>,
     ) -> Result<T, Failure> {
         let key = self.0.settings.key.expose();
         let response = request.send().await.map_err(|source| {
@@ -443,7 +443,7 @@ impl Transport {
             && found.task_id().is_some()
         {
             tracing::warn!(%status, code = ?found.code, "createTask answered with an error but named a task: following the task");
-            return read(found).map_err(|reason| Failure::Undecodable {
+            return read(found.clone()).map_err(|reason| Failure::Undecodable {
                 status,
                 reason,
                 snippet: snippet(&body, key),
@@ -451,7 +451,7 @@ impl Transport {
             });
         }
         let envelope = decode(status, retry_after, envelope, &body, key)?;
-        read(&envelope).map_err(|reason| Failure::Undecodable {
+        read(envelope).map_err(|reason| Failure::Undecodable {
             status,
             reason: redact(&reason, key),
             snippet: snippet(&body, key),

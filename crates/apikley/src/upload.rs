@@ -131,8 +131,8 @@ impl UploadOptions {
 }
 
 /// The upload service's `data`: the generated type.
-fn read_upload(answer: &Envelope) -> Result<raw::FileUploadResult, String> {
-    serde_json::from_value(answer.data.clone())
+fn read_upload(answer: Envelope) -> Result<raw::FileUploadResult, String> {
+    serde_json::from_value(answer.data)
         .map_err(|e| format!("`data` is not the documented upload result: {e}"))
 }
 

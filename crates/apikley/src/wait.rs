@@ -270,11 +270,7 @@ impl<'a> Waiter<'a> {
         let started = Instant::now();
         // A deadline too far to represent is no deadline.
         let deadline = started.checked_add(self.options.deadline);
-        let cancel = self.cancel.take().unwrap_or_default();
-        let id = self.id.clone();
-        let cancelled = || Error::Cancelled {
-            task_id: id.clone(),
-        };
+        let cancel = self.cancel.take();
         let mut key = self.learning_key(None);
         let prior = self.workload.as_ref().and_then(|w| w.prior);
         let mut expected = self.polling.expected(&key).or(prior);
@@ -283,7 +279,7 @@ impl<'a> Waiter<'a> {
         // A task this client just created cannot be done yet; one resumed by id may be.
         let mut query_now = !self.fresh;
         // Every look goes through the client's scheduler, which shares the query budget.
-        let ticket = self.polling.register(id.clone(), key.clone(), prior);
+        let ticket = self.polling.register(self.id.clone(), key.clone(), prior);
 
         loop {
             let mut due = Instant::now();
@@ -303,10 +299,16 @@ impl<'a> Waiter<'a> {
 
             // Waiting for a query slot counts against the deadline too.
             let query_deadline = deadline.and_then(|d| d.checked_add(QUERY_GRACE));
-            let answer = ticket.look(due, query_deadline);
+            let earliest = match self.options.schedule {
+                PollSchedule::Adaptive => {
+                    started + PollSchedule::documented_time(queries + 1).max(started.elapsed())
+                }
+                _ => due,
+            };
+            let answer = ticket.look(due, earliest, query_deadline);
             let outcome = tokio::select! {
                 answer = answer => match answer {
-                    Ok(outcome) => outcome,
+                    Ok(outcome) => *outcome,
                     // The query was never made (its slot came after its deadline).
                     Err(_) => continue,
                 },
@@ -317,7 +319,7 @@ impl<'a> Waiter<'a> {
                         last_state,
                     });
                 }
-                () = cancel.cancelled() => return Err(cancelled()),
+                () = cancelled(cancel.as_ref()) => return Err(Error::Cancelled { task_id: self.id }),
             };
             queries += 1;
             match outcome {
@@ -405,6 +407,14 @@ impl<'a> Waiter<'a> {
 
 /// How long the last query may take beyond the deadline.
 const QUERY_GRACE: Duration = Duration::from_secs(10);
+
+/// Until `token` is cancelled; forever without one.
+async fn cancelled(token: Option<&CancellationToken>) {
+    match token {
+        Some(token) => token.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
 
 /// Sleeps until `at`; forever without one.
 async fn sleep_until(at: Option<Instant>) {

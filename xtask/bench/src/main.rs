@@ -1,0 +1,69 @@
+//! `apikley-bench [--quick]`: the benchmarks behind `cargo xtask bench`, printed as one
+//! Markdown table. Every comparison is measured side by side in the same run; time-driven
+//! benchmarks run on tokio's paused clock against the sandbox (simulated hours in seconds,
+//! unaffected by how busy the machine is); throughput and memory are real, on this machine.
+//!
+//! `--quick` runs every benchmark small, to keep the harness working (CI runs it).
+
+mod bulk;
+mod common;
+mod memory;
+mod overhead;
+mod polling;
+mod table;
+
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["child", "waits", n] => return memory::waits_child(n.parse().expect("a count")),
+        ["child", "transfer", mode, arg] => return memory::transfer_child(mode, arg),
+        ["child", "transfer", mode] => return memory::transfer_child(mode, ""),
+        ["child", "serve"] => return overhead::serve_child(),
+        _ => {}
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let only: Option<&str> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
+    let wanted = |name: &str| only.is_none_or(|o| name.starts_with(o));
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    let runtime = common::paused_runtime();
+    if wanted("1") {
+        eprintln!("bench 1: polling lag and cost…");
+        rows.extend(runtime.block_on(polling::run(quick)));
+    }
+    if wanted("2") {
+        eprintln!("bench 2: bulk…");
+        let tasks = if quick { 200 } else { 1000 };
+        rows.push(runtime.block_on(bulk::submitted_and_awaited(tasks)));
+    }
+    if wanted("3") {
+        eprintln!("bench 3: many in flight…");
+        let tasks = if quick { 300 } else { 1000 };
+        rows.extend(runtime.block_on(bulk::in_flight(tasks)));
+    }
+    if wanted("4") {
+        eprintln!("bench 4: memory per waiting task…");
+        rows.push(memory::waits(if quick { 2000 } else { 10_000 }));
+    }
+    if wanted("5") {
+        eprintln!("bench 5: client overhead…");
+        rows.push(overhead::run(quick));
+    }
+    if wanted("6") {
+        eprintln!("bench 6: upload and download memory…");
+        rows.extend(memory::transfers(quick));
+    }
+    table::print(&rows);
+    eprintln!("benchmarks took {:.0} s", started.elapsed().as_secs_f64());
+}

@@ -1,0 +1,126 @@
+//! Polling: lag and cost. Tasks whose real generation time is 20, 60, 120 and 300 s (each
+//! ±5%, so that polls meet tasks at every phase), waited for with the default schedule when
+//! the client's expectation is right, 3× too long and 3× too short, against the docs'
+//! recommended schedule at its thrifty end and a fixed 3 s poll, all in one run on tokio's
+//! paused clock. Status queries per task and detection lag (the task's end to the wait
+//! returning): medians and p95.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apikley::{PollSchedule, RateLimits};
+use apikley_sandbox::Faults;
+
+use crate::common::{client, median, quantile, request, sandbox, spec};
+use crate::table::{Row, secs};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Schedule {
+    /// The SDK's default, with an expectation this many times the real time.
+    Default(f64),
+    /// The documented schedule at its thrifty end (3 s, 10 s, 30 s).
+    Docs,
+    /// Every 3 s.
+    Fixed3,
+}
+
+/// Queries per task, and lag median and p95 in seconds.
+struct Cell {
+    queries: f64,
+    lag: f64,
+    lag_p95: f64,
+}
+
+async fn measure(real: f64, schedule: Schedule, tasks: usize, seed: u64) -> Cell {
+    let sandbox = sandbox(Faults::none()).await;
+    let client = client(&sandbox, RateLimits::none());
+    let spec = spec();
+    let mut random = fastrand::Rng::with_seed(seed);
+    let waits: Vec<_> = (0..tasks)
+        .map(|i| {
+            let real = Duration::from_secs_f64(real * (0.95 + 0.1 * random.f64()));
+            let request = request(&spec, real, &format!("task {i}"));
+            let client = client.clone();
+            tokio::spawn(async move {
+                let task = client.submit(request).await.expect("created");
+                let started = tokio::time::Instant::now();
+                let queries = Arc::new(Mutex::new(0_u32));
+                let seen = queries.clone();
+                let mut waiter = task.waiter().deadline(Duration::from_secs(3600));
+                waiter = match schedule {
+                    Schedule::Default(factor) => waiter.expecting(real.mul_f64(factor)),
+                    Schedule::Docs => waiter.expecting(Duration::ZERO),
+                    Schedule::Fixed3 => {
+                        waiter.schedule(PollSchedule::Every(Duration::from_secs(3)))
+                    }
+                };
+                let done = waiter
+                    .on_progress(move |p| *seen.lock().expect("not poisoned") = p.queries)
+                    .await
+                    .expect("succeeds");
+                let waited = started.elapsed().as_secs_f64();
+                let record = done.record();
+                let took = match (record.created_at, record.completed_at) {
+                    (Some(a), Some(b)) => (b - a).num_milliseconds() as f64 / 1000.0,
+                    _ => real.as_secs_f64(),
+                };
+                let queries = *queries.lock().expect("not poisoned");
+                (f64::from(queries), (waited - took).max(0.0))
+            })
+        })
+        .collect();
+    let mut queries = Vec::new();
+    let mut lags = Vec::new();
+    for wait in waits {
+        let (q, lag) = wait.await.expect("no panic");
+        queries.push(q);
+        lags.push(lag);
+    }
+    Cell {
+        queries: median(&mut queries),
+        lag: median(&mut lags.clone()),
+        lag_p95: quantile(&mut lags, 0.95),
+    }
+}
+
+fn show(cell: &Cell) -> String {
+    format!(
+        "{:.1} queries/task, lag {} (p95 {})",
+        cell.queries,
+        secs(cell.lag),
+        secs(cell.lag_p95)
+    )
+}
+
+pub async fn run(quick: bool) -> Vec<Row> {
+    let tasks = if quick { 8 } else { 40 };
+    let mut rows = Vec::new();
+    for (n, real) in [20.0, 60.0, 120.0, 300.0].into_iter().enumerate() {
+        let seed = 1000 + n as u64;
+        let docs = measure(real, Schedule::Docs, tasks, seed).await;
+        let fixed = measure(real, Schedule::Fixed3, tasks, seed).await;
+        for (factor, name) in [
+            (1.0, "right"),
+            (3.0, "3× too long"),
+            (1.0 / 3.0, "3× too short"),
+        ] {
+            let ours = measure(real, Schedule::Default(factor), tasks, seed).await;
+            let fewer = docs.queries / ours.queries.max(1.0);
+            let mut met = ours.queries <= docs.queries && ours.lag <= docs.lag + 0.05;
+            let mut target = "queries ≤ docs; median lag ≤ docs".to_owned();
+            if factor == 1.0 {
+                met &= fewer >= 2.0;
+                target.push_str("; ≥ 2× fewer queries");
+            }
+            rows.push(Row {
+                bench: "1 polling",
+                case: format!("{real:.0} s task, expectation {name}"),
+                ours: format!("{} ({fewer:.1}× fewer than docs)", show(&ours)),
+                other: format!("docs: {} · fixed 3 s: {}", show(&docs), show(&fixed)),
+                target,
+                met: Some(met),
+            });
+        }
+    }
+    rows
+}
