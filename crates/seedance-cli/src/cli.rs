@@ -1,10 +1,9 @@
 //! The command line, as clap reads it.
 
+use apikley_cli::commands::{Global, Save, TaskCommand};
+use clap::{Args, Parser, Subcommand};
 #[cfg(feature = "sandbox")]
 use std::net::SocketAddr;
-use std::path::PathBuf;
-
-use clap::{Args, Parser, Subcommand};
 
 /// Generate videos with Apikley's Seedance 1.5 Pro (bytedance/seedance-1.5-pro).
 ///
@@ -16,22 +15,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
-    /// Print one JSON document on stdout instead of human-readable output.
-    #[arg(long, global = true)]
-    pub json: bool,
-
-    /// Use a built-in local sandbox with a fast clock instead of the real service.
-    #[cfg(feature = "sandbox")]
-    #[arg(long, global = true)]
-    pub sandbox: bool,
-
-    /// Poll every this many seconds instead of the adaptive schedule.
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub poll_interval: Option<u64>,
-
-    /// Log the HTTP calls (to stderr).
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 #[derive(Subcommand, Debug)]
@@ -58,41 +43,8 @@ pub enum Command {
 pub enum ApiCommand {
     /// Generate a video: validate, upload local images, submit, wait with progress, download.
     Generate(Generate),
-    /// Show a task's status.
-    Status {
-        /// The task id.
-        task_id: String,
-    },
-    /// Wait for a task to finish, and download its video with -o.
-    Wait {
-        /// The task id.
-        task_id: String,
-        #[command(flatten)]
-        save: Save,
-    },
-    /// Download a finished task's video.
-    Download {
-        /// The task id.
-        task_id: String,
-        /// Where to save the video.
-        #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
-        /// Replace the file if it exists.
-        #[arg(long)]
-        overwrite: bool,
-    },
-    /// Show the account's remaining credits.
-    Credits,
-}
-
-impl Cli {
-    /// Whether to use the built-in sandbox.
-    pub fn sandbox(&self) -> bool {
-        #[cfg(feature = "sandbox")]
-        return self.sandbox;
-        #[cfg(not(feature = "sandbox"))]
-        false
-    }
+    #[command(flatten)]
+    Task(TaskCommand),
 }
 
 /// `generate`'s options. Values are checked together, so that every problem is reported at once.
@@ -126,15 +78,4 @@ pub struct Generate {
     pub no_wait: bool,
     #[command(flatten)]
     pub save: Save,
-}
-
-/// Where a finished video goes.
-#[derive(Args, Debug)]
-pub struct Save {
-    /// Where to save the video (default: seedance-TASK_ID.mp4).
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Replace the file if it exists.
-    #[arg(long)]
-    pub overwrite: bool,
 }

@@ -6,16 +6,15 @@ mod cli;
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
-use apikley::{Model, ModelSpec, PollSchedule, TaskId, Violations};
+use apikley::{Model, ModelSpec, TaskId, Violations};
+use apikley_cli::commands::{self, Global};
 use apikley_cli::failure::{self, Failure};
 use apikley_cli::output::Output;
 use apikley_cli::session::{Phase, Session};
 use apikley_cli::{flow, inputs};
 use clap::{CommandFactory, FromArgMatches};
 use seedance::Seedance15Pro;
-use serde_json::json;
 
 use cli::{ApiCommand, Cli, Command, Generate};
 
@@ -45,20 +44,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return failure::usage(error),
     };
-    if cli.verbose {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
-            .init();
-    }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(cli, spec))
+    cli.global.init_logging();
+    commands::block_on(run(cli, spec))
 }
 
 /// The command line, with `generate`'s help completed from the spec (allowed values,
@@ -79,114 +66,51 @@ fn parse(spec: &ModelSpec) -> Result<Cli, clap::Error> {
 }
 
 async fn run(cli: Cli, spec: Arc<ModelSpec>) -> ExitCode {
+    let global = &cli.global;
     let command = match &cli.command {
         Command::Api(command) => command,
         #[cfg(feature = "sandbox")]
         Command::Sandbox { listen, speed, key } => {
             let example = "seedance generate \"A serene beach at sunset\"";
-            return flow::serve_sandbox(*listen, *speed, key, None, cli.json, example).await;
+            return flow::serve_sandbox(*listen, *speed, key, None, global.json, example).await;
         }
     };
-    let mut out = Output::new(cli.json);
-    let session = Session::new(PROGRAM);
-    let outcome = tokio::select! {
-        outcome = execute(&cli, command, spec, &mut out, &session) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure::report(failure, &mut out, &session),
-    }
+    commands::interruptible(PROGRAM, global, async |out, session| match command {
+        ApiCommand::Generate(args) => generate(args, spec, global, out, session).await,
+        ApiCommand::Task(command) => command.run(global, out, session).await,
+    })
+    .await
 }
 
-async fn execute(
-    cli: &Cli,
-    command: &ApiCommand,
+/// `seedance generate`: everything that can be checked is, before anything is paid for (the
+/// request, and where its video will go); then submit, and follow the task.
+async fn generate(
+    args: &Generate,
     spec: Arc<ModelSpec>,
+    global: &Global,
     out: &mut Output,
     session: &Session,
 ) -> Result<(), Failure> {
-    let schedule = match (cli.poll_interval, cli.sandbox()) {
-        (Some(seconds), _) => Some(PollSchedule::Every(Duration::from_secs(seconds))),
-        (None, true) => Some(PollSchedule::Every(Duration::from_secs(1))),
-        (None, false) => None,
-    };
-    match command {
-        ApiCommand::Generate(args) => {
-            // Everything that can be checked is, before anything is paid for: the request, and
-            // where its video will go.
-            let request = video_request(spec, args)?;
-            if !args.no_wait {
-                flow::check_target(args.save.output.as_deref(), args.save.overwrite)?;
-            }
-            let (client, _sandbox) = flow::connect(cli.sandbox()).await?;
-            let task = client
-                .submit(request)
-                .on_sending(|| session.phase(Phase::Creating))
-                .await?;
-            let id = task.id();
-            session.task(id, Phase::Waiting);
-            out.line(format!("submitted task {id}"));
-            if args.no_wait {
-                out.line(format!("resume with: {PROGRAM} wait {id} -o FILE"));
-                out.result(json!({"task_id": id, "state": "submitted"}), id.as_str());
-                return Ok(());
-            }
-            let path = args
-                .save
-                .output
-                .clone()
-                .unwrap_or_else(|| flow::default_file(PROGRAM, id));
-            session.output(&path, args.save.overwrite);
-            let done = flow::wait(&task, schedule, out, session).await?;
-            flow::save(&done, &path, args.save.overwrite, out, session).await
-        }
-        ApiCommand::Wait { task_id, save } => {
-            if let Some(path) = &save.output {
-                flow::check_target(Some(path), save.overwrite)?;
-                session.output(path, save.overwrite);
-            }
-            let (client, _sandbox) = flow::connect(cli.sandbox()).await?;
-            let task = client.task(task_id.as_str());
-            let done = flow::wait(&task, schedule, out, session).await?;
-            match &save.output {
-                Some(path) => flow::save(&done, path, save.overwrite, out, session).await,
-                None => flow::show_urls(&done, out),
-            }
-        }
-        ApiCommand::Status { task_id } => {
-            let (client, _sandbox) = flow::connect(cli.sandbox()).await?;
-            let record = client.task(task_id.as_str()).status().await?;
-            out.result(flow::record_json(&record), flow::status_line(&record));
-            Ok(())
-        }
-        ApiCommand::Download {
-            task_id,
-            output,
-            overwrite,
-        } => {
-            flow::check_target(Some(output), *overwrite)?;
-            let (client, _sandbox) = flow::connect(cli.sandbox()).await?;
-            session.output(output, *overwrite);
-            session.task(&TaskId::from(task_id.as_str()), Phase::Downloading);
-            let file = client
-                .download_task(task_id.as_str(), output)
-                .overwrite(*overwrite)
-                .on_progress(|p| out.download(p))
-                .await?;
-            out.result(
-                json!({"task_id": task_id, "file": file.path, "bytes": file.bytes}),
-                format!("saved {} ({} bytes)", file.path.display(), file.bytes),
-            );
-            Ok(())
-        }
-        ApiCommand::Credits => {
-            let (client, _sandbox) = flow::connect(cli.sandbox()).await?;
-            let credits = client.credits().await?;
-            out.result(json!({"credits": credits}), format!("credits: {credits}"));
-            Ok(())
-        }
+    let request = video_request(spec, args)?;
+    if !args.no_wait {
+        flow::check_target(args.save.output.as_deref(), args.save.overwrite)?;
     }
+    let (client, _sandbox) = flow::connect(global.sandbox()).await?;
+    let task = client
+        .submit(request)
+        .on_sending(|| session.phase(Phase::Creating))
+        .await?;
+    let default_file = |id: &TaskId| flow::default_file(PROGRAM, id);
+    commands::follow(
+        &task,
+        args.no_wait,
+        &args.save,
+        default_file,
+        global,
+        out,
+        session,
+    )
+    .await
 }
 
 /// The request, typed and checked by the spec, every problem found at once.

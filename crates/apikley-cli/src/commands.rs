@@ -1,0 +1,228 @@
+//! What every model's command line has beside its own way to submit: the flags they share, the
+//! commands that follow a task already paid for (`status`, `wait`, `download`) or show the
+//! account (`credits`), and what follows a submission. The `apikley` and `seedance` binaries
+//! flatten these into their own command lines, so both behave the same.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use apikley::{PollSchedule, Task, TaskId};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::failure::Failure;
+use crate::flow;
+use crate::output::Output;
+use crate::session::{Phase, Session};
+
+/// The flags every command takes.
+#[derive(Args, Debug)]
+pub struct Global {
+    /// Print one JSON document on stdout instead of human-readable output.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Use a built-in local sandbox with a fast clock instead of the real service.
+    #[cfg(feature = "sandbox")]
+    #[arg(long, global = true)]
+    sandbox: bool,
+
+    /// Poll every this many seconds instead of the adaptive schedule.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    poll_interval: Option<u64>,
+
+    /// Log the HTTP calls (to stderr).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+impl Global {
+    /// Whether to use the built-in sandbox (never, in a build without the `sandbox` feature).
+    pub fn sandbox(&self) -> bool {
+        #[cfg(feature = "sandbox")]
+        return self.sandbox;
+        #[cfg(not(feature = "sandbox"))]
+        false
+    }
+
+    /// The polling schedule asked for: `--poll-interval`, or every second on the fast sandbox;
+    /// `None` for the client's adaptive default.
+    pub fn schedule(&self) -> Option<PollSchedule> {
+        match (self.poll_interval, self.sandbox()) {
+            (Some(seconds), _) => Some(PollSchedule::Every(Duration::from_secs(seconds))),
+            (None, true) => Some(PollSchedule::Every(Duration::from_secs(1))),
+            (None, false) => None,
+        }
+    }
+
+    /// Sends the SDK's logs to stderr with `--verbose`.
+    pub fn init_logging(&self) {
+        if self.verbose {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
+                .init();
+        }
+    }
+}
+
+/// Where a finished result goes.
+#[derive(Args, Debug)]
+pub struct Save {
+    /// Where to save the result (default: a file named after the model and the task id, in the
+    /// current folder).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// The commands for a task that exists already, and for the account.
+#[derive(Subcommand, Debug)]
+pub enum TaskCommand {
+    /// Show a task's status.
+    Status {
+        /// The task id.
+        task_id: String,
+    },
+    /// Wait for a task to finish, and download its result with -o.
+    Wait {
+        /// The task id.
+        task_id: String,
+        /// Where the result goes, if it is to be downloaded.
+        #[command(flatten)]
+        save: Save,
+    },
+    /// Download a finished task's result.
+    Download {
+        /// The task id.
+        task_id: String,
+        /// Where to save it.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Show the account's remaining credits.
+    Credits,
+}
+
+impl TaskCommand {
+    /// Runs the command, reporting on `out`; `session` knows the task for the resume hints.
+    pub async fn run(
+        &self,
+        global: &Global,
+        out: &mut Output,
+        session: &Session,
+    ) -> Result<(), Failure> {
+        match self {
+            TaskCommand::Wait { task_id, save } => {
+                if let Some(path) = &save.output {
+                    flow::check_target(Some(path), save.overwrite)?;
+                    session.output(path, save.overwrite);
+                }
+                let (client, _sandbox) = flow::connect(global.sandbox()).await?;
+                let task = client.task(task_id.as_str());
+                let done = flow::wait(&task, global.schedule(), out, session).await?;
+                match &save.output {
+                    Some(path) => flow::save(&done, path, save.overwrite, out, session).await,
+                    None => flow::show_urls(&done, out),
+                }
+            }
+            TaskCommand::Status { task_id } => {
+                let (client, _sandbox) = flow::connect(global.sandbox()).await?;
+                let record = client.task(task_id.as_str()).status().await?;
+                out.result(flow::record_json(&record), flow::status_line(&record));
+                Ok(())
+            }
+            TaskCommand::Download {
+                task_id,
+                output,
+                overwrite,
+            } => {
+                flow::check_target(Some(output), *overwrite)?;
+                let (client, _sandbox) = flow::connect(global.sandbox()).await?;
+                session.output(output, *overwrite);
+                session.task(&TaskId::from(task_id.as_str()), Phase::Downloading);
+                let file = client
+                    .download_task(task_id.as_str(), output)
+                    .overwrite(*overwrite)
+                    .on_progress(|p| out.download(p))
+                    .await?;
+                out.result(
+                    json!({"task_id": task_id, "file": file.path, "bytes": file.bytes}),
+                    format!("saved {} ({} bytes)", file.path.display(), file.bytes),
+                );
+                Ok(())
+            }
+            TaskCommand::Credits => {
+                let (client, _sandbox) = flow::connect(global.sandbox()).await?;
+                let credits = client.credits().await?;
+                out.result(json!({"credits": credits}), format!("credits: {credits}"));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What follows a submission: the task id, then with `no_wait` the command that resumes, or a
+/// wait with progress and the result saved where `save` says (`default_file` names it
+/// otherwise).
+pub async fn follow(
+    task: &Task,
+    no_wait: bool,
+    save: &Save,
+    default_file: impl FnOnce(&TaskId) -> PathBuf,
+    global: &Global,
+    out: &mut Output,
+    session: &Session,
+) -> Result<(), Failure> {
+    let id = task.id();
+    session.task(id, Phase::Waiting);
+    out.line(format!("submitted task {id}"));
+    if no_wait {
+        out.line(format!(
+            "resume with: {} wait {id} -o FILE",
+            session.program()
+        ));
+        out.result(json!({"task_id": id, "state": "submitted"}), id.as_str());
+        return Ok(());
+    }
+    let path = save.output.clone().unwrap_or_else(|| default_file(id));
+    session.output(&path, save.overwrite);
+    let done = flow::wait(task, global.schedule(), out, session).await?;
+    flow::save(&done, &path, save.overwrite, out, session).await
+}
+
+/// Runs a command's `main` on a multi-threaded tokio runtime, or says why none could start.
+pub fn block_on(main: impl Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(main),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `command` of `program` until it ends or Ctrl-C, and reports a failure or an
+/// interruption with what can be resumed and how.
+pub async fn interruptible(
+    program: &'static str,
+    global: &Global,
+    command: impl AsyncFnOnce(&mut Output, &Session) -> Result<(), Failure>,
+) -> ExitCode {
+    let mut out = Output::new(global.json);
+    let session = Session::new(program);
+    let outcome = tokio::select! {
+        outcome = command(&mut out, &session) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => crate::failure::report(failure, &mut out, &session),
+    }
+}
