@@ -96,10 +96,11 @@ pub enum PollSchedule {
     /// 2 minutes, every 30 s after), stretched at the start, while even a service
     /// [`FASTER_THAN_EXPECTED`] times faster than the task's expected duration could not have
     /// finished it: each wait is then half the time left to 90% of that earliest end (at most a
-    /// minute), never shorter than the documented interval. From there on it is the documented
-    /// schedule, so a task that ends early is seen as promptly as the docs' schedule would see
-    /// it. Waits are lengthened by up to 10% of jitter, so that many tasks do not poll in step.
-    /// It never queries more often than the documented schedule.
+    /// minute), never shorter than the documented interval, and lengthened by up to 10% of
+    /// jitter so that many tasks do not poll in step. From there on it queries exactly when the
+    /// documented schedule does (its times counted from the start of the wait), so a task that
+    /// ends early is seen as promptly as the docs' schedule would see it. It never queries more
+    /// often than the documented schedule.
     Adaptive,
     /// A fixed interval, at least one second (plus the same jitter).
     Every(Duration),
@@ -126,27 +127,49 @@ impl PollSchedule {
         })
     }
 
+    /// The first time the documented schedule queries at or after `t` (from the start of the
+    /// wait).
+    pub fn documented_time_after(t: Duration) -> Duration {
+        // The grid of each band: (its start, its interval), from the last band back.
+        let bands = [(120, 30), (30, 10), (0, 3)]
+            .map(|(start, interval)| (Duration::from_secs(start), Duration::from_secs(interval)));
+        let (start, interval) = bands
+            .into_iter()
+            .find(|(start, _)| t > *start)
+            .unwrap_or(bands[2]);
+        let steps = (t - start).as_nanos().div_ceil(interval.as_nanos()).max(1);
+        let steps = u32::try_from(steps).unwrap_or(u32::MAX);
+        start.saturating_add(interval.saturating_mul(steps))
+    }
+
     /// How long to wait before the next query, `elapsed` into the wait, when the task is
     /// expected to take `expected` in all. Without jitter.
     pub fn interval(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
         match *self {
             PollSchedule::Every(interval) => interval.max(MIN_INTERVAL),
-            PollSchedule::Adaptive => {
-                let documented = Self::documented_interval(elapsed);
-                let aim = expected
-                    .map(|e| e.mul_f64(0.9 / FASTER_THAN_EXPECTED))
-                    .unwrap_or_default();
-                if elapsed + documented < aim {
-                    documented.max(((aim - elapsed) / 2).min(MAX_STRETCH))
-                } else {
-                    documented
-                }
-            }
+            PollSchedule::Adaptive => self
+                .stretched(elapsed, expected)
+                .unwrap_or_else(|| Self::documented_time_after(elapsed + MIN_INTERVAL) - elapsed),
         }
     }
 
+    /// The stretched wait at the start of the adaptive schedule, while the task cannot have
+    /// ended yet; `None` once the documented schedule applies.
+    fn stretched(&self, elapsed: Duration, expected: Option<Duration>) -> Option<Duration> {
+        let documented = Self::documented_interval(elapsed);
+        let aim = expected?.mul_f64(0.9 / FASTER_THAN_EXPECTED);
+        (elapsed + documented < aim).then(|| documented.max(((aim - elapsed) / 2).min(MAX_STRETCH)))
+    }
+
+    /// [`interval`](Self::interval) with jitter, except on the documented grid: the docs'
+    /// times are already counted from each wait's own start.
     pub(crate) fn next_delay(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
         let interval = self.interval(elapsed, expected);
+        let on_grid =
+            *self == PollSchedule::Adaptive && self.stretched(elapsed, expected).is_none();
+        if on_grid {
+            return interval;
+        }
         Duration::try_from_secs_f64(interval.as_secs_f64() * (1.0 + fastrand::f64() * 0.1))
             .unwrap_or(interval)
     }
@@ -533,13 +556,30 @@ mod tests {
         let early = adaptive.iter().filter(|t| **t < sparse_until).count();
         let documented_early = documented.iter().filter(|t| **t < sparse_until).count();
         assert!(early <= 4 && documented_early >= 15, "{adaptive:?}");
-        for pair in adaptive.windows(2).filter(|w| w[0] >= sparse_until) {
-            assert_eq!(
-                pair[1] - pair[0],
-                PollSchedule::documented_interval(pair[0]),
-                "{adaptive:?}"
-            );
-        }
+        // From there on, every documented query (but one less than a second after the last
+        // stretched one), and nothing else.
+        let late: Vec<&Duration> = adaptive.iter().filter(|t| **t >= sparse_until).collect();
+        let last_sparse = adaptive.iter().rfind(|t| **t < sparse_until).copied();
+        let documented_late: Vec<&Duration> = documented
+            .iter()
+            .filter(|t| **t >= sparse_until && last_sparse.is_none_or(|l| **t >= l + MIN_INTERVAL))
+            .take(late.len())
+            .collect();
+        assert_eq!(late, documented_late, "{adaptive:?}");
+    }
+
+    #[test]
+    fn the_next_documented_time_is_on_the_grid_of_its_band() {
+        let at =
+            |t: f64| PollSchedule::documented_time_after(Duration::from_secs_f64(t)).as_secs_f64();
+        assert_eq!(at(0.0), 3.0);
+        assert_eq!(at(3.0), 3.0);
+        assert_eq!(at(3.1), 6.0);
+        assert_eq!(at(29.5), 30.0);
+        assert_eq!(at(30.2), 40.0);
+        assert_eq!(at(120.0), 120.0);
+        assert_eq!(at(121.0), 150.0);
+        assert_eq!(at(1e6), 120.0 + 30.0 * ((1e6 - 120.0) / 30.0_f64).ceil());
     }
 
     #[test]
