@@ -12,36 +12,65 @@ use std::time::Duration;
 use apikley::batch::{
     Batch, BatchError, BatchEvent, BatchReport, JOURNAL_FILE, JobOutcome, JobStage,
 };
-use apikley::{CancellationToken, Client, Clock};
+use apikley::{CancellationToken, Client, Clock, WaitOptions};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
+use crate::commands::Global;
 use crate::failure::exit;
+use crate::flow;
 use crate::jobs::{self, LineProblem};
-use crate::session::quoted;
+use crate::output::Output;
+use crate::session::{Session, quoted};
 
-/// What `apikley batch` was asked to do.
-#[derive(Debug, Clone)]
-pub struct BatchOptions {
-    /// The jobs file.
+/// What `apikley batch` is asked to do: its arguments.
+#[derive(Args, Debug, Clone)]
+pub struct BatchArgs {
+    /// The jobs file (JSON Lines).
     pub jobs: PathBuf,
-    /// Where results (and, by default, the journal) go.
+    /// Where results go (made if missing), and the journal with them.
+    #[arg(long, value_name = "DIR")]
     pub out_dir: PathBuf,
-    /// The journal, if not in `out_dir`.
-    pub journal: Option<PathBuf>,
-    /// Jobs in flight at once.
+    /// At most this many jobs in flight at once (the rate limits apply on top).
+    #[arg(long, value_name = "N", default_value_t = apikley::batch::DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
-    /// Send again the jobs whose outcome is unknown.
+    /// The journal file (default: OUT_DIR/apikley-batch.sqlite).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Send again the jobs whose outcome is unknown (their createTask went out without an
+    /// answer): this may pay twice for them.
+    #[arg(long)]
     pub resend_unknown: bool,
-    /// One JSON document on stdout.
-    pub json: bool,
+}
+
+/// `PROGRAM batch`: checks every line, connects, then runs until done or Ctrl-C (which it
+/// handles itself, letting a createTask on its way finish).
+pub async fn command(args: &BatchArgs, global: &Global, program: &'static str) -> ExitCode {
+    let jobs = match read_jobs(args, global.json) {
+        Ok(jobs) => jobs,
+        Err(code) => return code,
+    };
+    let connected = flow::connect_with(global.sandbox(), |builder| match global.schedule() {
+        Some(schedule) => builder.wait_options(WaitOptions::default().with_schedule(schedule)),
+        None => builder,
+    })
+    .await;
+    let (client, _sandbox) = match connected {
+        Ok(connected) => connected,
+        Err(failure) => {
+            let mut out = Output::new(global.json);
+            return crate::failure::report(failure, &mut out, &Session::new(program));
+        }
+    };
+    run(args, global.json, jobs, &client, program).await
 }
 
 /// The jobs, read and checked: every problem of every line, before anything is sent.
-pub fn read_jobs(options: &BatchOptions) -> Result<Vec<jobs::JobLine>, ExitCode> {
+pub fn read_jobs(options: &BatchArgs, json: bool) -> Result<Vec<jobs::JobLine>, ExitCode> {
     let text = std::fs::read_to_string(&options.jobs).map_err(|e| {
         refuse(
-            options,
+            json,
             "jobs_file",
             &format!("cannot read {}: {e}", options.jobs.display()),
             Value::Null,
@@ -59,7 +88,7 @@ pub fn read_jobs(options: &BatchOptions) -> Result<Vec<jobs::JobLine>, ExitCode>
             "problems"
         };
         refuse(
-            options,
+            json,
             "invalid_jobs",
             &format!(
                 "{}: {} {noun}; nothing was sent\n  {}",
@@ -73,8 +102,8 @@ pub fn read_jobs(options: &BatchOptions) -> Result<Vec<jobs::JobLine>, ExitCode>
 }
 
 /// Says why nothing was sent, and exits 2.
-fn refuse(options: &BatchOptions, kind: &str, message: &str, problems: Value) -> ExitCode {
-    if options.json {
+fn refuse(json: bool, kind: &str, message: &str, problems: Value) -> ExitCode {
+    if json {
         println!(
             "{}",
             json!({"error": {"kind": kind, "message": message, "problems": problems}})
@@ -87,7 +116,8 @@ fn refuse(options: &BatchOptions, kind: &str, message: &str, problems: Value) ->
 
 /// Runs the batch with `client` until it ends or Ctrl-C.
 pub async fn run(
-    options: &BatchOptions,
+    options: &BatchArgs,
+    json: bool,
     jobs: Vec<jobs::JobLine>,
     client: &Client,
     program: &str,
@@ -100,12 +130,12 @@ pub async fn run(
         Ok(batch) => batch
             .concurrency(options.concurrency)
             .resend_unknown(options.resend_unknown),
-        Err(error) => return refuse(options, "batch", &error.to_string(), Value::Null),
+        Err(error) => return refuse(json, "batch", &error.to_string(), Value::Null),
     };
     for job in jobs {
         if let Err(error) = batch.add(&job.key, job.request) {
             let message = format!("line {}: {error}", job.line);
-            return refuse(options, "invalid_jobs", &message, Value::Null);
+            return refuse(json, "invalid_jobs", &message, Value::Null);
         }
     }
     let resume = format!(
@@ -116,7 +146,6 @@ pub async fn run(
 
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
-    let json = options.json;
     let stop_resume = resume.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -130,7 +159,7 @@ pub async fn run(
         }
     });
 
-    let mut display = Display::new(options.json);
+    let mut display = Display::new(json);
     let outcome = batch
         .run(client)
         .cancel_on(cancel.clone())
@@ -140,11 +169,11 @@ pub async fn run(
     let report = match outcome {
         Ok(report) => report,
         Err(error @ BatchError::Changed(_)) => {
-            return refuse(options, "changed_jobs", &error.to_string(), Value::Null);
+            return refuse(json, "changed_jobs", &error.to_string(), Value::Null);
         }
-        Err(error) => return refuse(options, "batch", &error.to_string(), Value::Null),
+        Err(error) => return refuse(json, "batch", &error.to_string(), Value::Null),
     };
-    summary(&report, options.json, &resume, cancel.is_cancelled())
+    summary(&report, json, &resume, cancel.is_cancelled())
 }
 
 /// Prints the report and picks the exit code: 0 when every job is saved, 130 after Ctrl-C,

@@ -39,7 +39,7 @@ enum Command {
     /// Run a jobs file (one JSON object per line: {"key", "model", "input"}) as a batch that
     /// survives a crash: every line checked first, results saved as OUT_DIR/KEY.mp4, every
     /// step journaled in OUT_DIR; running it again goes on where it stopped, never paying twice.
-    Batch(BatchArgs),
+    Batch(apikley_cli::batch::BatchArgs),
     /// List the models this build knows.
     Models,
     /// Show a model's inputs: type, allowed values, default, bounds, description.
@@ -75,25 +75,6 @@ enum ApiCommand {
 }
 
 #[derive(Args, Debug)]
-struct BatchArgs {
-    /// The jobs file (JSON Lines).
-    jobs: PathBuf,
-    /// Where results go (made if missing), and the journal with them.
-    #[arg(long, value_name = "DIR")]
-    out_dir: PathBuf,
-    /// At most this many jobs in flight at once (the rate limits apply on top).
-    #[arg(long, value_name = "N", default_value_t = apikley::batch::DEFAULT_CONCURRENCY)]
-    concurrency: usize,
-    /// The journal file (default: OUT_DIR/apikley-batch.sqlite).
-    #[arg(long, value_name = "FILE")]
-    journal: Option<PathBuf>,
-    /// Send again the jobs whose outcome is unknown (their createTask went out without an
-    /// answer): this may pay twice for them.
-    #[arg(long)]
-    resend_unknown: bool,
-}
-
-#[derive(Args, Debug)]
 struct Run {
     /// The model id (or a part of it that names one model; see `apikley models`).
     model: String,
@@ -125,7 +106,7 @@ async fn run(cli: Cli) -> ExitCode {
     let command = match &cli.command {
         Command::Api(command) => command,
         // It handles Ctrl-C itself, letting a createTask on its way finish.
-        Command::Batch(args) => return batch(global, args).await,
+        Command::Batch(args) => return apikley_cli::batch::command(args, global, PROGRAM).await,
         Command::Models => {
             let models: Vec<_> = apikley_models::all()
                 .iter()
@@ -170,38 +151,6 @@ async fn run(cli: Cli) -> ExitCode {
         ApiCommand::Task(command) => command.run(global, out, session).await,
     })
     .await
-}
-
-/// `apikley batch`: checks every line, then runs until done or Ctrl-C (which it handles itself,
-/// letting a createTask on its way finish).
-async fn batch(global: &Global, args: &BatchArgs) -> ExitCode {
-    let options = apikley_cli::batch::BatchOptions {
-        jobs: args.jobs.clone(),
-        out_dir: args.out_dir.clone(),
-        journal: args.journal.clone(),
-        concurrency: args.concurrency,
-        resend_unknown: args.resend_unknown,
-        json: global.json,
-    };
-    let jobs = match apikley_cli::batch::read_jobs(&options) {
-        Ok(jobs) => jobs,
-        Err(code) => return code,
-    };
-    let connected = flow::connect_with(global.sandbox(), |builder| match global.schedule() {
-        Some(schedule) => {
-            builder.wait_options(apikley::WaitOptions::default().with_schedule(schedule))
-        }
-        None => builder,
-    })
-    .await;
-    let (client, _sandbox) = match connected {
-        Ok(connected) => connected,
-        Err(failure) => {
-            let mut out = Output::new(global.json);
-            return failure::report(failure, &mut out, &Session::new(PROGRAM));
-        }
-    };
-    apikley_cli::batch::run(&options, jobs, &client, PROGRAM).await
 }
 
 /// The registered model `name` names: its id, or a part of it that names one model.
