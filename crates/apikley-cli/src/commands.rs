@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use apikley::{PollSchedule, Task, TaskId};
+use apikley::{PollSchedule, Request, TaskId};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -168,22 +168,44 @@ impl TaskCommand {
     }
 }
 
-/// What follows a submission: the task id, then with `no_wait` the command that resumes, or a
-/// wait with progress and the result saved where `save` says (`default_file` names it
-/// otherwise).
-pub async fn follow(
-    task: &Task,
-    no_wait: bool,
-    save: &Save,
+/// How a submission goes on: where the result is saved, or not waited for.
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    /// Where Apikley POSTs the result when the task ends.
+    #[arg(long, value_name = "URL")]
+    pub callback_url: Option<String>,
+    /// Submit and print the task id, without waiting.
+    #[arg(long, conflicts_with_all = ["output", "overwrite"])]
+    pub no_wait: bool,
+    /// Where the result goes.
+    #[command(flatten)]
+    pub save: Save,
+}
+
+/// Submits `request` once everything that can be checked is (the request was, by its
+/// builder; here, where the result will go), then follows the task: its id, and with
+/// `--no-wait` the command that resumes, or a wait with progress and the result saved where
+/// `args` says (`default_file` names it otherwise).
+pub async fn submit(
+    request: Request,
+    args: &SubmitArgs,
     default_file: impl FnOnce(&TaskId) -> PathBuf,
     global: &Global,
     out: &mut Output,
     session: &Session,
 ) -> Result<(), Failure> {
+    if !args.no_wait {
+        flow::check_target(args.save.output.as_deref(), args.save.overwrite)?;
+    }
+    let (client, _sandbox) = flow::connect(global.sandbox()).await?;
+    let task = client
+        .submit(request)
+        .on_sending(|| session.phase(Phase::Creating))
+        .await?;
     let id = task.id();
     session.task(id, Phase::Waiting);
     out.line(format!("submitted task {id}"));
-    if no_wait {
+    if args.no_wait {
         out.line(format!(
             "resume with: {} wait {id} -o FILE",
             session.program()
@@ -191,9 +213,10 @@ pub async fn follow(
         out.result(json!({"task_id": id, "state": "submitted"}), id.as_str());
         return Ok(());
     }
+    let save = &args.save;
     let path = save.output.clone().unwrap_or_else(|| default_file(id));
     session.output(&path, save.overwrite);
-    let done = flow::wait(task, global.schedule(), out, session).await?;
+    let done = flow::wait(&task, global.schedule(), out, session).await?;
     flow::save(&done, &path, save.overwrite, out, session).await
 }
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apikley::{ModelSpec, OutputKind, TaskId};
-use apikley_cli::commands::{self, Global, Save, TaskCommand};
+use apikley_cli::commands::{self, Global, SubmitArgs, TaskCommand};
 use apikley_cli::failure::{self, Failure};
 use apikley_cli::output::Output;
-use apikley_cli::session::{Phase, Session};
+use apikley_cli::session::Session;
 use apikley_cli::{flow, inputs};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
@@ -82,14 +82,8 @@ struct Run {
     /// key:=JSON. Local files for file inputs are uploaded first.
     #[arg(value_name = "KEY=VALUE")]
     inputs: Vec<String>,
-    /// Where Apikley POSTs the result when the task ends.
-    #[arg(long, value_name = "URL")]
-    callback_url: Option<String>,
-    /// Submit and print the task id, without waiting.
-    #[arg(long, conflicts_with_all = ["output", "overwrite"])]
-    no_wait: bool,
     #[command(flatten)]
-    save: Save,
+    submit: SubmitArgs,
 }
 
 fn main() -> ExitCode {
@@ -179,26 +173,10 @@ async fn run_model(
     session: &Session,
 ) -> Result<(), Failure> {
     let spec = find(&args.model)?;
-    let request = inputs::request(spec.clone(), &args.inputs, args.callback_url.as_deref())?;
-    if !args.no_wait {
-        flow::check_target(args.save.output.as_deref(), args.save.overwrite)?;
-    }
-    let (client, _sandbox) = flow::connect(global.sandbox()).await?;
-    let task = client
-        .submit(request)
-        .on_sending(|| session.phase(Phase::Creating))
-        .await?;
+    let callback_url = args.submit.callback_url.as_deref();
+    let request = inputs::request(spec.clone(), &args.inputs, callback_url)?;
     let default_file = |id: &TaskId| default_file(&spec, id);
-    commands::follow(
-        &task,
-        args.no_wait,
-        &args.save,
-        default_file,
-        global,
-        out,
-        session,
-    )
-    .await
+    commands::submit(request, &args.submit, default_file, global, out, session).await
 }
 
 /// `<model>-<task id>.<mp4|png>` in the current folder.

@@ -1,6 +1,6 @@
 //! The command line, as clap reads it.
 
-use apikley_cli::commands::{Global, Save, TaskCommand};
+use apikley_cli::commands::{Global, SubmitArgs, TaskCommand};
 use clap::{Args, Parser, Subcommand};
 #[cfg(feature = "sandbox")]
 use std::net::SocketAddr;
@@ -70,12 +70,6 @@ pub struct Generate {
     /// Generate audio too (costs more).
     #[arg(long)]
     pub audio: bool,
-    /// Where Apikley POSTs the result when the task ends.
-    #[arg(long, value_name = "URL")]
-    pub callback_url: Option<String>,
-    /// Submit and print the task id, without waiting.
-    #[arg(long, conflicts_with_all = ["output", "overwrite"])]
-    pub no_wait: bool,
     #[command(flatten)]
-    pub save: Save,
+    pub submit: SubmitArgs,
 }

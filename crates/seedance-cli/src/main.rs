@@ -11,7 +11,7 @@ use apikley::{Model, ModelSpec, TaskId, Violations};
 use apikley_cli::commands::{self, Global};
 use apikley_cli::failure::{self, Failure};
 use apikley_cli::output::Output;
-use apikley_cli::session::{Phase, Session};
+use apikley_cli::session::Session;
 use apikley_cli::{flow, inputs};
 use clap::{CommandFactory, FromArgMatches};
 use seedance::Seedance15Pro;
@@ -92,25 +92,8 @@ async fn generate(
     session: &Session,
 ) -> Result<(), Failure> {
     let request = video_request(spec, args)?;
-    if !args.no_wait {
-        flow::check_target(args.save.output.as_deref(), args.save.overwrite)?;
-    }
-    let (client, _sandbox) = flow::connect(global.sandbox()).await?;
-    let task = client
-        .submit(request)
-        .on_sending(|| session.phase(Phase::Creating))
-        .await?;
     let default_file = |id: &TaskId| flow::default_file(PROGRAM, id);
-    commands::follow(
-        &task,
-        args.no_wait,
-        &args.save,
-        default_file,
-        global,
-        out,
-        session,
-    )
-    .await
+    commands::submit(request, &args.submit, default_file, global, out, session).await
 }
 
 /// The request, typed and checked by the spec, every problem found at once.
@@ -140,5 +123,5 @@ fn video_request(spec: Arc<ModelSpec>, args: &Generate) -> Result<apikley::Reque
             .iter()
             .map(|image| format!("input_urls={image}")),
     );
-    inputs::request(spec, &pairs, args.callback_url.as_deref())
+    inputs::request(spec, &pairs, args.submit.callback_url.as_deref())
 }
