@@ -16,24 +16,27 @@ use crate::flow;
 use crate::output::Output;
 use crate::session::{Phase, Session};
 
+/// Where the flags every command takes come in help: after the command's own.
+const GLOBAL_ORDER: usize = 1000;
+
 /// The flags every command takes.
 #[derive(Args, Debug)]
 pub struct Global {
     /// Print one JSON document on stdout instead of human-readable output.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = GLOBAL_ORDER)]
     pub json: bool,
 
     /// Use a built-in local sandbox with a fast clock instead of the real service.
     #[cfg(feature = "sandbox")]
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = GLOBAL_ORDER)]
     sandbox: bool,
 
     /// Poll every this many seconds instead of the adaptive schedule.
-    #[arg(long, global = true, value_name = "SECONDS")]
+    #[arg(long, global = true, display_order = GLOBAL_ORDER, value_name = "SECONDS")]
     poll_interval: Option<u64>,
 
     /// Log the HTTP calls (to stderr).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, display_order = GLOBAL_ORDER)]
     pub verbose: bool,
 }
 
