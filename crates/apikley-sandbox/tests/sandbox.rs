@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apikley::callback::axum::SignedCallback;
-use apikley::callback::{CallbackEvent, CallbackVerifier};
+use apikley::callback::{CallbackEvent, CallbackInbox, CallbackVerifier};
 use apikley::{ApiCode, Error, RateLimit, RateLimits, RetryPolicy, TaskState};
 use apikley_sandbox::{ErrorShape, Faults, SAMPLE_VIDEO, Sandbox};
 use serde_json::{Value, json};
@@ -305,6 +305,52 @@ async fn callbacks_are_posted_signed_when_a_task_ends() {
     // 4 s at 720p: 54.6 s of generation, 11 credits.
     assert_eq!(events[0].consumed_credits, Some(11.0));
     assert_eq!(events[0].remaining_credits, Some(989.0));
+}
+
+/// Callbacks instead of polling: a wait given an inbox makes no status query until its task's
+/// callback comes, then exactly one, which confirms it by id.
+#[tokio::test]
+async fn a_wait_on_callbacks_makes_one_query_that_confirms_the_callback() {
+    let inbox = CallbackInbox::new();
+    let deliver = inbox.clone();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(move |SignedCallback(event): SignedCallback| async move {
+                deliver.deliver(&event.record.id);
+                axum::http::StatusCode::NO_CONTENT
+            }),
+        )
+        .with_state(CallbackVerifier::new("hook-key").expect("key"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hook = format!("http://{}/hook", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // About 2.7 s of real time to the end: a wait polling every second would query 3 times.
+    let sandbox = Sandbox::builder()
+        .speed(20.0)
+        .webhook_key("hook-key")
+        .start()
+        .await
+        .expect("starts");
+    let client = client(&sandbox).build().expect("client");
+    let request = seedance::VideoRequest::new("A serene beach at sunset")
+        .duration(seedance::VideoLength::Seconds4)
+        .callback_url(hook);
+    let task = client.submit(request).await.expect("created");
+    let done = task
+        .waiter()
+        .schedule(apikley::PollSchedule::Every(Duration::from_secs(1)))
+        .callbacks(inbox.clone())
+        .await
+        .expect("the callback ends the wait");
+    assert_eq!(done.record().state, TaskState::Success);
+    let stats = sandbox.stats();
+    assert_eq!(stats.callbacks_delivered, 1);
+    assert_eq!(stats.status_queries, 1, "only the confirming query");
+    assert!(!inbox.has_heard(task.id()), "the wait took its callback");
 }
 
 #[tokio::test]

@@ -48,6 +48,7 @@ mod endpoint;
 mod envelope;
 mod error;
 mod files;
+mod inbox;
 mod model;
 mod poll;
 mod rate_limit;

@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::download::Download;
 use crate::error::Error;
+use crate::inbox::{CallbackInbox, MIN_CALLBACK_FALLBACK};
 use crate::poll::{PollSchedule, Polling, WaitOptions};
 use crate::record::{TaskId, TaskRecord, TaskResult, TaskState};
 use crate::transport::Transport;
@@ -170,6 +171,7 @@ pub struct Waiter<'a> {
     fresh: bool,
     options: WaitOptions,
     cancel: Option<CancellationToken>,
+    callbacks: Option<CallbackInbox>,
     progress: Option<ProgressFn<'a>>,
 }
 
@@ -201,6 +203,7 @@ impl Waiter<'static> {
             workload,
             fresh,
             cancel: None,
+            callbacks: None,
             progress: None,
         }
     }
@@ -239,6 +242,16 @@ impl<'a> Waiter<'a> {
         self
     }
 
+    /// Waits for the task's callback instead of polling: no status query is made until
+    /// `inbox` hears of the task (from the endpoint its `callBackUrl` names), then one confirms
+    /// it by id, and the wait goes on from that record (on its schedule, should the record not
+    /// be over). Should no callback come within three times the task's expected duration (at
+    /// least [`MIN_CALLBACK_FALLBACK`]), the wait polls on its schedule after all.
+    pub fn callbacks(mut self, inbox: CallbackInbox) -> Self {
+        self.callbacks = Some(inbox);
+        self
+    }
+
     /// Calls `progress` after every status query (replacing any earlier callback). The
     /// callback may borrow from its surroundings; the wait then lives no longer than they do.
     pub fn on_progress<'b>(self, progress: impl FnMut(&Progress) + Send + 'b) -> Waiter<'b>
@@ -253,6 +266,7 @@ impl<'a> Waiter<'a> {
             fresh: self.fresh,
             options: self.options,
             cancel: self.cancel,
+            callbacks: self.callbacks,
             progress: Some(Box::new(progress)),
         }
     }
@@ -280,6 +294,25 @@ impl<'a> Waiter<'a> {
         let mut query_now = !self.fresh;
         // Every look goes through the client's scheduler, which shares the query budget.
         let ticket = self.polling.register(self.id.clone(), key.clone(), prior);
+
+        // With an inbox, the first look waits for the task's callback, or for the fallback.
+        if let Some(inbox) = self.callbacks.clone() {
+            let fallback = expected.map_or(MIN_CALLBACK_FALLBACK, |e| {
+                (e * 3).max(MIN_CALLBACK_FALLBACK)
+            });
+            let until = deadline.map_or(started + fallback, |d| d.min(started + fallback));
+            tokio::select! {
+                () = inbox.heard(&self.id) => query_now = true,
+                () = tokio::time::sleep_until(until) => {
+                    tracing::warn!(task_id = %self.id, "no callback came; polling instead");
+                }
+                () = cancelled(cancel.as_ref()) => {
+                    inbox.forget(&self.id);
+                    return Err(Error::Cancelled { task_id: self.id });
+                }
+            }
+            inbox.forget(&self.id);
+        }
 
         loop {
             let mut due = Instant::now();

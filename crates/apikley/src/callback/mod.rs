@@ -9,6 +9,10 @@
 //! callback for that task at that time, not what the body says: before acting on the result,
 //! re-read the task with [`CallbackEvent::confirm`] (one status query).
 //!
+//! To wait on callbacks instead of polling, hand what the endpoint verified to a
+//! [`CallbackInbox`] and give the inbox to the waits ([`Waiter::callbacks`](crate::Waiter::callbacks)):
+//! they make no status query until their task's callback comes, then confirm it by id.
+//!
 //! ```
 //! use std::time::Duration;
 //! use apikley::callback::CallbackVerifier;
@@ -22,6 +26,8 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
+
+pub use crate::inbox::{CallbackInbox, MIN_CALLBACK_FALLBACK};
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
