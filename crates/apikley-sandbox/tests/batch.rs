@@ -284,3 +284,65 @@ async fn two_hundred_jobs_keep_to_the_create_limit_at_its_pace() {
         "{rate}/s"
     );
 }
+
+/// Callbacks instead of polling, for a whole batch: each job's task is queried once, to confirm
+/// the callback that said it ended. On the real clock (callbacks are real HTTP), fast sandbox.
+#[tokio::test]
+async fn a_batch_on_callbacks_queries_each_task_once() {
+    let inbox = apikley::callback::CallbackInbox::new();
+    let deliver = inbox.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| async move {
+            match apikley::callback::CallbackEvent::parse(&body) {
+                Ok(event) => {
+                    deliver.deliver(&event.record.id);
+                    axum::http::StatusCode::NO_CONTENT
+                }
+                Err(_) => axum::http::StatusCode::BAD_REQUEST,
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hook = format!("http://{}/hook", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let sandbox = Sandbox::builder()
+        .credits(1e9)
+        .speed(40.0)
+        .start()
+        .await
+        .expect("starts");
+    // Polling every second would query each task about twice before its end.
+    let client = sandbox
+        .client()
+        .rate_limits(RateLimits::none())
+        .wait_options(
+            apikley::WaitOptions::default()
+                .with_schedule(apikley::PollSchedule::Every(Duration::from_secs(1))),
+        )
+        .build()
+        .expect("client");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let jobs = jobs(6);
+    let report = batch(dir.path(), &jobs)
+        .concurrency(6)
+        .run(&client)
+        .callbacks(hook, inbox)
+        .await
+        .expect("runs");
+    assert!(report.is_complete(), "{:?}", report.counts);
+    let stats = sandbox.stats();
+    assert_eq!(stats.tasks_created, 6);
+    assert_eq!(stats.callbacks_delivered, 6);
+    assert_eq!(stats.status_queries, 6, "one confirming query per task");
+    for task in sandbox.tasks() {
+        assert!(
+            task.param["callBackUrl"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/hook"))
+        );
+    }
+}

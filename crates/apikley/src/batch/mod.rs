@@ -51,6 +51,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
 use crate::error::{Error, Violations};
+use crate::inbox::CallbackInbox;
 use crate::record::TaskId;
 use crate::request::Request;
 use crate::spec::OutputKind;
@@ -472,6 +473,7 @@ impl Batch {
             batch: self,
             client: client.clone(),
             cancel: CancellationToken::new(),
+            callbacks: None,
             on_event: None,
         }
     }
@@ -483,7 +485,15 @@ pub struct BatchRun<'a> {
     batch: Batch,
     client: Client,
     cancel: CancellationToken,
+    callbacks: Option<Callbacks>,
     on_event: Option<EventFn<'a>>,
+}
+
+/// Where this run's callbacks go and where they are heard.
+#[derive(Debug, Clone)]
+struct Callbacks {
+    url: String,
+    inbox: CallbackInbox,
 }
 
 type EventFn<'a> = Box<dyn FnMut(&BatchEvent) + Send + 'a>;
@@ -505,6 +515,21 @@ impl<'a> BatchRun<'a> {
         self
     }
 
+    /// Callbacks instead of polling: every `createTask` of this run names `url` as its
+    /// `callBackUrl`, and every wait makes no status query until `inbox` hears of its task
+    /// (hand it what the endpoint at `url` verifies), then confirms the task by id
+    /// ([`Waiter::callbacks`](crate::Waiter::callbacks)). Tasks created by an earlier run
+    /// without callbacks are waited for the same way, falling back to polling should no
+    /// callback come. The URL is not part of a job's content: a batch may be resumed with or
+    /// without it.
+    pub fn callbacks(mut self, url: impl Into<String>, inbox: CallbackInbox) -> Self {
+        self.callbacks = Some(Callbacks {
+            url: url.into(),
+            inbox,
+        });
+        self
+    }
+
     /// Calls `on_event` at every change of a job (replacing any earlier callback).
     pub fn on_event<'b>(self, on_event: impl FnMut(&BatchEvent) + Send + 'b) -> BatchRun<'b>
     where
@@ -514,6 +539,7 @@ impl<'a> BatchRun<'a> {
             batch: self.batch,
             client: self.client,
             cancel: self.cancel,
+            callbacks: self.callbacks,
             on_event: Some(Box::new(on_event)),
         }
     }
@@ -534,6 +560,7 @@ struct Shared {
     journal: Journal,
     out_dir: PathBuf,
     cancel: CancellationToken,
+    callbacks: Option<Callbacks>,
     permits: Semaphore,
     creates: Semaphore,
     events: mpsc::UnboundedSender<(usize, JobStage, Option<TaskId>)>,
@@ -606,6 +633,7 @@ impl BatchRun<'_> {
             journal: batch.journal,
             out_dir: batch.out_dir,
             cancel: self.cancel,
+            callbacks: self.callbacks,
             permits: Semaphore::new(batch.concurrency),
             creates: Semaphore::new(CREATES_IN_FLIGHT),
             events,
@@ -813,7 +841,10 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
     let mut submit = pin!(
         shared
             .client
-            .submit(job.request.clone())
+            .submit(match &shared.callbacks {
+                Some(callbacks) => job.request.clone().with_callback_url(&callbacks.url),
+                None => job.request.clone(),
+            })
             .record_sending(|| {
                 sent.store(true, Ordering::SeqCst);
                 journal.sending(key)
@@ -881,13 +912,16 @@ async fn finish(shared: &Shared, index: usize, job: &Job, task_id: TaskId) -> Jo
     let _ = shared
         .events
         .send((index, JobStage::Waiting, Some(task_id.clone())));
-    let waited = shared
+    let mut waiter = shared
         .client
         .task(task_id.clone())
         .with_request(&job.request)
         .waiter()
-        .cancel_on(shared.cancel.clone())
-        .await;
+        .cancel_on(shared.cancel.clone());
+    if let Some(callbacks) = &shared.callbacks {
+        waiter = waiter.callbacks(callbacks.inbox.clone());
+    }
+    let waited = waiter.await;
     let done = match waited {
         Ok(done) => done,
         Err(Error::Cancelled { task_id }) => {
