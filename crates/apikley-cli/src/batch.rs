@@ -5,6 +5,7 @@
 //! way finish, and says how to go on.
 
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,7 +13,10 @@ use std::time::Duration;
 use apikley::batch::{
     Batch, BatchError, BatchEvent, BatchReport, JOURNAL_FILE, JobOutcome, JobStage,
 };
+use apikley::callback::{CallbackEvent, CallbackInbox, CallbackVerifier};
 use apikley::{CancellationToken, Client, Clock, WaitOptions};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
@@ -42,6 +46,23 @@ pub struct BatchArgs {
     /// answer): this may pay twice for them.
     #[arg(long)]
     pub resend_unknown: bool,
+    /// Wait on callbacks instead of polling: every createTask names this URL, and each task is
+    /// queried once, to confirm its callback. Needs --callback-listen.
+    #[arg(long, value_name = "URL", requires = "callback_listen")]
+    pub callback_url: Option<String>,
+    /// Where this command receives the callbacks sent to --callback-url (a public URL
+    /// forwarded here, e.g. by a tunnel or a reverse proxy).
+    #[arg(long, value_name = "ADDR", requires = "callback_url")]
+    pub callback_listen: Option<SocketAddr>,
+    /// Check each callback's signature with this webhook key (X-Webhook-Signature); without
+    /// it callbacks are taken unsigned (each is confirmed by id all the same).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "APIKLEY_WEBHOOK_KEY",
+        hide_env_values = true
+    )]
+    pub webhook_key: Option<String>,
 }
 
 /// `PROGRAM batch`: checks every line, connects, then runs until done or Ctrl-C (which it
@@ -159,12 +180,18 @@ pub async fn run(
         }
     });
 
+    let mut run = batch.run(client).cancel_on(cancel.clone());
+    let mut _receiver = None;
+    if let (Some(url), Some(listen)) = (&options.callback_url, options.callback_listen) {
+        let inbox = CallbackInbox::new();
+        match receive_callbacks(listen, url, options.webhook_key.as_deref(), inbox.clone()).await {
+            Ok(receiver) => _receiver = Some(receiver),
+            Err(message) => return refuse(json, "callbacks", &message, Value::Null),
+        }
+        run = run.callbacks(url, inbox);
+    }
     let mut display = Display::new(json);
-    let outcome = batch
-        .run(client)
-        .cancel_on(cancel.clone())
-        .on_event(|event| display.event(event))
-        .await;
+    let outcome = run.on_event(|event| display.event(event)).await;
     display.finish();
     let report = match outcome {
         Ok(report) => report,
@@ -174,6 +201,56 @@ pub async fn run(
         Err(error) => return refuse(json, "batch", &error.to_string(), Value::Null),
     };
     summary(&report, json, &resume, cancel.is_cancelled())
+}
+
+/// Serves `POST <url's path>` on `listen` until dropped: each callback (signature checked
+/// with `webhook_key` when given) goes to `inbox`.
+async fn receive_callbacks(
+    listen: SocketAddr,
+    url: &str,
+    webhook_key: Option<&str>,
+    inbox: CallbackInbox,
+) -> Result<AbortOnDrop, String> {
+    let path = url::Url::parse(url)
+        .map_err(|e| format!("--callback-url {url:?} is not a URL: {e}"))?
+        .path()
+        .to_owned();
+    let verifier = webhook_key
+        .map(CallbackVerifier::new)
+        .transpose()
+        .map_err(|e| format!("--webhook-key: {e}"))?;
+    let route = axum::routing::post(move |headers: HeaderMap, body: Bytes| async move {
+        let event = match &verifier {
+            Some(verifier) => verifier.verify(&headers, &body).and_then(|v| v.event()),
+            None => CallbackEvent::parse(&body),
+        };
+        match event {
+            Ok(event) => {
+                inbox.deliver(&event.record.id);
+                StatusCode::NO_CONTENT
+            }
+            Err(error) => {
+                tracing::warn!(%error, "callback refused");
+                error.status()
+            }
+        }
+    });
+    let app = axum::Router::new().route(&path, route);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen for callbacks on {listen}: {e}"))?;
+    Ok(AbortOnDrop(tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    })))
+}
+
+/// Stops the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Prints the report and picks the exit code: 0 when every job is saved, 130 after Ctrl-C,

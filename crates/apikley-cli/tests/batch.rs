@@ -250,3 +250,54 @@ fn a_jobs_file_with_broken_lines_lists_every_problem_and_sends_nothing() {
         "nothing was written either"
     );
 }
+
+/// `--callback-url` with `--callback-listen`: the batch receives the sandbox's callbacks itself
+/// and queries each task once, to confirm it (every status query is logged with `-v`).
+#[test]
+fn a_batch_on_callbacks_queries_each_task_once() {
+    let (_sandbox, url) = sandbox_process();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let hook = format!("http://127.0.0.1:{port}/hook");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lines: Vec<String> = (0..3)
+        .map(|i| {
+            json!({"key": format!("clip-{i}"), "model": "kling-2.6/text-to-video",
+                   "input": {"prompt": format!("Clip {i}"), "sound": false}})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(dir.path().join("jobs.jsonl"), lines.join("\n")).expect("writes");
+    let mut command = batch_command(dir.path(), &url, true);
+    command
+        .args(["--callback-url", &hook, "--callback-listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-v")
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("runs");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("reads");
+    let status = child.wait().expect("ends");
+    assert!(status.success(), "{stderr}");
+    let queries = stderr
+        .lines()
+        .filter(|l| l.contains("operation=\"recordInfo\"") && l.ends_with("apikley::transport: ok"))
+        .count();
+    assert_eq!(queries, 3, "one confirming query per task\n{stderr}");
+    let tasks = created_tasks(&url);
+    assert_eq!(tasks.len(), 3);
+    for task in &tasks {
+        assert_eq!(task["param"]["callBackUrl"], hook.as_str(), "{task}");
+    }
+    for i in 0..3 {
+        let video = std::fs::read(dir.path().join(format!("videos/clip-{i}.mp4"))).expect("saved");
+        assert_eq!(video, SAMPLE_VIDEO);
+    }
+}
