@@ -41,6 +41,7 @@ fn main() {
     if wanted("1") {
         eprintln!("bench 1: polling lag and cost…");
         rows.extend(runtime.block_on(polling::run(quick)));
+        rows.push(polling::callbacks(quick));
     }
     if wanted("2") {
         eprintln!("bench 2: bulk…");
