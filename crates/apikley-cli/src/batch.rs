@@ -5,6 +5,7 @@
 //! way finish, and says how to go on.
 
 use std::io::IsTerminal;
+#[cfg(feature = "callbacks")]
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,9 +14,12 @@ use std::time::Duration;
 use apikley::batch::{
     Batch, BatchError, BatchEvent, BatchReport, JOURNAL_FILE, JobOutcome, JobStage,
 };
+#[cfg(feature = "callbacks")]
 use apikley::callback::{CallbackEvent, CallbackInbox, CallbackVerifier};
 use apikley::{CancellationToken, Client, Clock, WaitOptions};
+#[cfg(feature = "callbacks")]
 use axum::body::Bytes;
+#[cfg(feature = "callbacks")]
 use axum::http::{HeaderMap, StatusCode};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -46,14 +50,17 @@ pub struct BatchArgs {
     /// answer): this may pay twice for them.
     #[arg(long)]
     pub resend_unknown: bool,
+    #[cfg(feature = "callbacks")]
     /// Wait on callbacks instead of polling: every createTask names this URL, and each task is
     /// queried once, to confirm its callback. Needs --callback-listen.
     #[arg(long, value_name = "URL", requires = "callback_listen")]
     pub callback_url: Option<String>,
+    #[cfg(feature = "callbacks")]
     /// Where this command receives the callbacks sent to --callback-url (a public URL
     /// forwarded here, e.g. by a tunnel or a reverse proxy).
     #[arg(long, value_name = "ADDR", requires = "callback_url")]
     pub callback_listen: Option<SocketAddr>,
+    #[cfg(feature = "callbacks")]
     /// Check each callback's signature with this webhook key (X-Webhook-Signature); without
     /// it callbacks are taken unsigned (each is confirmed by id all the same).
     #[arg(
@@ -180,8 +187,11 @@ pub async fn run(
         }
     });
 
+    #[cfg_attr(not(feature = "callbacks"), expect(unused_mut))]
     let mut run = batch.run(client).cancel_on(cancel.clone());
+    #[cfg(feature = "callbacks")]
     let mut _receiver = None;
+    #[cfg(feature = "callbacks")]
     if let (Some(url), Some(listen)) = (&options.callback_url, options.callback_listen) {
         let inbox = CallbackInbox::new();
         match receive_callbacks(listen, url, options.webhook_key.as_deref(), inbox.clone()).await {
@@ -203,6 +213,7 @@ pub async fn run(
     summary(&report, json, &resume, cancel.is_cancelled())
 }
 
+#[cfg(feature = "callbacks")]
 /// Serves `POST <url's path>` on `listen` until dropped: each callback (signature checked
 /// with `webhook_key` when given) goes to `inbox`.
 async fn receive_callbacks(
@@ -244,9 +255,11 @@ async fn receive_callbacks(
     })))
 }
 
+#[cfg(feature = "callbacks")]
 /// Stops the task when dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
+#[cfg(feature = "callbacks")]
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();

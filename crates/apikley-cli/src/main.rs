@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use apikley::{ModelSpec, OutputKind, TaskId};
 use apikley_cli::commands::{self, Global, SubmitArgs, TaskCommand};
@@ -136,7 +135,7 @@ async fn run(cli: Cli) -> ExitCode {
             latency,
         } => {
             let example = "apikley run seedance-1.5-pro prompt=\"A serene beach at sunset\"";
-            let latency = latency.map(Duration::from_millis);
+            let latency = latency.map(std::time::Duration::from_millis);
             return flow::serve_sandbox(*listen, *speed, key, latency, global.json, example).await;
         }
     };
