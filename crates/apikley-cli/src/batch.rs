@@ -15,12 +15,8 @@ use apikley::batch::{
     Batch, BatchError, BatchEvent, BatchReport, JOURNAL_FILE, JobOutcome, JobStage,
 };
 #[cfg(feature = "callbacks")]
-use apikley::callback::{CallbackEvent, CallbackInbox, CallbackVerifier};
+use apikley::callback::{CallbackInbox, CallbackVerifier, axum::inbox_router};
 use apikley::{CancellationToken, Client, Clock, WaitOptions};
-#[cfg(feature = "callbacks")]
-use axum::body::Bytes;
-#[cfg(feature = "callbacks")]
-use axum::http::{HeaderMap, StatusCode};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
@@ -230,23 +226,7 @@ async fn receive_callbacks(
         .map(CallbackVerifier::new)
         .transpose()
         .map_err(|e| format!("--webhook-key: {e}"))?;
-    let route = axum::routing::post(move |headers: HeaderMap, body: Bytes| async move {
-        let event = match &verifier {
-            Some(verifier) => verifier.verify(&headers, &body).and_then(|v| v.event()),
-            None => CallbackEvent::parse(&body),
-        };
-        match event {
-            Ok(event) => {
-                inbox.deliver(&event.record.id);
-                StatusCode::NO_CONTENT
-            }
-            Err(error) => {
-                tracing::warn!(%error, "callback refused");
-                error.status()
-            }
-        }
-    });
-    let app = axum::Router::new().route(&path, route);
+    let app = inbox_router(&path, inbox, verifier);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen for callbacks on {listen}: {e}"))?;

@@ -290,19 +290,7 @@ async fn two_hundred_jobs_keep_to_the_create_limit_at_its_pace() {
 #[tokio::test]
 async fn a_batch_on_callbacks_queries_each_task_once() {
     let inbox = apikley::callback::CallbackInbox::new();
-    let deliver = inbox.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: axum::body::Bytes| async move {
-            match apikley::callback::CallbackEvent::parse(&body) {
-                Ok(event) => {
-                    deliver.deliver(&event.record.id);
-                    axum::http::StatusCode::NO_CONTENT
-                }
-                Err(_) => axum::http::StatusCode::BAD_REQUEST,
-            }
-        }),
-    );
+    let app = apikley::callback::axum::inbox_router("/hook", inbox.clone(), None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -312,16 +312,8 @@ async fn callbacks_are_posted_signed_when_a_task_ends() {
 #[tokio::test]
 async fn a_wait_on_callbacks_makes_one_query_that_confirms_the_callback() {
     let inbox = CallbackInbox::new();
-    let deliver = inbox.clone();
-    let app = axum::Router::new()
-        .route(
-            "/hook",
-            axum::routing::post(move |SignedCallback(event): SignedCallback| async move {
-                deliver.deliver(&event.record.id);
-                axum::http::StatusCode::NO_CONTENT
-            }),
-        )
-        .with_state(CallbackVerifier::new("hook-key").expect("key"));
+    let verifier = CallbackVerifier::new("hook-key").expect("key");
+    let app = apikley::callback::axum::inbox_router("/hook", inbox.clone(), Some(verifier));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -143,16 +143,7 @@ pub fn callbacks(quick: bool) -> Row {
         .expect("a runtime");
     let (queries, lags) = runtime.block_on(async {
         let inbox = apikley::callback::CallbackInbox::new();
-        let deliver = inbox.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |body: axum::body::Bytes| async move {
-                if let Ok(event) = apikley::callback::CallbackEvent::parse(&body) {
-                    deliver.deliver(&event.record.id);
-                }
-                axum::http::StatusCode::NO_CONTENT
-            }),
-        );
+        let app = apikley::callback::axum::inbox_router("/hook", inbox.clone(), None);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -1,5 +1,6 @@
 //! A ready [axum] extractor for callbacks: verifies the signature, parses the body, and hands
-//! the handler a typed [`CallbackEvent`]; every bad callback gets its own status.
+//! the handler a typed [`CallbackEvent`]; every bad callback gets its own status. And
+//! [`inbox_router`], an endpoint that hands callbacks to the waits on them.
 //!
 //! ```no_run
 //! use apikley::callback::{CallbackVerifier, axum::SignedCallback};
@@ -21,11 +22,13 @@
 //! # Ok(()) }
 //! ```
 
+use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, Request};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use http_body_util::LengthLimitError;
 
-use super::{CallbackError, CallbackEvent, CallbackVerifier};
+use super::{CallbackError, CallbackEvent, CallbackInbox, CallbackVerifier, DEFAULT_BODY_LIMIT};
 
 /// A verified, parsed callback. Needs a [`CallbackVerifier`] in the router state
 /// (`CallbackVerifier: FromRef<S>`); its [`body_limit`](CallbackVerifier::body_limit) bounds
@@ -63,21 +66,64 @@ where
             tracing::warn!(%error, "callback refused");
             CallbackRejection(error)
         };
-        let limit = verifier.body_limit;
         let (parts, body) = request.into_parts();
-        // Reads at most `limit` bytes, whatever the sender claims.
-        let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-            let inner = e.into_inner();
-            refuse(if inner.is::<LengthLimitError>() {
-                CallbackError::BodyTooLarge { limit }
-            } else {
-                CallbackError::MalformedBody(format!("unreadable body: {inner}"))
-            })
-        })?;
+        let bytes = read_body(body, verifier.body_limit).await.map_err(refuse)?;
         let event = verifier
             .verify(&parts.headers, &bytes)
             .and_then(|verified| verified.event())
             .map_err(refuse)?;
         Ok(SignedCallback(event))
     }
+}
+
+/// Reads at most `limit` bytes, whatever the sender claims.
+async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, CallbackError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let inner = e.into_inner();
+        if inner.is::<LengthLimitError>() {
+            CallbackError::BodyTooLarge { limit }
+        } else {
+            CallbackError::MalformedBody(format!("unreadable body: {inner}"))
+        }
+    })
+}
+
+/// A router that hands every callback POSTed to `path` to `inbox`, for the waits on it
+/// ([`Waiter::callbacks`](crate::Waiter::callbacks)): with a `verifier`, only signed callbacks
+/// (each bad one gets its own status, as with [`SignedCallback`]); without, any body that
+/// parses ([`CallbackEvent::parse`], at most [`DEFAULT_BODY_LIMIT`] bytes). 204 once delivered.
+///
+/// ```no_run
+/// use apikley::callback::{CallbackInbox, axum::inbox_router};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let inbox = CallbackInbox::new();
+/// let app = inbox_router("/apikley/callback", inbox.clone(), None);
+/// let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+/// tokio::spawn(async move { axum::serve(listener, app).await });
+/// // … client.task(id).waiter().callbacks(inbox.clone()).await …
+/// # Ok(()) }
+/// ```
+pub fn inbox_router(
+    path: &str,
+    inbox: CallbackInbox,
+    verifier: Option<CallbackVerifier>,
+) -> axum::Router {
+    let deliver = move |request: Request| async move {
+        let event = match &verifier {
+            Some(verifier) => SignedCallback::from_request(request, verifier).await?.0,
+            None => {
+                let bytes = read_body(request.into_body(), DEFAULT_BODY_LIMIT)
+                    .await
+                    .map_err(CallbackRejection)?;
+                CallbackEvent::parse(&bytes).map_err(|error| {
+                    tracing::warn!(%error, "callback refused");
+                    CallbackRejection(error)
+                })?
+            }
+        };
+        inbox.deliver(&event.record.id);
+        Ok::<_, CallbackRejection>(StatusCode::NO_CONTENT)
+    };
+    axum::Router::new().route(path, axum::routing::post(deliver))
 }
