@@ -16,7 +16,7 @@ use apikley::batch::{
 };
 #[cfg(feature = "callbacks")]
 use apikley::callback::{CallbackInbox, CallbackVerifier, axum::inbox_router};
-use apikley::{CancellationToken, Client, Clock, WaitOptions};
+use apikley::{CancellationToken, Client, Clock};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
@@ -75,12 +75,7 @@ pub async fn command(args: &BatchArgs, global: &Global, program: &'static str) -
         Ok(jobs) => jobs,
         Err(code) => return code,
     };
-    let connected = flow::connect_with(global.sandbox(), |builder| match global.schedule() {
-        Some(schedule) => builder.wait_options(WaitOptions::default().with_schedule(schedule)),
-        None => builder,
-    })
-    .await;
-    let (client, _sandbox) = match connected {
+    let (client, _sandbox) = match flow::connect(global).await {
         Ok(connected) => connected,
         Err(failure) => {
             let mut out = Output::new(global.json);

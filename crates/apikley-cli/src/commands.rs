@@ -127,16 +127,16 @@ impl TaskCommand {
                     flow::check_target(Some(path), save.overwrite)?;
                     session.output(path, save.overwrite);
                 }
-                let (client, _sandbox) = flow::connect(global.sandbox()).await?;
+                let (client, _sandbox) = flow::connect(global).await?;
                 let task = client.task(task_id.as_str());
-                let done = flow::wait(&task, global.schedule(), out, session).await?;
+                let done = flow::wait(&task, out, session).await?;
                 match &save.output {
                     Some(path) => flow::save(&done, path, save.overwrite, out, session).await,
                     None => flow::show_urls(&done, out),
                 }
             }
             TaskCommand::Status { task_id } => {
-                let (client, _sandbox) = flow::connect(global.sandbox()).await?;
+                let (client, _sandbox) = flow::connect(global).await?;
                 let record = client.task(task_id.as_str()).status().await?;
                 out.result(flow::record_json(&record), flow::status_line(&record));
                 Ok(())
@@ -147,7 +147,7 @@ impl TaskCommand {
                 overwrite,
             } => {
                 flow::check_target(Some(output), *overwrite)?;
-                let (client, _sandbox) = flow::connect(global.sandbox()).await?;
+                let (client, _sandbox) = flow::connect(global).await?;
                 session.output(output, *overwrite);
                 session.task(&TaskId::from(task_id.as_str()), Phase::Downloading);
                 let file = client
@@ -162,7 +162,7 @@ impl TaskCommand {
                 Ok(())
             }
             TaskCommand::Credits => {
-                let (client, _sandbox) = flow::connect(global.sandbox()).await?;
+                let (client, _sandbox) = flow::connect(global).await?;
                 let credits = client.credits().await?;
                 out.result(json!({"credits": credits}), format!("credits: {credits}"));
                 Ok(())
@@ -200,7 +200,7 @@ pub async fn submit(
     if !args.no_wait {
         flow::check_target(args.save.output.as_deref(), args.save.overwrite)?;
     }
-    let (client, _sandbox) = flow::connect(global.sandbox()).await?;
+    let (client, _sandbox) = flow::connect(global).await?;
     let task = client
         .submit(request)
         .on_sending(|| session.phase(Phase::Creating))
@@ -219,7 +219,7 @@ pub async fn submit(
     let save = &args.save;
     let path = save.output.clone().unwrap_or_else(|| default_file(id));
     session.output(&path, save.overwrite);
-    let done = flow::wait(&task, global.schedule(), out, session).await?;
+    let done = flow::wait(&task, out, session).await?;
     flow::save(&done, &path, save.overwrite, out, session).await
 }
 

@@ -3,11 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use apikley::{
-    Client, ClientBuilder, CompletedTask, Error, PollSchedule, Task, TaskId, TaskRecord,
-};
+use apikley::{Client, ClientBuilder, CompletedTask, Error, Task, TaskId, TaskRecord, WaitOptions};
 use serde_json::{Value, json};
 
+use crate::commands::Global;
 use crate::failure::Failure;
 use crate::output::Output;
 use crate::session::{Phase, Session};
@@ -23,17 +22,15 @@ pub type Sandbox = Option<apikley_sandbox::Sandbox>;
 #[cfg(not(feature = "sandbox"))]
 pub type Sandbox = ();
 
-/// A client for the service configured in the environment, or, with `sandbox`, for a built-in
-/// sandbox with a fast clock (no key, no network).
-pub async fn connect(sandbox: bool) -> Result<(Client, Sandbox), Failure> {
-    connect_with(sandbox, |builder| builder).await
-}
-
-/// [`connect`], with the client's settings changed by `configure` first.
-pub async fn connect_with(
-    sandbox: bool,
-    configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
-) -> Result<(Client, Sandbox), Failure> {
+/// A client for the service configured in the environment, or, with `--sandbox`, for a
+/// built-in sandbox with a fast clock (no key, no network); its waits poll on the schedule
+/// the flags ask for.
+pub async fn connect(global: &Global) -> Result<(Client, Sandbox), Failure> {
+    let sandbox = global.sandbox();
+    let configure = |builder: ClientBuilder| match global.schedule() {
+        Some(schedule) => builder.wait_options(WaitOptions::default().with_schedule(schedule)),
+        None => builder,
+    };
     #[cfg(feature = "sandbox")]
     if sandbox {
         let sandbox = apikley_sandbox::Sandbox::builder()
@@ -95,16 +92,11 @@ pub fn check_target(path: Option<&Path>, overwrite: bool) -> Result<(), Error> {
 /// Waits for the task, showing progress.
 pub async fn wait(
     task: &Task,
-    schedule: Option<PollSchedule>,
     out: &mut Output,
     session: &Session,
 ) -> Result<CompletedTask, Error> {
     session.task(task.id(), Phase::Waiting);
-    let mut waiter = task.waiter();
-    if let Some(schedule) = schedule {
-        waiter = waiter.schedule(schedule);
-    }
-    let done = waiter.on_progress(|p| out.progress(p)).await;
+    let done = task.waiter().on_progress(|p| out.progress(p)).await;
     out.done();
     done
 }

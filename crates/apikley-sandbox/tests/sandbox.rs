@@ -263,6 +263,16 @@ fn the_sample_result_is_an_mp4_with_a_video_track() {
     assert!(SAMPLE_VIDEO.len() < 16 * 1024);
 }
 
+/// Serves `app` on a free loopback port; the URL of its `/hook`.
+async fn serve_hook(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hook = format!("http://{}/hook", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    hook
+}
+
 #[tokio::test]
 async fn callbacks_are_posted_signed_when_a_task_ends() {
     let events = Arc::new(Mutex::new(Vec::<CallbackEvent>::new()));
@@ -276,11 +286,7 @@ async fn callbacks_are_posted_signed_when_a_task_ends() {
             }),
         )
         .with_state(CallbackVerifier::new("hook-key").expect("key"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let hook = format!("http://{}/hook", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let hook = serve_hook(app).await;
 
     let sandbox = Sandbox::builder()
         .speed(200.0)
@@ -314,11 +320,7 @@ async fn a_wait_on_callbacks_makes_one_query_that_confirms_the_callback() {
     let inbox = CallbackInbox::new();
     let verifier = CallbackVerifier::new("hook-key").expect("key");
     let app = apikley::callback::axum::inbox_router("/hook", inbox.clone(), Some(verifier));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let hook = format!("http://{}/hook", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let hook = serve_hook(app).await;
 
     // About 2.7 s of real time to the end: a wait polling every second would query 3 times.
     let sandbox = Sandbox::builder()

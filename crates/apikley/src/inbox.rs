@@ -3,11 +3,10 @@
 //! confirms it (the signature does not cover the body), and only that record is acted on.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 use crate::record::TaskId;
 
@@ -36,13 +35,8 @@ pub const MIN_CALLBACK_FALLBACK: Duration = Duration::from_secs(5 * 60);
 /// ```
 #[derive(Clone, Default)]
 pub struct CallbackInbox {
-    tasks: Arc<Mutex<HashMap<TaskId, Arc<Entry>>>>,
-}
-
-#[derive(Default)]
-struct Entry {
-    heard: AtomicBool,
-    arrived: Notify,
+    /// Per task: whether its callback came.
+    tasks: Arc<Mutex<HashMap<TaskId, watch::Sender<bool>>>>,
 }
 
 impl std::fmt::Debug for CallbackInbox {
@@ -59,45 +53,36 @@ impl CallbackInbox {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<TaskId, Arc<Entry>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<TaskId, watch::Sender<bool>>> {
         // A panic elsewhere while holding the lock leaves the map itself sound.
         self.tasks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn entry(&self, id: &TaskId) -> Arc<Entry> {
-        self.lock().entry(id.clone()).or_default().clone()
+    fn entry(&self, id: &TaskId) -> watch::Receiver<bool> {
+        self.lock().entry(id.clone()).or_default().subscribe()
     }
 
     /// Hands task `id`'s callback to the wait for that task (now, or when that wait starts):
     /// `inbox.deliver(&event.record.id)`. The wait confirms the task by id itself.
     pub fn deliver(&self, id: &TaskId) {
-        let entry = self.entry(id);
-        entry.heard.store(true, Ordering::Release);
-        entry.arrived.notify_waiters();
+        self.lock()
+            .entry(id.clone())
+            .or_default()
+            .send_replace(true);
     }
 
     /// Whether a callback for task `id` has come and not yet been taken by its wait.
     pub fn has_heard(&self, id: &TaskId) -> bool {
-        self.lock()
-            .get(id)
-            .is_some_and(|e| e.heard.load(Ordering::Acquire))
+        self.lock().get(id).is_some_and(|heard| *heard.borrow())
     }
 
     /// Until a callback for task `id` comes (at once if it came already).
     pub(crate) async fn heard(&self, id: &TaskId) {
-        let entry = self.entry(id);
-        loop {
-            let arrived = entry.arrived.notified();
-            tokio::pin!(arrived);
-            // Registered before the check, so a delivery in between is not missed.
-            arrived.as_mut().enable();
-            if entry.heard.load(Ordering::Acquire) {
-                return;
-            }
-            arrived.await;
-        }
+        let mut heard = self.entry(id);
+        // Only `forget` drops the sender, and only the wait itself calls it.
+        let _ = heard.wait_for(|heard| *heard).await;
     }
 
     /// The wait for task `id` is over: its entry goes.

@@ -83,6 +83,14 @@ impl WaitOptions {
 /// could end at this speed-up.
 pub const FASTER_THAN_EXPECTED: f64 = 3.0;
 
+/// The documented schedule at its thrifty end, band by band: (start, interval) — every 3 s for
+/// the first 30 s, every 10 s until 2 minutes, every 30 s after.
+const DOCUMENTED_BANDS: [(Duration, Duration); 3] = [
+    (Duration::from_secs(0), Duration::from_secs(3)),
+    (Duration::from_secs(30), Duration::from_secs(10)),
+    (Duration::from_secs(120), Duration::from_secs(30)),
+];
+
 /// The longest a stretched wait lasts, however far the expected end.
 const MAX_STRETCH: Duration = Duration::from_secs(60);
 /// The shortest fixed interval.
@@ -107,36 +115,48 @@ pub enum PollSchedule {
 }
 
 impl PollSchedule {
+    /// The band of the documented schedule (thrifty end) that `t` falls in: its start and its
+    /// interval.
+    fn documented_band(t: Duration) -> (Duration, Duration) {
+        DOCUMENTED_BANDS
+            .into_iter()
+            .rev()
+            .find(|(start, _)| t >= *start)
+            .unwrap_or(DOCUMENTED_BANDS[0])
+    }
+
     /// The documented interval at `elapsed`, at the thrifty end of each band.
     pub fn documented_interval(elapsed: Duration) -> Duration {
-        match elapsed.as_secs() {
-            0..30 => Duration::from_secs(3),
-            30..120 => Duration::from_secs(10),
-            _ => Duration::from_secs(30),
-        }
+        Self::documented_band(elapsed).1
     }
 
     /// When the documented schedule (thrifty end) makes its `n`-th query (from 1), counted from
     /// the start of the wait: no wait makes its `n`-th query earlier.
     pub fn documented_time(n: u32) -> Duration {
-        let n = u64::from(n);
-        Duration::from_secs(match n {
-            0..=10 => 3 * n,
-            11..=19 => 30 + 10 * (n - 10),
-            _ => 120 + 30 * (n - 19),
-        })
+        let mut left = n;
+        for (i, (start, interval)) in DOCUMENTED_BANDS.into_iter().enumerate() {
+            // The queries that fall within this band (ending at its end), if it has one.
+            let end = DOCUMENTED_BANDS.get(i + 1).map(|(next, _)| *next);
+            let fits = end.map_or(u32::MAX, |end| {
+                u32::try_from((end - start).as_nanos() / interval.as_nanos()).unwrap_or(u32::MAX)
+            });
+            if left <= fits {
+                return start.saturating_add(interval.saturating_mul(left));
+            }
+            left -= fits;
+        }
+        Duration::MAX
     }
 
     /// The first time the documented schedule queries at or after `t` (from the start of the
     /// wait).
     pub fn documented_time_after(t: Duration) -> Duration {
-        // The grid of each band: (its start, its interval), from the last band back.
-        let bands = [(120, 30), (30, 10), (0, 3)]
-            .map(|(start, interval)| (Duration::from_secs(start), Duration::from_secs(interval)));
-        let (start, interval) = bands
+        // A time on a band's start belongs to the band before it (whose last query it is).
+        let (start, interval) = DOCUMENTED_BANDS
             .into_iter()
+            .rev()
             .find(|(start, _)| t > *start)
-            .unwrap_or(bands[2]);
+            .unwrap_or(DOCUMENTED_BANDS[0]);
         let steps = (t - start).as_nanos().div_ceil(interval.as_nanos()).max(1);
         let steps = u32::try_from(steps).unwrap_or(u32::MAX);
         start.saturating_add(interval.saturating_mul(steps))
@@ -149,8 +169,13 @@ impl PollSchedule {
             PollSchedule::Every(interval) => interval.max(MIN_INTERVAL),
             PollSchedule::Adaptive => self
                 .stretched(elapsed, expected)
-                .unwrap_or_else(|| Self::documented_time_after(elapsed + MIN_INTERVAL) - elapsed),
+                .unwrap_or_else(|| Self::to_documented_time(elapsed)),
         }
+    }
+
+    /// The wait until the documented schedule's next query, at least a second away.
+    fn to_documented_time(elapsed: Duration) -> Duration {
+        Self::documented_time_after(elapsed + MIN_INTERVAL) - elapsed
     }
 
     /// The stretched wait at the start of the adaptive schedule, while the task cannot have
@@ -164,14 +189,17 @@ impl PollSchedule {
     /// [`interval`](Self::interval) with jitter, except on the documented grid: the docs'
     /// times are already counted from each wait's own start.
     pub(crate) fn next_delay(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
-        let interval = self.interval(elapsed, expected);
-        let on_grid =
-            *self == PollSchedule::Adaptive && self.stretched(elapsed, expected).is_none();
-        if on_grid {
-            return interval;
+        let jittered = |interval: Duration| {
+            Duration::try_from_secs_f64(interval.as_secs_f64() * (1.0 + fastrand::f64() * 0.1))
+                .unwrap_or(interval)
+        };
+        match *self {
+            PollSchedule::Every(_) => jittered(self.interval(elapsed, expected)),
+            PollSchedule::Adaptive => match self.stretched(elapsed, expected) {
+                Some(stretched) => jittered(stretched),
+                None => Self::to_documented_time(elapsed),
+            },
         }
-        Duration::try_from_secs_f64(interval.as_secs_f64() * (1.0 + fastrand::f64() * 0.1))
-            .unwrap_or(interval)
     }
 }
 

@@ -296,22 +296,26 @@ impl<'a> Waiter<'a> {
         let ticket = self.polling.register(self.id.clone(), key.clone(), prior);
 
         // With an inbox, the first look waits for the task's callback, or for the fallback.
-        if let Some(inbox) = self.callbacks.clone() {
-            let fallback = expected.map_or(MIN_CALLBACK_FALLBACK, |e| {
-                (e * 3).max(MIN_CALLBACK_FALLBACK)
-            });
+        if let Some(inbox) = self.callbacks.take() {
+            let fallback = expected
+                .map_or(MIN_CALLBACK_FALLBACK, |e| e * 3)
+                .max(MIN_CALLBACK_FALLBACK);
             let until = deadline.map_or(started + fallback, |d| d.min(started + fallback));
-            tokio::select! {
-                () = inbox.heard(&self.id) => query_now = true,
+            let cancelled = tokio::select! {
+                () = inbox.heard(&self.id) => {
+                    query_now = true;
+                    false
+                }
                 () = tokio::time::sleep_until(until) => {
                     tracing::warn!(task_id = %self.id, "no callback came; polling instead");
+                    false
                 }
-                () = cancelled(cancel.as_ref()) => {
-                    inbox.forget(&self.id);
-                    return Err(Error::Cancelled { task_id: self.id });
-                }
-            }
+                () = cancelled(cancel.as_ref()) => true,
+            };
             inbox.forget(&self.id);
+            if cancelled {
+                return Err(Error::Cancelled { task_id: self.id });
+            }
         }
 
         loop {

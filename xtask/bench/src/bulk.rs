@@ -9,7 +9,7 @@ use std::time::Duration;
 use apikley::{RateLimit, RateLimits};
 use apikley_sandbox::Faults;
 
-use crate::common::{client, median, quantile, request, sandbox, spec};
+use crate::common::{client, generation_seconds, median, quantile, request, sandbox, spec};
 use crate::table::{Row, secs};
 
 const CREATES: RateLimit = RateLimit::new(20, Duration::from_secs(10));
@@ -101,10 +101,7 @@ async fn lags_in_flight(
                     .await
                     .expect("succeeds");
                 let record = done.record();
-                let took = match (record.created_at, record.completed_at) {
-                    (Some(a), Some(b)) => (b - a).num_milliseconds() as f64 / 1000.0,
-                    _ => real,
-                };
+                let took = generation_seconds(record, real);
                 submitted.elapsed().as_secs_f64() - took
             })
         })

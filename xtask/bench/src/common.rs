@@ -42,6 +42,15 @@ pub fn request(spec: &Arc<ModelSpec>, real: Duration, prompt: &str) -> Request {
         .with_input("duration", duration)
 }
 
+/// How long the task took on the sandbox clock, in seconds, from its record (`fallback` when
+/// the record lacks its times).
+pub fn generation_seconds(record: &apikley::TaskRecord, fallback: f64) -> f64 {
+    match (record.created_at, record.completed_at) {
+        (Some(a), Some(b)) => (b - a).num_milliseconds() as f64 / 1000.0,
+        _ => fallback,
+    }
+}
+
 /// A sandbox serving the bench model, on the caller's (paused) clock.
 pub async fn sandbox(faults: Faults) -> Sandbox {
     Sandbox::builder()

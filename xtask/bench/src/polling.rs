@@ -13,7 +13,7 @@ use std::time::Duration;
 use apikley::{PollSchedule, RateLimits};
 use apikley_sandbox::Faults;
 
-use crate::common::{client, median, quantile, request, sandbox, spec};
+use crate::common::{client, generation_seconds, median, quantile, request, sandbox, spec};
 use crate::table::{Row, secs};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -62,10 +62,7 @@ async fn measure(real: f64, schedule: Schedule, tasks: usize, seed: u64) -> Cell
                     .expect("succeeds");
                 let waited = started.elapsed().as_secs_f64();
                 let record = done.record();
-                let took = match (record.created_at, record.completed_at) {
-                    (Some(a), Some(b)) => (b - a).num_milliseconds() as f64 / 1000.0,
-                    _ => real.as_secs_f64(),
-                };
+                let took = generation_seconds(record, real.as_secs_f64());
                 let queries = *queries.lock().expect("not poisoned");
                 (f64::from(queries), (waited - took).max(0.0))
             })
@@ -180,10 +177,7 @@ pub fn callbacks(quick: bool) -> Row {
                         .await
                         .expect("succeeds");
                     let record = done.record();
-                    let took = match (record.created_at, record.completed_at) {
-                        (Some(a), Some(b)) => (b - a).num_milliseconds() as f64 / 1000.0,
-                        _ => real,
-                    };
+                    let took = generation_seconds(record, real);
                     let lag = started.elapsed().as_secs_f64() - took / speed;
                     let queries = *queries.lock().expect("not poisoned");
                     (f64::from(queries), lag.max(0.0))
