@@ -23,7 +23,6 @@ use serde_json::{Value, json};
 
 use crate::commands::Global;
 use crate::failure::exit;
-use crate::flow;
 use crate::jobs::{self, LineProblem};
 use crate::output::Output;
 use crate::session::{Session, quoted};
@@ -75,7 +74,7 @@ pub async fn command(args: &BatchArgs, global: &Global, program: &'static str) -
         Ok(jobs) => jobs,
         Err(code) => return code,
     };
-    let (client, _sandbox) = match flow::connect(global).await {
+    let (client, _sandbox) = match global.connect().await {
         Ok(connected) => connected,
         Err(failure) => {
             let mut out = Output::new(global.json);

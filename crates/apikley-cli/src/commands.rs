@@ -59,6 +59,11 @@ impl Global {
         }
     }
 
+    /// A client as the flags ask for ([`flow::connect`]).
+    pub async fn connect(&self) -> Result<(apikley::Client, flow::Sandbox), Failure> {
+        flow::connect(self.sandbox(), self.schedule()).await
+    }
+
     /// Sends the SDK's logs to stderr with `--verbose`.
     pub fn init_logging(&self) {
         if self.verbose {
@@ -127,7 +132,7 @@ impl TaskCommand {
                     flow::check_target(Some(path), save.overwrite)?;
                     session.output(path, save.overwrite);
                 }
-                let (client, _sandbox) = flow::connect(global).await?;
+                let (client, _sandbox) = global.connect().await?;
                 let task = client.task(task_id.as_str());
                 let done = flow::wait(&task, out, session).await?;
                 match &save.output {
@@ -136,7 +141,7 @@ impl TaskCommand {
                 }
             }
             TaskCommand::Status { task_id } => {
-                let (client, _sandbox) = flow::connect(global).await?;
+                let (client, _sandbox) = global.connect().await?;
                 let record = client.task(task_id.as_str()).status().await?;
                 out.result(flow::record_json(&record), flow::status_line(&record));
                 Ok(())
@@ -147,7 +152,7 @@ impl TaskCommand {
                 overwrite,
             } => {
                 flow::check_target(Some(output), *overwrite)?;
-                let (client, _sandbox) = flow::connect(global).await?;
+                let (client, _sandbox) = global.connect().await?;
                 session.output(output, *overwrite);
                 session.task(&TaskId::from(task_id.as_str()), Phase::Downloading);
                 let file = client
@@ -162,7 +167,7 @@ impl TaskCommand {
                 Ok(())
             }
             TaskCommand::Credits => {
-                let (client, _sandbox) = flow::connect(global).await?;
+                let (client, _sandbox) = global.connect().await?;
                 let credits = client.credits().await?;
                 out.result(json!({"credits": credits}), format!("credits: {credits}"));
                 Ok(())
@@ -200,7 +205,7 @@ pub async fn submit(
     if !args.no_wait {
         flow::check_target(args.save.output.as_deref(), args.save.overwrite)?;
     }
-    let (client, _sandbox) = flow::connect(global).await?;
+    let (client, _sandbox) = global.connect().await?;
     let task = client
         .submit(request)
         .on_sending(|| session.phase(Phase::Creating))

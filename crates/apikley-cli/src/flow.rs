@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use apikley::{Client, ClientBuilder, CompletedTask, Error, Task, TaskId, TaskRecord, WaitOptions};
+use apikley::{
+    Client, ClientBuilder, CompletedTask, Error, PollSchedule, Task, TaskId, TaskRecord,
+    WaitOptions,
+};
 use serde_json::{Value, json};
 
-use crate::commands::Global;
 use crate::failure::Failure;
 use crate::output::Output;
 use crate::session::{Phase, Session};
@@ -22,12 +24,13 @@ pub type Sandbox = Option<apikley_sandbox::Sandbox>;
 #[cfg(not(feature = "sandbox"))]
 pub type Sandbox = ();
 
-/// A client for the service configured in the environment, or, with `--sandbox`, for a
-/// built-in sandbox with a fast clock (no key, no network); its waits poll on the schedule
-/// the flags ask for.
-pub async fn connect(global: &Global) -> Result<(Client, Sandbox), Failure> {
-    let sandbox = global.sandbox();
-    let configure = |builder: ClientBuilder| match global.schedule() {
+/// A client for the service configured in the environment, or, with `sandbox`, for a built-in
+/// sandbox with a fast clock (no key, no network); its waits poll on `schedule` when given.
+pub async fn connect(
+    sandbox: bool,
+    schedule: Option<PollSchedule>,
+) -> Result<(Client, Sandbox), Failure> {
+    let configure = |builder: ClientBuilder| match schedule {
         Some(schedule) => builder.wait_options(WaitOptions::default().with_schedule(schedule)),
         None => builder,
     };
