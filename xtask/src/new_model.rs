@@ -121,11 +121,13 @@ pub fn run(root: &Path, spec: &Path, out: &mut dyn Write) -> Result<Outcome, Err
     };
 
     // What gets written, decided and tried before anything is.
-    let patches: Vec<(String, String)> = MARKET_PATCHES
+    let mut patches: Vec<(String, String)> = MARKET_PATCHES
         .iter()
         .filter(|(_, template)| applies(template, &document))
         .map(|(name, template)| ((*name).to_owned(), (*template).to_owned()))
         .collect();
+    let output = output_patch(&document, &model).map_err(&refuse)?;
+    patches.push(output.patch);
     trial(&file_name, &normalized, &patches).map_err(refuse)?;
 
     files.write(&openapi.join(&file_name), &normalized)?;
@@ -152,6 +154,13 @@ pub fn run(root: &Path, spec: &Path, out: &mut dyn Write) -> Result<Outcome, Err
         &format!("{krate}.workspace = true"),
         "-raw.workspace = true",
     )?;
+    say(
+        files.out,
+        &format!(
+            "output: {} ({}); declared in openapi/patches/{stem}/{OUTPUT_PATCH}: change it there if that is wrong",
+            output.kind, output.reason
+        ),
+    );
     let options = regen::Options::default();
     regen::run(root, &options, files.out)?;
     say(
@@ -171,6 +180,43 @@ pub fn run(root: &Path, spec: &Path, out: &mut dyn Write) -> Result<Outcome, Err
          then `cargo build --workspace && cargo test --workspace`.",
     );
     Ok(outcome)
+}
+
+/// The patch that declares what the model produces.
+const OUTPUT_PATCH: &str = "04-output-kind.json";
+
+/// What the model produces, as derived from the whole document, and the reviewed patch that
+/// declares it (`x-apikley-output` on the `createTask` operation).
+struct Output {
+    kind: apikley::OutputKind,
+    reason: String,
+    patch: (String, String),
+}
+
+fn output_patch(document: &Value, model: &MarketModel) -> Result<Output, String> {
+    let spec = apikley::ModelSpec::from_document(document).map_err(|e| e.to_string())?;
+    let derived = spec.derived_kind();
+    let pointer = format!(
+        "/paths/{}/post/{}",
+        model.path.replace('~', "~0").replace('/', "~1"),
+        apikley::OUTPUT_EXTENSION
+    );
+    let reason = format!(
+        "What the model produces, derived by `cargo xtask new-model` from the whole document: {}. \
+         Result files are named, the sandbox serves results and `apikley describe` tells it from \
+         this declaration; if it is wrong, change the value (video, image, audio or other).",
+        derived.reason
+    );
+    let text = serde_json::to_string_pretty(&serde_json::json!({
+        "reason": reason,
+        "patch": [{"op": "add", "path": pointer, "value": derived.kind.as_str()}],
+    }))
+    .map_err(|e| e.to_string())?;
+    Ok(Output {
+        kind: derived.kind,
+        reason: derived.reason.clone(),
+        patch: (OUTPUT_PATCH.to_owned(), format!("{text}\n")),
+    })
 }
 
 /// Whether a patch template applies to the document (its targets are there).

@@ -107,9 +107,10 @@ pub enum TaskCommand {
     Download {
         /// The task id.
         task_id: String,
-        /// Where to save it.
+        /// Where to save it (default: TASK_ID with the extension of what the file turns out to
+        /// be, in the current folder).
         #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
+        output: Option<PathBuf>,
         /// Replace the file if it exists.
         #[arg(long)]
         overwrite: bool,
@@ -136,7 +137,14 @@ impl TaskCommand {
                 let task = client.task(task_id.as_str());
                 let done = flow::wait(&task, out, session).await?;
                 match &save.output {
-                    Some(path) => flow::save(&done, path, save.overwrite, out, session).await,
+                    Some(path) => {
+                        let target = flow::Target {
+                            path: path.clone(),
+                            by_content: false,
+                            overwrite: save.overwrite,
+                        };
+                        flow::save(&done, &target, out, session).await
+                    }
                     None => flow::show_urls(&done, out),
                 }
             }
@@ -151,19 +159,29 @@ impl TaskCommand {
                 output,
                 overwrite,
             } => {
-                flow::check_target(Some(output), *overwrite)?;
+                let target = match output {
+                    Some(path) => flow::Target {
+                        path: path.clone(),
+                        by_content: false,
+                        overwrite: *overwrite,
+                    },
+                    None => flow::Target {
+                        path: PathBuf::from(format!("{}.bin", flow::safe_name(task_id))),
+                        by_content: true,
+                        overwrite: *overwrite,
+                    },
+                };
+                flow::check_target(Some(&target.path), *overwrite)?;
                 let (client, _sandbox) = global.connect().await?;
-                session.output(output, *overwrite);
+                session.output(&target.path, *overwrite);
                 session.task(&TaskId::from(task_id.as_str()), Phase::Downloading);
                 let file = client
-                    .download_task(task_id.as_str(), output)
+                    .download_task(task_id.as_str(), &target.path)
                     .overwrite(*overwrite)
+                    .name_by_content(target.by_content)
                     .on_progress(|p| out.download(p))
                     .await?;
-                out.result(
-                    json!({"task_id": task_id, "file": file.path, "bytes": file.bytes}),
-                    format!("saved {} ({} bytes)", file.path.display(), file.bytes),
-                );
+                flow::saved(&file, task_id, None, out);
                 Ok(())
             }
             TaskCommand::Credits => {
@@ -193,11 +211,11 @@ pub struct SubmitArgs {
 /// Submits `request` once everything that can be checked is (the request was, by its
 /// builder; here, where the result will go), then follows the task: its id, and with
 /// `--no-wait` the command that resumes, or a wait with progress and the result saved where
-/// `args` says (`default_file` names it otherwise).
+/// `args` says, or as `<prefix>-<task id>.<extension>` with the extension its content shows.
 pub async fn submit(
     request: Request,
     args: &SubmitArgs,
-    default_file: impl FnOnce(&TaskId) -> PathBuf,
+    prefix: &str,
     global: &Global,
     out: &mut Output,
     session: &Session,
@@ -205,6 +223,7 @@ pub async fn submit(
     if !args.no_wait {
         flow::check_target(args.save.output.as_deref(), args.save.overwrite)?;
     }
+    let extension = flow::guessed_extension(&request);
     let (client, _sandbox) = global.connect().await?;
     let task = client
         .submit(request)
@@ -222,10 +241,21 @@ pub async fn submit(
         return Ok(());
     }
     let save = &args.save;
-    let path = save.output.clone().unwrap_or_else(|| default_file(id));
-    session.output(&path, save.overwrite);
+    let target = match &save.output {
+        Some(path) => flow::Target {
+            path: path.clone(),
+            by_content: false,
+            overwrite: save.overwrite,
+        },
+        None => flow::Target {
+            path: flow::default_file(prefix, id, extension),
+            by_content: true,
+            overwrite: save.overwrite,
+        },
+    };
+    session.output(&target.path, save.overwrite);
     let done = flow::wait(&task, out, session).await?;
-    flow::save(&done, &path, save.overwrite, out, session).await
+    flow::save(&done, &target, out, session).await
 }
 
 /// Runs a command's `main` on a multi-threaded tokio runtime, or says why none could start.

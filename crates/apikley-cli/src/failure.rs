@@ -19,7 +19,8 @@ pub mod exit {
     pub const TASK_FAILED: u8 = 4;
     /// The wait's deadline passed; the task may still finish.
     pub const TIMED_OUT: u8 = 5;
-    /// The task succeeded, but its video could not be saved (a file in the way, a full disk).
+    /// The task succeeded, but its result could not be saved (a file in the way, a full disk,
+    /// a link that served a page instead of the file).
     pub const NOT_SAVED: u8 = 6;
     /// Ctrl-C.
     pub const INTERRUPTED: u8 = 130;
@@ -96,6 +97,8 @@ pub fn report(failure: Failure, out: &mut Output, session: &Session) -> ExitCode
                 Error::OutcomeUnknown { .. } => (exit::API_ERROR, "outcome_unknown"),
                 Error::Transport { .. } => (exit::API_ERROR, "transport"),
                 Error::Download { .. } => (exit::API_ERROR, "download"),
+                // The link served a page, an error or nothing: the task's result is not saved.
+                Error::NotAResult { .. } => (exit::NOT_SAVED, "not_a_result"),
                 _ => (exit::API_ERROR, "api"),
             };
             match &error {

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use apikley::{
-    Client, ClientBuilder, CompletedTask, Error, PollSchedule, Task, TaskId, TaskRecord,
-    WaitOptions,
+    Client, ClientBuilder, CompletedTask, Content, DownloadedFile, Error, MediaType, OutputKind,
+    PollSchedule, Request, Task, TaskId, TaskRecord, WaitOptions,
 };
 use serde_json::{Value, json};
 
@@ -104,12 +104,21 @@ pub async fn wait(
     done
 }
 
-/// `<prefix>-<task id>.mp4` in the current folder, with anything but letters, digits, `-` and
-/// `_` in the id replaced: the id comes from the server.
-pub fn default_file(prefix: &str, id: &TaskId) -> PathBuf {
-    let safe: String = id
-        .as_str()
-        .chars()
+/// `<prefix>-<task id>.<extension>` in the current folder, made a safe name (see
+/// [`safe_name`]; a prefix, a model id, may keep its dots).
+pub fn default_file(prefix: &str, id: &TaskId, extension: &str) -> PathBuf {
+    let prefix: String = prefix
+        .split('.')
+        .map(safe_name)
+        .collect::<Vec<_>>()
+        .join(".");
+    PathBuf::from(format!("{prefix}-{}.{extension}", safe_name(id.as_str())))
+}
+
+/// Text made a file name: anything but letters, digits, `-` and `_` replaced by `_` (a task id
+/// comes from the server).
+pub fn safe_name(text: &str) -> String {
+    text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -117,37 +126,81 @@ pub fn default_file(prefix: &str, id: &TaskId) -> PathBuf {
                 '_'
             }
         })
-        .collect();
-    PathBuf::from(format!("{prefix}-{safe}.mp4"))
+        .collect()
 }
 
-/// Saves the task's video and reports it.
+/// The extension of a default file name before the content is seen: the format the request
+/// asks for, else `bin`.
+pub fn guessed_extension(request: &Request) -> &'static str {
+    request
+        .output_media_type()
+        .map_or("bin", MediaType::extension)
+}
+
+/// Where a result goes: the file the user named (kept as named), or a default name whose
+/// extension the content decides.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The path (for a default name, with the extension guessed so far).
+    pub path: PathBuf,
+    /// Whether the content names the extension.
+    pub by_content: bool,
+    /// Whether an existing file may be replaced.
+    pub overwrite: bool,
+}
+
+/// Saves the task's result and reports it.
 pub async fn save(
     done: &CompletedTask,
-    path: &Path,
-    overwrite: bool,
+    target: &Target,
     out: &mut Output,
     session: &Session,
 ) -> Result<(), Failure> {
-    session.output(path, overwrite);
+    session.output(&target.path, target.overwrite);
     session.phase(Phase::Downloading);
     let file = done
-        .download(path)
-        .overwrite(overwrite)
+        .download(&target.path)
+        .overwrite(target.overwrite)
+        .name_by_content(target.by_content)
         .on_progress(|p| out.download(p))
         .await?;
-    let urls: Vec<&str> = done.urls().iter().map(|u| u.as_str()).collect();
-    out.result(
-        json!({
-            "task_id": done.id(),
-            "state": "success",
-            "urls": urls,
-            "file": file.path,
-            "bytes": file.bytes,
-        }),
-        format!("saved {} ({} bytes)", file.path.display(), file.bytes),
-    );
+    saved(&file, done.id().as_str(), Some(done), out);
     Ok(())
+}
+
+/// Reports a saved file: where, how large, what it is (and a warning when its name says
+/// otherwise).
+pub fn saved(file: &DownloadedFile, task_id: &str, done: Option<&CompletedTask>, out: &mut Output) {
+    let warning = file.misnamed();
+    if let Some(warning) = &warning {
+        out.line(format!("warning: {warning}"));
+    }
+    let (media_type, kind) = match file.content {
+        Content::Media(kind) => (Some(kind.mime()), kind.medium().to_string()),
+        _ => (None, OutputKind::Other.to_string()),
+    };
+    let mut json = json!({
+        "task_id": task_id,
+        "file": file.path,
+        "bytes": file.bytes,
+        "media_type": media_type,
+        "kind": kind,
+        "warning": warning,
+    });
+    if let Some(done) = done {
+        let urls: Vec<&str> = done.urls().iter().map(|u| u.as_str()).collect();
+        json["state"] = json!(done.record().state.as_str());
+        json["urls"] = json!(urls);
+    }
+    out.result(
+        json,
+        format!(
+            "saved {} ({} bytes, {})",
+            file.path.display(),
+            file.bytes,
+            file.content
+        ),
+    );
 }
 
 /// The result URLs of a finished task, or the error that says why there are none.

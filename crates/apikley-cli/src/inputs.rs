@@ -154,6 +154,7 @@ pub fn describe(spec: &ModelSpec) -> String {
     if let Some(summary) = spec.summary() {
         out.push_str(&format!("{summary}\n"));
     }
+    out.push_str(&format!("produces: {}\n", produces(spec)));
     out.push_str(
         "\ninputs (key=value; repeat the key for each item of a list; key:=JSON for any JSON):\n",
     );
@@ -171,6 +172,18 @@ pub fn describe(spec: &ModelSpec) -> String {
         }
     }
     out
+}
+
+/// What the model produces, and where that comes from: `video (declared by its spec)`, or
+/// `image (read from the spec: …)`.
+fn produces(spec: &ModelSpec) -> String {
+    match spec.declared_kind() {
+        Some(kind) => format!("{kind} (declared by its spec)"),
+        None => {
+            let derived = spec.derived_kind();
+            format!("{} (read from the spec: {})", derived.kind, derived.reason)
+        }
+    }
 }
 
 /// What the spec says of input `name`, in a line: required, allowed values, default, bounds,
@@ -230,6 +243,8 @@ pub fn describe_json(spec: &ModelSpec) -> Value {
     serde_json::json!({
         "model": spec.id(),
         "summary": spec.summary(),
+        "produces": spec.kind().as_str(),
+        "produces_declared": spec.declared_kind().is_some(),
         "endpoint": format!("{} {}", spec.endpoint().method(), spec.endpoint().path()),
         "inputs": inputs,
     })

@@ -1,10 +1,9 @@
 //! `apikley`: run any Apikley Market model from a terminal.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use apikley::{ModelSpec, OutputKind, TaskId};
+use apikley::ModelSpec;
 use apikley_cli::commands::{self, Global, SubmitArgs, TaskCommand};
 use apikley_cli::failure::{self, Failure};
 use apikley_cli::output::Output;
@@ -36,7 +35,7 @@ enum Command {
     #[command(flatten)]
     Api(ApiCommand),
     /// Run a jobs file (one JSON object per line: {"key", "model", "input"}) as a batch that
-    /// survives a crash: every line checked first, results saved as OUT_DIR/KEY.mp4, every
+    /// survives a crash: every line checked first, results saved as OUT_DIR/KEY.EXT (named by their content), every
     /// step journaled in OUT_DIR; running it again goes on where it stopped, never paying twice.
     Batch(apikley_cli::batch::BatchArgs),
     /// List the models this build knows.
@@ -174,26 +173,5 @@ async fn run_model(
     let spec = find(&args.model)?;
     let callback_url = args.submit.callback_url.as_deref();
     let request = inputs::request(spec.clone(), &args.inputs, callback_url)?;
-    let default_file = |id: &TaskId| default_file(&spec, id);
-    commands::submit(request, &args.submit, default_file, global, out, session).await
-}
-
-/// `<model>-<task id>.<mp4|png>` in the current folder.
-fn default_file(spec: &ModelSpec, id: &TaskId) -> PathBuf {
-    let model: String = spec
-        .id()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let path = flow::default_file(&model, id);
-    match spec.kind() {
-        OutputKind::Image => path.with_extension("png"),
-        _ => path,
-    }
+    commands::submit(request, &args.submit, spec.id(), global, out, session).await
 }

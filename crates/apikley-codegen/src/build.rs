@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use crate::{Error, RawCrate};
 
 /// The whole `build.rs` of a raw crate: generates the code of every spec the crate's manifest
-/// declares into `OUT_DIR/<spec file stem>.rs`, for the crate to `include!`.
+/// declares into `OUT_DIR/<spec file stem>.rs`, for the crate to `include!`, and writes the
+/// patched document beside it (`OUT_DIR/<spec file name>`), which the code embeds as `SPEC`.
 ///
 /// ```text
 /// // build.rs
@@ -34,6 +35,10 @@ fn run() -> Result<(), Error> {
     for spec in krate.package_specs() {
         let path = out.join(spec.output_file());
         std::fs::write(&path, spec.generate()?).map_err(Error::io(path))?;
+        // The generated `SPEC`: the document as the generator read it, patches applied.
+        let path = out.join(spec.patched_file());
+        let patched = serde_json::to_string_pretty(&spec.patched()?).map_err(Error::json(&path))?;
+        std::fs::write(&path, patched).map_err(Error::io(path))?;
     }
     Ok(())
 }

@@ -58,18 +58,20 @@ pub fn market_model(document: &Value) -> Option<MarketModel> {
         })
 }
 
-/// `SPEC`, the vendored document (read from the crate's package copy at compile time), and for
-/// a model document its `Model`.
+/// `SPEC`, the document with its reviewed patches applied (written to `OUT_DIR` by the build
+/// script), and for a model document its `Model`.
 pub(crate) fn items(
     vendored: &Value,
     source: &str,
     file: &syn::File,
 ) -> Result<TokenStream, String> {
-    let path = format!("/openapi/{source}");
+    let name = source.rsplit('/').next().unwrap_or(source);
+    let path = format!("/{name}");
     let spec = quote! {
-        /// The document as vendored (`openapi/` in this crate), for code that reads the spec
-        /// itself: validation, descriptions, defaults.
-        pub const SPEC: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), #path));
+        /// The document as the generator read it: `openapi/` in this crate with its reviewed
+        /// patches applied (such as the model's declared output, `x-apikley-output`), for code
+        /// that reads the spec itself: validation, descriptions, defaults.
+        pub const SPEC: &str = include_str!(concat!(env!("OUT_DIR"), #path));
     };
     let Some(model) = market_model(vendored) else {
         return Ok(spec);

@@ -67,6 +67,13 @@ impl Spec {
         Ok(files)
     }
 
+    /// The file the patched document is written to in `OUT_DIR` (the generated `SPEC`), e.g.
+    /// `get-task-detail.json`.
+    pub fn patched_file(&self) -> String {
+        let file = self.name.rsplit('/').next().unwrap_or(&self.name);
+        file.to_owned()
+    }
+
     /// The patches, in the order they apply.
     pub fn patches(&self) -> Result<Vec<Patch>, Error> {
         self.patch_files()?.iter().map(|p| Patch::load(p)).collect()
@@ -131,6 +138,7 @@ mod tests {
     fn names_derive_from_the_spec_path() {
         let spec = Spec::new("/x/openapi", "common/get-task-detail.json");
         assert_eq!(spec.output_file(), "get-task-detail.rs");
+        assert_eq!(spec.patched_file(), "get-task-detail.json");
         assert_eq!(
             spec.patch_dir(),
             Path::new("/x/openapi/patches/common/get-task-detail")

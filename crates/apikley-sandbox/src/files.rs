@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use apikley::OutputKind;
+use apikley::MediaType;
 use apikley::raw::file_upload::types as raw;
 use axum::Json;
 use axum::extract::{Multipart, Path, State as Shared};
@@ -29,11 +29,23 @@ pub const SAMPLE_VIDEO: &[u8] = include_bytes!("../fixtures/sample.mp4");
 /// The image every successful task of an image model produces: a 64×36 PNG.
 pub const SAMPLE_IMAGE: &[u8] = include_bytes!("../fixtures/sample.png");
 
-/// The file a model of this kind produces, and its MIME type.
-fn sample(kind: OutputKind) -> (&'static [u8], &'static str) {
-    match kind {
-        OutputKind::Image => (SAMPLE_IMAGE, "image/png"),
-        _ => (SAMPLE_VIDEO, "video/mp4"),
+/// The same image as a JPEG, for requests that ask for one (`output_format: jpg`).
+pub const SAMPLE_JPEG: &[u8] = include_bytes!("../fixtures/sample.jpg");
+
+/// The same image as a WebP.
+pub const SAMPLE_WEBP: &[u8] = include_bytes!("../fixtures/sample.webp");
+
+/// The sound every successful task of an audio model produces: 1 s of a 440 Hz tone, WAV.
+pub const SAMPLE_AUDIO: &[u8] = include_bytes!("../fixtures/sample.wav");
+
+/// The sample nearest to a format (same medium), and the format it really is.
+pub(crate) fn sample(wanted: MediaType) -> (&'static [u8], MediaType) {
+    match (wanted, wanted.medium()) {
+        (MediaType::Jpeg, _) => (SAMPLE_JPEG, MediaType::Jpeg),
+        (MediaType::Webp, _) => (SAMPLE_WEBP, MediaType::Webp),
+        (_, apikley::Medium::Image) => (SAMPLE_IMAGE, MediaType::Png),
+        (_, apikley::Medium::Audio) => (SAMPLE_AUDIO, MediaType::Wav),
+        _ => (SAMPLE_VIDEO, MediaType::Mp4),
     }
 }
 
@@ -278,15 +290,21 @@ pub(crate) async fn serve(
         .strip_prefix("results/")
         .and_then(|name| name.rsplit_once('.'))
         .and_then(|(task_id, _)| state.task(task_id));
+    let faults = state.faults();
     let file = match result {
         Some(task) => (task.stage_after(state.now().saturating_sub(task.created))
             == Stage::Success)
-            .then(|| {
-                let (bytes, mime) = sample(task.kind);
-                StoredFile {
-                    bytes: bytes.to_vec(),
-                    mime: mime.into(),
-                }
+            .then(|| match faults.result_body {
+                // What a broken link serves: a page, an error, nothing; with a status and a
+                // type that claim a video.
+                Some(body) => StoredFile {
+                    bytes: body.bytes().to_vec(),
+                    mime: task.media.mime().into(),
+                },
+                None => StoredFile {
+                    bytes: sample(task.media).0.to_vec(),
+                    mime: task.media.mime().into(),
+                },
             }),
         None => state.file(&path),
     };

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use files::{SAMPLE_IMAGE, SAMPLE_VIDEO};
+pub use files::{SAMPLE_AUDIO, SAMPLE_IMAGE, SAMPLE_JPEG, SAMPLE_VIDEO, SAMPLE_WEBP};
 pub use models::SandboxModel;
 use state::State;
 
@@ -81,6 +81,38 @@ pub struct Faults {
     pub status_fault_rate: f64,
     /// How errors are delivered.
     pub error_shape: ErrorShape,
+    /// Serve this instead of every result file, with status 200 and the result's media type.
+    pub result_body: Option<ResultBody>,
+    /// Answer status queries with a record that names another task.
+    pub records_of_other_tasks: bool,
+    /// End successful tasks in this state instead of `success` (one the docs do not list,
+    /// such as `succeeded`), with their completion time and result URLs as usual.
+    pub finished_state: Option<String>,
+}
+
+/// What a broken result link serves instead of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResultBody {
+    /// A "link expired" page.
+    Html,
+    /// A JSON error.
+    Json,
+    /// Nothing.
+    Empty,
+}
+
+impl ResultBody {
+    /// The body served.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            ResultBody::Html => {
+                b"<!DOCTYPE html>\n<html><head><title>Link expired</title></head><body><h1>This link has expired</h1></body></html>\n"
+            }
+            ResultBody::Json => br#"{"code": 404, "msg": "file not found or expired"}"#,
+            ResultBody::Empty => b"",
+        }
+    }
 }
 
 impl Faults {
@@ -149,6 +181,27 @@ impl Faults {
     #[must_use]
     pub fn with_error_shape(mut self, shape: ErrorShape) -> Self {
         self.error_shape = shape;
+        self
+    }
+
+    /// Every result link serving `body` instead of the file (`None`: the file).
+    #[must_use]
+    pub fn with_result_body(mut self, body: Option<ResultBody>) -> Self {
+        self.result_body = body;
+        self
+    }
+
+    /// Status queries answered with another task's record.
+    #[must_use]
+    pub fn with_records_of_other_tasks(mut self, other: bool) -> Self {
+        self.records_of_other_tasks = other;
+        self
+    }
+
+    /// Successful tasks ending in state `name` instead of `success`.
+    #[must_use]
+    pub fn with_finished_state(mut self, name: impl Into<String>) -> Self {
+        self.finished_state = Some(name.into());
         self
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apikley::{ModelSpec, OutputKind};
+use apikley::{MediaType, ModelSpec};
 use serde_json::Value;
 
 /// What a valid body costs and how long its task takes.
@@ -43,9 +43,11 @@ impl SandboxModel {
         self.spec.id()
     }
 
-    /// What its tasks produce.
-    pub(crate) fn kind(&self) -> OutputKind {
-        self.spec.kind()
+    /// The file a task of this body produces: the format the request asks for (its
+    /// `output_format`, else the model's usual one), as near as the sandbox's samples go.
+    pub(crate) fn output(&self, body: &Value) -> MediaType {
+        let input = body.get("input").unwrap_or(&Value::Null);
+        crate::files::sample(self.spec.output_media_type(input).unwrap_or(MediaType::Mp4)).1
     }
 
     /// Checks a body; charges one credit per 5 seconds of generation (rounded up to a half).
@@ -68,13 +70,5 @@ impl SandboxModel {
             generation,
             credits,
         })
-    }
-}
-
-/// The extension of a result file of this kind.
-pub(crate) fn extension(kind: OutputKind) -> &'static str {
-    match kind {
-        OutputKind::Image => "png",
-        _ => "mp4",
     }
 }

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::models::SandboxModel;
 use crate::{Faults, Stats, TaskFailure};
-use apikley::OutputKind;
+use apikley::MediaType;
 
 pub(crate) struct Settings {
     pub(crate) url: String,
@@ -35,7 +35,7 @@ pub(crate) struct TaskEntry {
     pub(crate) stages: [Duration; 3],
     pub(crate) failure: Option<TaskFailure>,
     /// What it produces.
-    pub(crate) kind: OutputKind,
+    pub(crate) media: MediaType,
     pub(crate) credits: f64,
     pub(crate) callback: Option<String>,
 }
@@ -272,7 +272,10 @@ impl State {
         let mut record = json!({
             "taskId": task.id,
             "model": task.model,
-            "state": stage.as_str(),
+            "state": match (stage, &self.faults().finished_state) {
+                (Stage::Success, Some(name)) => name.as_str(),
+                _ => stage.as_str(),
+            },
             "param": task.param,
             "resultJson": "",
             "failCode": "",
@@ -292,7 +295,7 @@ impl State {
                     "{}/files/results/{}.{}",
                     self.url,
                     task.id,
-                    crate::models::extension(task.kind)
+                    task.media.extension()
                 );
                 record["resultJson"] = json!({"resultUrls": [url]}).to_string().into();
             }

@@ -214,14 +214,18 @@ impl Client {
             let record = poll::query(&transport, &task, None, None).await?;
             let first = record.result.as_ref().and_then(|r| r.urls.first()).cloned();
             match (&record.state, first) {
-                (TaskState::Success, Some(url)) => Ok(url),
+                (_, Some(url)) if record.finished_with_files() => {
+                    if record.state != TaskState::Success {
+                        tracing::warn!(task_id = %record.id, state = %record.state, "the task ended in a state this SDK does not know, naming result files: downloading them");
+                    }
+                    Ok(url)
+                }
                 (TaskState::Success, None) => Err(wait::unusable_result(&record)),
                 (TaskState::Fail, _) => Err(Error::TaskFailed {
                     task_id: record.id,
                     fail_code: record.fail_code,
                     fail_message: record.fail_message,
                 }),
-                (TaskState::Unknown(_), Some(url)) if record.has_ended() => Ok(url),
                 (state, _) => Err(Error::Download {
                     url: transport.base_url().to_string(),
                     task_id: Some(record.id.clone()),

@@ -13,6 +13,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use url::Url;
 
 use crate::error::Error;
+use crate::files::{Content, MediaType, NotMedia, SNIFF_LEN};
 use crate::record::TaskId;
 use crate::retry::{Class, Classified, RetryPolicy, retrying};
 use crate::transport::Transport;
@@ -42,18 +43,37 @@ impl fmt::Display for DownloadProgress {
     }
 }
 
-/// A finished download.
+/// A finished download: a file whose content was checked to be a result (see [`Content`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DownloadedFile {
     /// Where the file is.
     pub path: PathBuf,
+    /// What it is, by its content.
+    pub content: Content,
     /// Its size in bytes, as written and synced to disk.
     pub bytes: u64,
     /// How many times an interrupted transfer continued with a `Range` request.
     pub resumed: u32,
     /// How many times it started over (the server ignored `Range`, or the file changed).
     pub restarted: u32,
+}
+
+impl DownloadedFile {
+    /// A warning when the file's extension names another format than its content (a
+    /// `clip.png` that holds an MP4 video): the file is kept as named.
+    pub fn misnamed(&self) -> Option<String> {
+        let kind = self.content.media_type()?;
+        let extension = self.path.extension()?.to_str()?;
+        let named = MediaType::from_extension(extension)?;
+        (!kind.has_extension(extension)).then(|| {
+            format!(
+                "{} holds {}, but its extension says {named}: kept as named",
+                self.path.display(),
+                self.content
+            )
+        })
+    }
 }
 
 type ProgressFn<'a> = Box<dyn FnMut(&DownloadProgress) + Send + 'a>;
@@ -82,6 +102,7 @@ pub struct Download<'a> {
     path: PathBuf,
     task_id: Option<TaskId>,
     overwrite: bool,
+    name_by_content: bool,
     retry: RetryPolicy,
     progress: Option<ProgressFn<'a>>,
 }
@@ -111,6 +132,7 @@ impl Download<'static> {
             path,
             task_id,
             overwrite: false,
+            name_by_content: false,
             retry,
             progress: None,
         }
@@ -149,6 +171,15 @@ impl<'a> Download<'a> {
         self
     }
 
+    /// Lets the content name the file (default: the path is kept as given, with a warning
+    /// when its extension contradicts the content): the path's extension is replaced by the
+    /// one of the format the content turns out to be, else by the URL's, else kept. The file
+    /// is saved at [`DownloadedFile::path`].
+    pub fn name_by_content(mut self, by_content: bool) -> Self {
+        self.name_by_content = by_content;
+        self
+    }
+
     /// Gives up after this many failed attempts in all (default: the client's
     /// [`RetryPolicy::max_attempts`]). Disk errors are never retried.
     pub fn max_failures(mut self, failures: u32) -> Self {
@@ -171,6 +202,7 @@ impl<'a> Download<'a> {
             path: self.path,
             task_id: self.task_id,
             overwrite: self.overwrite,
+            name_by_content: self.name_by_content,
             retry: self.retry,
             progress: Some(Box::new(progress)),
         }
@@ -183,10 +215,11 @@ impl<'a> Download<'a> {
             path,
             task_id,
             overwrite,
+            name_by_content,
             retry,
             progress,
         } = self;
-        let target = Target {
+        let mut target = Target {
             path,
             overwrite,
             task_id: task_id.clone(),
@@ -213,6 +246,8 @@ impl<'a> Download<'a> {
             received: 0,
             total: None,
             validator: None,
+            head: Vec::with_capacity(SNIFF_LEN),
+            content: None,
             resumed: 0,
             restarted: 0,
             progress,
@@ -230,7 +265,12 @@ impl<'a> Download<'a> {
             },
         )
         .await?;
-        let transfer = state.into_inner();
+        let mut transfer = state.into_inner();
+        // The bytes decide whether this is a result at all, whatever the status said.
+        let content = match transfer.content {
+            Some(content) => content,
+            None => job.judge(&mut transfer)?,
+        };
         // Only bytes the disk confirmed count: a short file is never put in place.
         transfer
             .file
@@ -250,14 +290,38 @@ impl<'a> Download<'a> {
             )));
         }
         drop(transfer.file);
+        if name_by_content {
+            let extension = content
+                .media_type()
+                .map(|kind| kind.extension().to_owned())
+                .or_else(|| url_extension(&job.url));
+            if let Some(extension) = extension {
+                target.path.set_extension(extension);
+            }
+        }
         target.put_in_place(temp)?;
-        Ok(DownloadedFile {
+        let file = DownloadedFile {
             path: target.path,
+            content,
             bytes: on_disk,
             resumed: transfer.resumed,
             restarted: transfer.restarted,
-        })
+        };
+        if let Some(warning) = file.misnamed() {
+            tracing::warn!(task_id = ?job.task_id, "{warning}");
+        }
+        Ok(file)
     }
+}
+
+/// The extension of a URL's file name, when it is a plain one (1 to 5 letters and digits),
+/// in lower case.
+pub(crate) fn url_extension(url: &Url) -> Option<String> {
+    let name = url.path_segments()?.next_back()?;
+    let (_, extension) = name.rsplit_once('.')?;
+    let plain =
+        (1..=5).contains(&extension.len()) && extension.bytes().all(|b| b.is_ascii_alphanumeric());
+    plain.then(|| extension.to_ascii_lowercase())
 }
 
 /// Where the file goes.
@@ -322,7 +386,7 @@ impl Target {
             match temp.persist_noclobber(&self.path) {
                 Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
                     return Err(self.error(
-                        "appeared during the download; pass overwrite(true) to replace it",
+                        "already exists (it may have appeared during the download); pass overwrite(true) to replace it",
                     ));
                 }
                 Err(e) if !self.path.exists() => e.file.persist(&self.path),
@@ -354,6 +418,10 @@ struct Transfer<'a> {
     total: Option<u64>,
     /// Resuming is only safe when the server can tell whether the file is still the same.
     validator: Option<HeaderValue>,
+    /// The body's first bytes (up to [`SNIFF_LEN`]), until its content is judged.
+    head: Vec<u8>,
+    /// What the body is, once judged.
+    content: Option<Content>,
     resumed: u32,
     restarted: u32,
     progress: Option<ProgressFn<'a>>,
@@ -363,6 +431,8 @@ impl Transfer<'_> {
     async fn start_over(&mut self, target: &Target) -> Result<(), Error> {
         self.received = 0;
         self.restarted += 1;
+        self.head.clear();
+        self.content = None;
         self.file.set_len(0).await.map_err(|e| target.error(e))?;
         self.file
             .rewind()
@@ -383,6 +453,10 @@ impl Transfer<'_> {
             .await
             .map_err(|e| target.error(format!("cannot be written ({e})")))?;
         self.received += chunk.len() as u64;
+        if self.content.is_none() && self.head.len() < SNIFF_LEN {
+            let take = chunk.len().min(SNIFF_LEN - self.head.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
         if let Some(progress) = &mut self.progress {
             progress(&DownloadProgress {
                 received: self.received,
@@ -408,6 +482,9 @@ impl Classified for Error {
                 status: Some(status),
                 ..
             } => Class::of_status(*status),
+            // A page instead of the file is a passing fault as often as not (a proxy's page,
+            // maintenance): retried like a 5xx.
+            Error::NotAResult { .. } => Class::Transient,
             _ => Class::Permanent,
         }
     }
@@ -421,6 +498,31 @@ impl Job<'_> {
             task_id: self.task_id.clone(),
             status,
             reason: reason.into(),
+        }
+    }
+
+    /// Judges the body by its first bytes: a result, or the error that says what came instead.
+    fn judge(&self, t: &mut Transfer<'_>) -> Result<Content, Error> {
+        match Content::sniff(&t.head) {
+            Ok(content) => {
+                t.content = Some(content);
+                Ok(content)
+            }
+            Err(found) => {
+                // Whatever comes next time is judged from its start.
+                t.validator = None;
+                Err(self.not_a_result(found, &t.head))
+            }
+        }
+    }
+
+    fn not_a_result(&self, found: NotMedia, head: &[u8]) -> Error {
+        let snippet: String = String::from_utf8_lossy(head).chars().take(200).collect();
+        Error::NotAResult {
+            url: self.url.to_string(),
+            task_id: self.task_id.clone(),
+            found,
+            snippet,
         }
     }
 
@@ -496,7 +598,13 @@ impl Job<'_> {
         }
         loop {
             match self.idle(response.chunk()).await? {
-                Ok(Some(chunk)) => t.write(&chunk, target).await?,
+                Ok(Some(chunk)) => {
+                    t.write(&chunk, target).await?;
+                    // Judged as soon as enough has come: a page is not downloaded to its end.
+                    if t.content.is_none() && t.head.len() >= SNIFF_LEN {
+                        self.judge(t)?;
+                    }
+                }
                 Ok(None) => break,
                 Err(e) => {
                     let of = t.total.map(|n| format!(" of {n}")).unwrap_or_default();
@@ -522,7 +630,10 @@ impl Job<'_> {
                 None,
                 format!("the connection ended after {} of {total} bytes", t.received),
             )),
-            _ => Ok(()),
+            _ => match t.content {
+                Some(_) => Ok(()),
+                None => self.judge(t).map(drop),
+            },
         }
     }
 }
@@ -558,6 +669,21 @@ mod tests {
         assert_eq!(content_range(&headers), Some((500, None)));
         headers.insert(CONTENT_RANGE, "pages 1-2/3".parse().unwrap());
         assert_eq!(content_range(&headers), None);
+    }
+
+    #[test]
+    fn file_names_take_the_urls_extension_when_plain() {
+        let url = |s: &str| Url::parse(s).expect("a URL");
+        assert_eq!(
+            url_extension(&url("https://cdn/x/video.MP4")).as_deref(),
+            Some("mp4")
+        );
+        assert_eq!(
+            url_extension(&url("https://cdn/x/frame.webp?sig=1")).as_deref(),
+            Some("webp")
+        );
+        assert_eq!(url_extension(&url("https://cdn/x/noext")), None);
+        assert_eq!(url_extension(&url("https://cdn/x/a.b c")), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use url::Url;
 
 use crate::config::ConfigError;
+use crate::files::NotMedia;
 use crate::record::{TaskId, TaskState};
 use crate::retry::Class;
 
@@ -181,6 +182,24 @@ pub enum Error {
         reason: String,
     },
 
+    /// A result link answered with something that is not a result: an HTML page, a JSON or
+    /// XML document, plain text or nothing, whatever its status and `Content-Type` said.
+    /// Nothing was saved, and no file was replaced; the link may work later (retryable).
+    #[error(
+        "{}the result at {url} is {found}, not a media file; nothing was saved (it starts: {snippet:?})",
+        task_prefix(.task_id)
+    )]
+    NotAResult {
+        /// The link.
+        url: String,
+        /// The task it belongs to, if known.
+        task_id: Option<TaskId>,
+        /// What came instead.
+        found: NotMedia,
+        /// The start of what came (at most 200 characters).
+        snippet: String,
+    },
+
     /// `createTask` may or may not have created (and charged for) a task, and its id is not
     /// known. It was deliberately not resent.
     #[error(
@@ -217,6 +236,7 @@ impl Error {
             | Error::DeadlineExceeded { task_id, .. }
             | Error::Undecodable { task_id, .. }
             | Error::Download { task_id, .. }
+            | Error::NotAResult { task_id, .. }
             | Error::File { task_id, .. } => task_id.as_ref(),
             Error::TaskFailed { task_id, .. }
             | Error::TaskEndedUnrecognized { task_id, .. }
@@ -244,6 +264,7 @@ impl Error {
             Error::Transport { .. }
             | Error::DeadlineExceeded { .. }
             | Error::WaitTimedOut { .. }
+            | Error::NotAResult { .. }
             | Error::Cancelled { .. } => true,
             Error::Download { status, .. } => {
                 status.is_none_or(|s| Class::of_status(s).may_resend(true))

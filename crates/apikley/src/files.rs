@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// A file format, told from the file's first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MediaType {
     /// JPEG image.
     Jpeg,
@@ -20,10 +21,66 @@ pub enum MediaType {
     Bmp,
     /// MP4 (ISO base media) video.
     Mp4,
+    /// QuickTime (MOV) video.
+    Mov,
+    /// WebM video.
+    Webm,
+    /// MP3 audio.
+    Mp3,
+    /// WAV audio.
+    Wav,
+    /// AAC audio (ADTS stream).
+    Aac,
+    /// M4A audio (AAC in an ISO base media file).
+    M4a,
+    /// Ogg audio.
+    Ogg,
+    /// FLAC audio.
+    Flac,
+}
+
+/// Every format told apart here.
+const ALL: [MediaType; 14] = [
+    MediaType::Jpeg,
+    MediaType::Png,
+    MediaType::Webp,
+    MediaType::Gif,
+    MediaType::Bmp,
+    MediaType::Mp4,
+    MediaType::Mov,
+    MediaType::Webm,
+    MediaType::Mp3,
+    MediaType::Wav,
+    MediaType::Aac,
+    MediaType::M4a,
+    MediaType::Ogg,
+    MediaType::Flac,
+];
+
+/// What kind of medium a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Medium {
+    /// A still image.
+    Image,
+    /// A video.
+    Video,
+    /// Sound.
+    Audio,
+}
+
+impl fmt::Display for Medium {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Medium::Image => "image",
+            Medium::Video => "video",
+            Medium::Audio => "audio",
+        })
+    }
 }
 
 impl MediaType {
-    /// The format of a file starting with `head` (its first 16 bytes suffice), if known.
+    /// The format of a file starting with `head` (its first 64 bytes suffice), if known.
     pub fn sniff(head: &[u8]) -> Option<Self> {
         match head {
             [0xFF, 0xD8, 0xFF, ..] => Some(MediaType::Jpeg),
@@ -43,30 +100,67 @@ impl MediaType {
                 b'P',
                 ..,
             ] => Some(MediaType::Webp),
+            [
+                b'R',
+                b'I',
+                b'F',
+                b'F',
+                _,
+                _,
+                _,
+                _,
+                b'W',
+                b'A',
+                b'V',
+                b'E',
+                ..,
+            ] => Some(MediaType::Wav),
             [b'G', b'I', b'F', b'8', b'7' | b'9', b'a', ..] => Some(MediaType::Gif),
-            [b'B', b'M', ..] => Some(MediaType::Bmp),
-            [_, _, _, _, b'f', b't', b'y', b'p', ..] => Some(MediaType::Mp4),
+            [b'B', b'M', _, _, _, _, 0, 0, 0, 0, ..] => Some(MediaType::Bmp),
+            [_, _, _, _, b'f', b't', b'y', b'p', brand @ ..] => Some(match brand {
+                [b'q', b't', b' ', b' ', ..] => MediaType::Mov,
+                [b'M', b'4', b'A' | b'B', ..] => MediaType::M4a,
+                _ => MediaType::Mp4,
+            }),
+            // QuickTime files that start with another atom.
+            [_, _, _, _, b'm', b'o', b'o', b'v' | b'd', ..]
+            | [_, _, _, _, b'w', b'i', b'd', b'e', ..] => Some(MediaType::Mov),
+            // EBML; WebM names its doc type near the start.
+            [0x1A, 0x45, 0xDF, 0xA3, rest @ ..] => rest
+                .windows(4)
+                .any(|w| w == b"webm")
+                .then_some(MediaType::Webm),
+            [b'I', b'D', b'3', ..] => Some(MediaType::Mp3),
+            [b'O', b'g', b'g', b'S', ..] => Some(MediaType::Ogg),
+            [b'f', b'L', b'a', b'C', ..] => Some(MediaType::Flac),
+            // ADTS (AAC): sync word, layer 0.
+            [0xFF, second, ..] if second & 0xF6 == 0xF0 => Some(MediaType::Aac),
+            // An MPEG audio frame: sync word, a layer other than the reserved one.
+            [0xFF, second, ..] if second & 0xE0 == 0xE0 && second & 0x06 != 0 => {
+                Some(MediaType::Mp3)
+            }
             _ => None,
         }
     }
 
-    /// The format of a MIME type (`image/png`), if it is one told apart here.
+    /// The format of a MIME type (`image/png`, `audio/mpeg`), if it is one told apart here.
     pub fn from_mime(mime: &str) -> Option<Self> {
         let mime = mime
             .trim()
-            .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '/');
-        [
-            MediaType::Jpeg,
-            MediaType::Png,
-            MediaType::Webp,
-            MediaType::Gif,
-            MediaType::Bmp,
-            MediaType::Mp4,
-        ]
-        .into_iter()
-        .find(|t| {
-            t.mime().eq_ignore_ascii_case(mime) || (mime == "image/jpg" && *t == MediaType::Jpeg)
-        })
+            .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '/')
+            .to_ascii_lowercase();
+        let alias = match mime.as_str() {
+            "image/jpg" | "image/pjpeg" => Some(MediaType::Jpeg),
+            "audio/mp3" | "audio/mpeg3" => Some(MediaType::Mp3),
+            "audio/x-wav" | "audio/wave" | "audio/vnd.wave" => Some(MediaType::Wav),
+            "audio/x-aac" | "audio/aacp" => Some(MediaType::Aac),
+            "audio/mp4" | "audio/x-m4a" | "audio/m4a" => Some(MediaType::M4a),
+            "audio/x-flac" => Some(MediaType::Flac),
+            "audio/x-ogg" | "application/ogg" => Some(MediaType::Ogg),
+            "image/x-ms-bmp" => Some(MediaType::Bmp),
+            _ => None,
+        };
+        alias.or_else(|| ALL.into_iter().find(|t| t.mime() == mime))
     }
 
     /// The MIME type.
@@ -78,7 +172,54 @@ impl MediaType {
             MediaType::Gif => "image/gif",
             MediaType::Bmp => "image/bmp",
             MediaType::Mp4 => "video/mp4",
+            MediaType::Mov => "video/quicktime",
+            MediaType::Webm => "video/webm",
+            MediaType::Mp3 => "audio/mpeg",
+            MediaType::Wav => "audio/wav",
+            MediaType::Aac => "audio/aac",
+            MediaType::M4a => "audio/mp4",
+            MediaType::Ogg => "audio/ogg",
+            MediaType::Flac => "audio/flac",
         }
+    }
+
+    /// What kind of medium it is.
+    pub fn medium(self) -> Medium {
+        match self {
+            MediaType::Jpeg
+            | MediaType::Png
+            | MediaType::Webp
+            | MediaType::Gif
+            | MediaType::Bmp => Medium::Image,
+            MediaType::Mp4 | MediaType::Mov | MediaType::Webm => Medium::Video,
+            MediaType::Mp3
+            | MediaType::Wav
+            | MediaType::Aac
+            | MediaType::M4a
+            | MediaType::Ogg
+            | MediaType::Flac => Medium::Audio,
+        }
+    }
+
+    /// Every format of a medium told apart here.
+    pub fn of_medium(medium: Medium) -> Vec<MediaType> {
+        ALL.into_iter().filter(|t| t.medium() == medium).collect()
+    }
+
+    /// The usual file extension (without the dot).
+    pub fn extension(self) -> &'static str {
+        self.extensions()[0]
+    }
+
+    /// Whether `extension` (without the dot, any case) names this format.
+    pub fn has_extension(self, extension: &str) -> bool {
+        self.extensions()
+            .contains(&extension.to_ascii_lowercase().as_str())
+    }
+
+    /// The format an extension names (`jpg`, `MP4`), if it is one told apart here.
+    pub fn from_extension(extension: &str) -> Option<Self> {
+        ALL.into_iter().find(|t| t.has_extension(extension))
     }
 
     fn extensions(self) -> &'static [&'static str] {
@@ -88,7 +229,15 @@ impl MediaType {
             MediaType::Webp => &["webp"],
             MediaType::Gif => &["gif"],
             MediaType::Bmp => &["bmp"],
-            MediaType::Mp4 => &["mp4", "m4v", "mov"],
+            MediaType::Mp4 => &["mp4", "m4v"],
+            MediaType::Mov => &["mov", "qt"],
+            MediaType::Webm => &["webm"],
+            MediaType::Mp3 => &["mp3"],
+            MediaType::Wav => &["wav"],
+            MediaType::Aac => &["aac"],
+            MediaType::M4a => &["m4a"],
+            MediaType::Ogg => &["ogg", "oga", "opus"],
+            MediaType::Flac => &["flac"],
         }
     }
 }
@@ -102,8 +251,136 @@ impl fmt::Display for MediaType {
             MediaType::Gif => "GIF",
             MediaType::Bmp => "BMP",
             MediaType::Mp4 => "MP4",
+            MediaType::Mov => "MOV",
+            MediaType::Webm => "WebM",
+            MediaType::Mp3 => "MP3",
+            MediaType::Wav => "WAV",
+            MediaType::Aac => "AAC",
+            MediaType::M4a => "M4A",
+            MediaType::Ogg => "Ogg",
+            MediaType::Flac => "FLAC",
         })
     }
+}
+
+/// How many first bytes of a body [`Content::sniff`] reads.
+pub const SNIFF_LEN: usize = 512;
+
+/// What a downloaded body is, by its first bytes: the one judge of whether it counts as a
+/// result, whatever its status and `Content-Type` said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Content {
+    /// A media file of a format told apart here.
+    Media(MediaType),
+    /// A binary file of another format: kept, named by its URL.
+    Other,
+}
+
+/// Why a body is not a result: what it is instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NotMedia {
+    /// Nothing at all.
+    Empty,
+    /// A web page (an error page, a "link expired" page, a proxy's page).
+    Html,
+    /// A JSON document (an API error).
+    Json,
+    /// An XML document (a storage service's error).
+    Xml,
+    /// Plain text.
+    Text,
+}
+
+impl fmt::Display for NotMedia {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NotMedia::Empty => "an empty body",
+            NotMedia::Html => "an HTML page",
+            NotMedia::Json => "a JSON document",
+            NotMedia::Xml => "an XML document",
+            NotMedia::Text => "plain text",
+        })
+    }
+}
+
+impl Content {
+    /// Judges a body by its first bytes (up to [`SNIFF_LEN`]; fewer only when that is all
+    /// there is). A media format wins; then anything that reads as text (HTML, JSON, XML,
+    /// plain) is refused; any other binary body is [`Content::Other`].
+    pub fn sniff(head: &[u8]) -> Result<Content, NotMedia> {
+        if let Some(kind) = MediaType::sniff(head) {
+            return Ok(Content::Media(kind));
+        }
+        let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+        let start = text.iter().position(|b| !b.is_ascii_whitespace());
+        let Some(start) = start else {
+            return if head.is_empty() || is_text(head) {
+                Err(NotMedia::Empty)
+            } else {
+                Ok(Content::Other)
+            };
+        };
+        let text = &text[start..];
+        let lower: Vec<u8> = text.iter().take(64).map(u8::to_ascii_lowercase).collect();
+        if lower.starts_with(b"<?xml") {
+            // An XHTML page is a page.
+            let page = text.windows(5).any(|w| w.eq_ignore_ascii_case(b"<html"));
+            return Err(if page { NotMedia::Html } else { NotMedia::Xml });
+        }
+        if lower.starts_with(b"<!doctype html")
+            || lower.starts_with(b"<html")
+            || lower.starts_with(b"<head")
+            || lower.starts_with(b"<body")
+            || lower.starts_with(b"<!--")
+        {
+            return Err(NotMedia::Html);
+        }
+        if lower.starts_with(b"<") && is_text(text) {
+            return Err(NotMedia::Xml);
+        }
+        if (lower.starts_with(b"{") || lower.starts_with(b"[")) && is_text(text) {
+            return Err(NotMedia::Json);
+        }
+        if is_text(text) {
+            return Err(NotMedia::Text);
+        }
+        Ok(Content::Other)
+    }
+
+    /// The media type, when it is one.
+    pub fn media_type(self) -> Option<MediaType> {
+        match self {
+            Content::Media(kind) => Some(kind),
+            Content::Other => None,
+        }
+    }
+}
+
+impl fmt::Display for Content {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Content::Media(kind) => write!(f, "{kind} {}", kind.medium()),
+            Content::Other => f.write_str("a file of a format not told apart here"),
+        }
+    }
+}
+
+/// Whether bytes read as text: UTF-8 (a character cut off at the end allowed) without control
+/// characters other than whitespace.
+fn is_text(bytes: &[u8]) -> bool {
+    let valid = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        // Cut off mid-character at the end of the head: the rest is still text.
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return false,
+    };
+    valid
+        .chars()
+        .all(|c| !c.is_control() || c.is_ascii_whitespace())
 }
 
 /// What a model accepts for a file input: which formats (by content) and how large.
@@ -180,7 +457,7 @@ pub(crate) fn inspect(path: &Path) -> Result<(u64, Option<MediaType>), FileProbl
     if !metadata.is_file() {
         return Err(FileProblem::NotAFile);
     }
-    let mut head = [0u8; 16];
+    let mut head = [0u8; 64];
     let read = read_head(&mut file, &mut head).map_err(FileProblem::Unreadable)?;
     Ok((metadata.len(), MediaType::sniff(&head[..read])))
 }

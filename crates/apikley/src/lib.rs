@@ -67,14 +67,19 @@ pub use download::{Download, DownloadProgress, DownloadedFile};
 pub use endpoint::Endpoint;
 pub use envelope::Envelope;
 pub use error::{ApiCode, ApiError, Error, Violation, Violations};
-pub use files::{CheckedFile, FileProblem, FileRules, MediaSource, MediaType};
+pub use files::{
+    CheckedFile, Content, FileProblem, FileRules, MediaSource, MediaType, Medium, NotMedia,
+    SNIFF_LEN,
+};
 pub use model::Model;
 pub use poll::{FASTER_THAN_EXPECTED, PollSchedule, WaitOptions};
 pub use rate_limit::{RateLimit, RateLimits};
 pub use record::{NotARecord, ResultError, TaskId, TaskRecord, TaskResult, TaskState};
 pub use request::Request;
 pub use retry::RetryPolicy;
-pub use spec::{Input, ModelSpec, OutputKind, SpecError};
+pub use spec::{
+    Input, ModelSpec, OUTPUT_EXTENSION, OutputDerivation, OutputKind, SpecError, derive_output,
+};
 pub use task::Task;
 pub use upload::{UPLOAD_RETENTION, UploadOptions, UploadedFile};
 pub use wait::{Clock, CompletedTask, Progress, Waiter};

@@ -36,8 +36,9 @@ pub trait Model: Send + Sync + 'static {
     /// The id sent as `model`, e.g. `bytedance/seedance-1.5-pro`.
     const ID: &'static str;
 
-    /// The model's OpenAPI document as vendored (its raw crate's `SPEC`): the source of its
-    /// endpoint, its rules and its defaults.
+    /// The model's OpenAPI document as its raw crate's generator read it (`SPEC`: vendored, with
+    /// the reviewed patches applied): the source of its endpoint, its rules, its defaults and
+    /// what it produces.
     const SPEC: &'static str;
 
     /// The spec-exact `createTask` body (`model`, `callBackUrl`, `input`), from the model's raw

@@ -461,7 +461,16 @@ pub(crate) async fn query(
             Op::TaskDetail,
             scope,
             |request| request.query(&[(Op::TASK_ID_PARAMETER, id.as_str())]),
-            |answer| TaskRecord::from_value(answer.data).map_err(|e| e.to_string()),
+            |answer| {
+                let record = TaskRecord::from_value(answer.data).map_err(|e| e.to_string())?;
+                // A record about another task (a misbehaving proxy or cache) is a bad answer,
+                // retried like a 5xx: its results must never be taken for this task's.
+                match record.id.as_str() {
+                    "" => Ok(record),
+                    other if other == id.as_str() => Ok(record),
+                    other => Err(format!("the record is about task {other}, not {id}")),
+                }
+            },
         )
         .await?;
     if record.id.as_str().is_empty() {

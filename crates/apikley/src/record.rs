@@ -262,6 +262,15 @@ impl TaskRecord {
             || self.result.as_ref().is_some_and(|r| !r.urls.is_empty())
     }
 
+    /// Whether the record shows a finished task with files to save: `success`, or a state this
+    /// SDK does not know (`succeeded`, `completed`, …) that names result files. One rule for
+    /// waits, downloads and batches: a task is over with nothing to save only when its record
+    /// says failure or names no file.
+    pub fn finished_with_files(&self) -> bool {
+        matches!(self.state, TaskState::Success | TaskState::Unknown(_))
+            && self.result.as_ref().is_some_and(|r| !r.urls.is_empty())
+    }
+
     /// The original `createTask` request (the `param` JSON text), read into `T` — for example
     /// the model's generated request body.
     pub fn request<T: DeserializeOwned>(&self) -> Option<Result<T, serde_json::Error>> {

@@ -161,6 +161,12 @@ impl Request {
         self.spec().map(ModelSpec::id)
     }
 
+    /// The file format the request asks for ([`ModelSpec::output_media_type`]).
+    pub fn output_media_type(&self) -> Option<crate::MediaType> {
+        self.spec()?
+            .media_type_for(self.inputs().get("output_format"))
+    }
+
     /// The inputs as given.
     pub fn inputs(&self) -> &Map<String, Value> {
         &self.input

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::endpoint::Endpoint;
 use crate::error::{Violation, Violations};
-use crate::files::{FileRules, MediaSource, MediaType};
+use crate::files::{FileRules, MediaSource, MediaType, Medium};
 
 /// How deep `$ref`s are followed before a document is refused as recursive.
 const MAX_REF_DEPTH: usize = 32;
@@ -41,16 +41,184 @@ pub enum SpecError {
     RefTooDeep(String),
 }
 
-/// What a model produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a model produces. A spec declares it with `x-apikley-output` on its `createTask`
+/// operation (`cargo xtask new-model` writes that declaration as a reviewed patch); a spec
+/// without one is read by [`derive_output`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum OutputKind {
     /// Videos.
     Video,
     /// Images.
     Image,
-    /// Something else (text, audio, …).
+    /// Sound.
+    Audio,
+    /// Something else (text, 3D, …).
     Other,
+}
+
+/// The operation's extension that declares what a model produces.
+pub const OUTPUT_EXTENSION: &str = "x-apikley-output";
+
+impl OutputKind {
+    /// The kind's name, as `x-apikley-output` states it: `video`, `image`, `audio`, `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputKind::Video => "video",
+            OutputKind::Image => "image",
+            OutputKind::Audio => "audio",
+            OutputKind::Other => "other",
+        }
+    }
+
+    /// The kind a name states (any case), if it is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            OutputKind::Video,
+            OutputKind::Image,
+            OutputKind::Audio,
+            OutputKind::Other,
+        ]
+        .into_iter()
+        .find(|k| k.as_str().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The kind of a medium.
+    pub fn of_medium(medium: Medium) -> Self {
+        match medium {
+            Medium::Video => OutputKind::Video,
+            Medium::Image => OutputKind::Image,
+            Medium::Audio => OutputKind::Audio,
+        }
+    }
+
+    /// The file format a model of this kind produces when a request names none.
+    pub fn default_media_type(self) -> Option<MediaType> {
+        match self {
+            OutputKind::Video => Some(MediaType::Mp4),
+            OutputKind::Image => Some(MediaType::Png),
+            OutputKind::Audio => Some(MediaType::Mp3),
+            OutputKind::Other => None,
+        }
+    }
+}
+
+impl fmt::Display for OutputKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a model produces as read from its whole document, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutputDerivation {
+    /// The kind.
+    pub kind: OutputKind,
+    /// What in the document says so, in words.
+    pub reason: String,
+}
+
+/// Derives what the model of a document (already parsed, `$ref`s resolved in `body`)
+/// produces, from the strongest sign there is: an `output_format` input's values; then the
+/// model id and the operation's words (`text-to-video`, "Generate images"); then inputs only
+/// one kind of model has (`duration`, `fps`, `num_images`); then which medium the summary,
+/// description and title name most. A document with no sign is [`OutputKind::Other`].
+pub fn derive_output(
+    id: &str,
+    operation: &Value,
+    document: &Value,
+    body: &Value,
+) -> OutputDerivation {
+    let found = |kind, reason: String| OutputDerivation { kind, reason };
+    let input = body.pointer("/properties/input/properties");
+    let format_values: Vec<String> = input
+        .and_then(|i| i.get("output_format"))
+        .and_then(|f| f.get("enum").or_else(|| f.pointer("/items/enum")))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    let media: Vec<Medium> = format_values
+        .iter()
+        .filter_map(|v| MediaType::from_extension(v))
+        .map(MediaType::medium)
+        .collect();
+    if let Some(first) = media.first().filter(|m| media.iter().all(|x| x == *m)) {
+        return found(
+            OutputKind::of_medium(*first),
+            format!("input `output_format` takes {}", format_values.join(", ")),
+        );
+    }
+    let text = |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or("").to_owned();
+    let summary = text(operation.get("summary"));
+    let words = [
+        summary.clone(),
+        text(operation.get("description")),
+        text(document.pointer("/info/title")),
+        text(document.pointer("/info/description")),
+    ]
+    .join(" ")
+    .to_lowercase();
+    let named = format!("{id} {} {}", text(operation.get("operationId")), words).to_lowercase();
+    for (phrase, kind) in [
+        ("to-video", OutputKind::Video),
+        ("to video", OutputKind::Video),
+        ("to-image", OutputKind::Image),
+        ("to image", OutputKind::Image),
+        ("to-speech", OutputKind::Audio),
+        ("to speech", OutputKind::Audio),
+        ("to-audio", OutputKind::Audio),
+        ("to audio", OutputKind::Audio),
+        ("to-music", OutputKind::Audio),
+    ] {
+        if named.contains(phrase) {
+            return found(kind, format!("the model's id or summary says {phrase:?}"));
+        }
+    }
+    for (name, kind) in [
+        ("duration", OutputKind::Video),
+        ("fps", OutputKind::Video),
+        ("camera_fixed", OutputKind::Video),
+        ("fixed_lens", OutputKind::Video),
+        ("num_images", OutputKind::Image),
+        ("image_size", OutputKind::Image),
+    ] {
+        if input.and_then(|i| i.get(name)).is_some() {
+            return found(
+                kind,
+                format!("it has input `{name}`, which only {kind} models have"),
+            );
+        }
+    }
+    let count =
+        |stems: &[&str]| -> usize { stems.iter().map(|stem| words.matches(stem).count()).sum() };
+    let counts = [
+        (OutputKind::Video, count(&["video", "clip", "animation"])),
+        (
+            OutputKind::Image,
+            count(&["image", "picture", "photo", "illustration"]),
+        ),
+        (
+            OutputKind::Audio,
+            count(&["audio", "speech", "music", "song", "voice"]),
+        ),
+    ];
+    let best = counts.iter().max_by_key(|(_, n)| *n).copied();
+    match best {
+        Some((kind, n)) if n > 0 && counts.iter().filter(|(_, m)| *m == n).count() == 1 => found(
+            kind,
+            format!("the summary, description and title name {kind} most ({n} times)"),
+        ),
+        _ => found(
+            OutputKind::Other,
+            format!(
+                "nothing in the document says what it produces (summary: {summary:?}); declare it with `{OUTPUT_EXTENSION}`"
+            ),
+        ),
+    }
 }
 
 /// A Market model, read from its OpenAPI document.
@@ -85,7 +253,8 @@ pub struct ModelSpec {
     endpoint: Endpoint,
     body: Value,
     example: Option<Value>,
-    kind: OutputKind,
+    declared: Option<OutputKind>,
+    derived: OutputDerivation,
 }
 
 impl ModelSpec {
@@ -156,14 +325,11 @@ impl ModelSpec {
             .find_map(|k| operation.get(*k).and_then(Value::as_str))
             .or_else(|| document.pointer("/info/title").and_then(Value::as_str))
             .map(str::to_owned);
-        let words = summary.as_deref().unwrap_or("").to_lowercase();
-        let kind = if words.contains("video") {
-            OutputKind::Video
-        } else if words.contains("image") {
-            OutputKind::Image
-        } else {
-            OutputKind::Other
-        };
+        let declared = operation
+            .get(OUTPUT_EXTENSION)
+            .and_then(Value::as_str)
+            .and_then(OutputKind::parse);
+        let derived = derive_output(&id, operation, document, &body);
         Ok(ModelSpec {
             id,
             summary,
@@ -173,7 +339,8 @@ impl ModelSpec {
             },
             body,
             example,
-            kind,
+            declared,
+            derived,
         })
     }
 
@@ -192,9 +359,37 @@ impl ModelSpec {
         &self.endpoint
     }
 
-    /// What the model produces, as its summary says.
+    /// What the model produces: as its spec declares it (`x-apikley-output`), else as
+    /// [`derive_output`] reads the document.
     pub fn kind(&self) -> OutputKind {
-        self.kind
+        self.declared.unwrap_or(self.derived.kind)
+    }
+
+    /// What the spec declares the model produces (`x-apikley-output`), if it does.
+    pub fn declared_kind(&self) -> Option<OutputKind> {
+        self.declared
+    }
+
+    /// What the document, read as a whole, says the model produces, and why.
+    pub fn derived_kind(&self) -> &OutputDerivation {
+        &self.derived
+    }
+
+    /// The file format a request asks for: its `output_format` (or the spec's default for
+    /// it) when that names a format, else the usual one of the model's kind; `None` when
+    /// nothing says.
+    pub fn output_media_type(&self, input: &Value) -> Option<MediaType> {
+        self.media_type_for(input.get("output_format"))
+    }
+
+    /// [`output_media_type`](Self::output_media_type), from the `output_format` given, if any.
+    pub(crate) fn media_type_for(&self, output_format: Option<&Value>) -> Option<MediaType> {
+        output_format
+            .filter(|v| !v.is_null())
+            .or_else(|| self.input("output_format")?.schema.get("default"))
+            .and_then(Value::as_str)
+            .and_then(MediaType::from_extension)
+            .or_else(|| self.kind().default_media_type())
     }
 
     /// The document's example of a `createTask` body, if it gives one.
@@ -268,7 +463,7 @@ impl ModelSpec {
     /// A rough prior for how long a task takes, from its inputs: for a video model, longer
     /// videos, higher resolutions and sound take longer (about 1.5 minutes for 8 s at 720p).
     pub fn expected_duration(&self, input: &Value) -> Option<Duration> {
-        if self.kind != OutputKind::Video {
+        if self.kind() != OutputKind::Video {
             return None;
         }
         let seconds = self
@@ -414,12 +609,35 @@ impl<'a> Input<'a> {
             return None;
         }
         let description = self.description().unwrap_or("");
-        let types: Vec<MediaType> = description
-            .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == ')')
+        let mut types: Vec<MediaType> = description
+            .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == ')' || c == '(')
             .filter_map(MediaType::from_mime)
             .collect();
+        types.dedup();
+        if types.is_empty() {
+            // No types stated: what its name says it takes (`audio_url`, `image_urls`).
+            if let Some(medium) = self.medium() {
+                types = MediaType::of_medium(medium);
+            }
+        }
         let max_bytes = max_size(description).unwrap_or(u64::MAX);
         Some(FileRules::owned(max_bytes, types))
+    }
+
+    /// The medium a file input's name says it takes (`audio_url`, `video_urls`, `image_input`).
+    fn medium(&self) -> Option<Medium> {
+        let name = self.name.to_ascii_lowercase();
+        [
+            ("audio", Medium::Audio),
+            ("voice", Medium::Audio),
+            ("video", Medium::Video),
+            ("image", Medium::Image),
+            ("photo", Medium::Image),
+            ("frame", Medium::Image),
+        ]
+        .into_iter()
+        .find(|(word, _)| name.contains(word))
+        .map(|(_, medium)| medium)
     }
 }
 

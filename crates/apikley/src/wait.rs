@@ -386,6 +386,12 @@ impl<'a> Waiter<'a> {
                                 fail_message: record.fail_message,
                             });
                         }
+                        // Over in words this SDK does not know, with files: they are what was
+                        // paid for.
+                        TaskState::Unknown(ref state) if record.finished_with_files() => {
+                            tracing::warn!(task_id = %self.id, state = %state, "the task ended in a state this SDK does not know, naming result files: taken as a success");
+                            return self.finish(record, &key, started, queries);
+                        }
                         // Over in words this SDK does not know: end, keeping what it says.
                         TaskState::Unknown(state) if record.has_ended() => {
                             return Err(Error::TaskEndedUnrecognized {

@@ -7,7 +7,7 @@ mod cli;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use apikley::{Model, ModelSpec, TaskId, Violations};
+use apikley::{Model, ModelSpec, Violations};
 use apikley_cli::commands::{self, Global};
 use apikley_cli::failure::{self, Failure};
 use apikley_cli::output::Output;
@@ -92,8 +92,7 @@ async fn generate(
     session: &Session,
 ) -> Result<(), Failure> {
     let request = video_request(spec, args)?;
-    let default_file = |id: &TaskId| flow::default_file(PROGRAM, id);
-    commands::submit(request, &args.submit, default_file, global, out, session).await
+    commands::submit(request, &args.submit, PROGRAM, global, out, session).await
 }
 
 /// The request, typed and checked by the spec, every problem found at once.

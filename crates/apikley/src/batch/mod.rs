@@ -51,10 +51,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
 use crate::error::{Error, Violations};
+use crate::files::MediaType;
 use crate::inbox::CallbackInbox;
 use crate::record::TaskId;
 use crate::request::Request;
-use crate::spec::OutputKind;
 use journal::{Journal, JournalError, Stage};
 
 /// The journal's file name in the output folder, unless another path is given.
@@ -944,15 +944,14 @@ async fn finish(shared: &Shared, index: usize, job: &Job, task_id: TaskId) -> Jo
     let _ = shared
         .events
         .send((index, JobStage::Downloading, Some(task_id.clone())));
-    let kind = job
+    // Named by what it turns out to be; the model's usual format until then.
+    let guess = job
         .request
-        .spec()
-        .map_or(OutputKind::Other, |spec| spec.kind());
-    let path = shared
-        .out_dir
-        .join(format!("{key}.{}", extension(done.urls().first(), kind)));
+        .output_media_type()
+        .map_or("bin", MediaType::extension);
+    let path = shared.out_dir.join(format!("{key}.{guess}"));
     // The file is this job's: one left by a run that stopped before journaling it is replaced.
-    let download = done.download(&path).overwrite(true);
+    let download = done.download(&path).overwrite(true).name_by_content(true);
     let saved = tokio::select! {
         saved = download => saved,
         () = shared.cancel.cancelled() => {
@@ -985,25 +984,6 @@ fn noted(journal: &Journal, key: &str, task_id: TaskId, error: &Error) -> JobOut
         task_id: Some(task_id),
         reason,
     }
-}
-
-/// The result file's extension: the URL's, when it is a plain one, else the model's kind's.
-fn extension(url: Option<&url::Url>, kind: OutputKind) -> String {
-    let from_url = url
-        .and_then(|u| u.path_segments()?.next_back().map(str::to_owned))
-        .and_then(|name| {
-            let (_, ext) = name.rsplit_once('.')?;
-            let ok = (1..=5).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric());
-            ok.then(|| ext.to_ascii_lowercase())
-        });
-    from_url.unwrap_or_else(|| {
-        match kind {
-            OutputKind::Video => "mp4",
-            OutputKind::Image => "png",
-            OutputKind::Other => "bin",
-        }
-        .to_owned()
-    })
 }
 
 /// Whether `key` can be a job's key: 1 to 128 letters, digits, `.`, `_` or `-`, not starting
@@ -1070,30 +1050,5 @@ mod tests {
         let c = serde_json::json!({"model": "m", "input": {"prompt": "p", "n": 2}});
         assert_eq!(fingerprint(&a), fingerprint(&b));
         assert_ne!(fingerprint(&a), fingerprint(&c));
-    }
-
-    #[test]
-    fn result_files_take_the_urls_extension_when_plain() {
-        let url = |s: &str| url::Url::parse(s).expect("a URL");
-        assert_eq!(
-            extension(Some(&url("https://cdn/x/video.MP4")), OutputKind::Video),
-            "mp4"
-        );
-        assert_eq!(
-            extension(
-                Some(&url("https://cdn/x/frame.webp?sig=1")),
-                OutputKind::Video
-            ),
-            "webp"
-        );
-        assert_eq!(
-            extension(Some(&url("https://cdn/x/noext")), OutputKind::Video),
-            "mp4"
-        );
-        assert_eq!(
-            extension(Some(&url("https://cdn/x/a.b c")), OutputKind::Image),
-            "png"
-        );
-        assert_eq!(extension(None, OutputKind::Other), "bin");
     }
 }
