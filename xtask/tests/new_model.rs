@@ -91,6 +91,7 @@ fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() 
         "openapi/patches/example-video/01-open-response-code.json",
         "openapi/patches/example-video/02-error-response-body.json",
         "openapi/patches/example-video/03-message-alias.json",
+        "openapi/patches/example-video/04-output-kind.json",
         "crates/example-video-raw/Cargo.toml",
         "crates/example-video-raw/build.rs",
         "crates/example-video-raw/src/lib.rs",
@@ -152,6 +153,47 @@ fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() 
         again.expect("runs again").written.is_empty(),
         "the second run wrote something"
     );
+}
+
+/// What a model produces is derived from the whole document, printed with its reason, and
+/// declared in a reviewed patch that the runtime reads (and a maintainer can correct).
+#[test]
+fn the_output_kind_is_derived_printed_and_declared_in_a_patch() {
+    let scratch = Scratch::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+    let mut document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).expect("reads")).expect("JSON");
+    // An image model as Nano Banana Pro's page publishes it: its summary names no kind.
+    let operation = &mut document["paths"]["/api/v1/jobs/createTask"]["post"];
+    operation["summary"] = "Generate content using example/image".into();
+    operation["requestBody"]["content"]["application/json"]["schema"]["properties"]["input"]["properties"]
+        ["output_format"] =
+        serde_json::json!({"type": "string", "enum": ["png", "jpg"], "default": "png"});
+    std::fs::write(
+        scratch.path("openapi/example-image.json"),
+        serde_json::to_string_pretty(&document).expect("JSON"),
+    )
+    .expect("writes");
+
+    let (outcome, report) = scratch.new_model("openapi/example-image.json");
+    outcome.unwrap_or_else(|e| panic!("{e}\n{report}"));
+    assert!(
+        report.contains("output: image (input `output_format` takes png, jpg); declared in openapi/patches/example-image/04-output-kind.json"),
+        "{report}"
+    );
+    let patch: serde_json::Value =
+        serde_json::from_str(&scratch.read("openapi/patches/example-image/04-output-kind.json"))
+            .expect("JSON");
+    assert_eq!(
+        patch["patch"][0],
+        serde_json::json!({"op": "add", "path": "/paths/~1api~1v1~1jobs~1createTask/post/x-apikley-output", "value": "image"})
+    );
+    // The declaration is what the runtime reads from the patched document.
+    let patched = apikley_codegen::Spec::new(scratch.path("openapi"), "example-image.json")
+        .patched()
+        .expect("patches apply");
+    let spec = apikley::ModelSpec::from_document(&patched).expect("a model");
+    assert_eq!(spec.declared_kind(), Some(apikley::OutputKind::Image));
 }
 
 #[test]

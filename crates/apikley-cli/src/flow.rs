@@ -179,19 +179,17 @@ pub fn saved(file: &DownloadedFile, task_id: &str, done: Option<&CompletedTask>,
         Content::Media(kind) => (Some(kind.mime()), kind.medium().to_string()),
         _ => (None, OutputKind::Other.to_string()),
     };
-    let mut json = json!({
-        "task_id": task_id,
-        "file": file.path,
-        "bytes": file.bytes,
-        "media_type": media_type,
-        "kind": kind,
-        "warning": warning,
-    });
+    let mut json = json!({ "task_id": task_id });
     if let Some(done) = done {
         let urls: Vec<&str> = done.urls().iter().map(|u| u.as_str()).collect();
         json["state"] = json!(done.record().state.as_str());
         json["urls"] = json!(urls);
     }
+    json["file"] = json!(file.path);
+    json["bytes"] = json!(file.bytes);
+    json["media_type"] = json!(media_type);
+    json["kind"] = json!(kind);
+    json["warning"] = json!(warning);
     out.result(
         json,
         format!(

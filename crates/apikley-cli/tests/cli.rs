@@ -71,7 +71,16 @@ async fn every_registered_model_runs_from_key_value_inputs() {
         // Example image URLs point outside this machine: the sandbox would not fetch them anyway.
         let mut run = args(&["run", spec.id()]);
         run.extend(example_args(spec));
-        let file = format!("{}.mp4", spec.id().replace('/', "_"));
+        // Named as the model's result should be: a mismatch would print a warning.
+        let input = spec
+            .example()
+            .and_then(|e| e.get("input"))
+            .expect("example");
+        let (sample, media) = apikley_sandbox::sample(
+            spec.output_media_type(input)
+                .expect("every registered model says what it produces"),
+        );
+        let file = format!("{}.{}", spec.id().replace('/', "_"), media.extension());
         run.extend(args(&["-o", &file, "--poll-interval", "1"]));
         let before = sandbox.stats().tasks_created;
         let output = apikley(Some(&sandbox), &run, dir.path()).await;
@@ -83,9 +92,14 @@ async fn every_registered_model_runs_from_key_value_inputs() {
         );
         assert_eq!(
             std::fs::read(dir.path().join(&file)).expect("saved"),
-            SAMPLE_VIDEO,
+            sample,
             "{}",
             spec.id()
+        );
+        assert!(
+            !text(&output.stderr).contains("warning"),
+            "{}",
+            text(&output.stderr)
         );
         assert_eq!(sandbox.stats().tasks_created, before + 1);
     }
@@ -110,7 +124,10 @@ async fn the_readme_kling_command_makes_a_video_offline() {
     )
     .await;
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout), "saved fox.mp4 (10777 bytes)\n");
+    assert_eq!(
+        text(&output.stdout),
+        "saved fox.mp4 (10777 bytes, MP4 video)\n"
+    );
     assert_eq!(
         std::fs::read(dir.path().join("fox.mp4")).expect("saved"),
         SAMPLE_VIDEO

@@ -38,8 +38,9 @@ pub const SAMPLE_WEBP: &[u8] = include_bytes!("../fixtures/sample.webp");
 /// The sound every successful task of an audio model produces: 1 s of a 440 Hz tone, WAV.
 pub const SAMPLE_AUDIO: &[u8] = include_bytes!("../fixtures/sample.wav");
 
-/// The sample nearest to a format (same medium), and the format it really is.
-pub(crate) fn sample(wanted: MediaType) -> (&'static [u8], MediaType) {
+/// The sample a task asked to produce `wanted` serves: the nearest the sandbox has (same
+/// medium), and the format it really is.
+pub fn sample(wanted: MediaType) -> (&'static [u8], MediaType) {
     match (wanted, wanted.medium()) {
         (MediaType::Jpeg, _) => (SAMPLE_JPEG, MediaType::Jpeg),
         (MediaType::Webp, _) => (SAMPLE_WEBP, MediaType::Webp),

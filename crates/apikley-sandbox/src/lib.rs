@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use files::{SAMPLE_AUDIO, SAMPLE_IMAGE, SAMPLE_JPEG, SAMPLE_VIDEO, SAMPLE_WEBP};
+pub use files::{SAMPLE_AUDIO, SAMPLE_IMAGE, SAMPLE_JPEG, SAMPLE_VIDEO, SAMPLE_WEBP, sample};
 pub use models::SandboxModel;
 use state::State;
 

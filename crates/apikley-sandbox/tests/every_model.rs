@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use apikley::{Error, ModelSpec, OutputKind, RateLimits, Request};
-use apikley_sandbox::{SAMPLE_IMAGE, SAMPLE_VIDEO, Sandbox};
+use apikley::{Error, ModelSpec, RateLimits, Request};
+use apikley_sandbox::{SAMPLE_VIDEO, Sandbox};
 use serde_json::Value;
 
 /// The inputs of the spec's own example.
@@ -17,11 +17,12 @@ fn example_inputs(spec: &ModelSpec) -> Value {
         .unwrap_or_else(|| panic!("{}: the spec has a request example", spec.id()))
 }
 
+/// What a task of the spec's example produces: the format it asks for, else its kind's.
 fn sample(spec: &ModelSpec) -> &'static [u8] {
-    match spec.kind() {
-        OutputKind::Image => SAMPLE_IMAGE,
-        _ => SAMPLE_VIDEO,
-    }
+    let wanted = spec
+        .output_media_type(&example_inputs(spec))
+        .unwrap_or_else(|| panic!("{}: says what it produces", spec.id()));
+    apikley_sandbox::sample(wanted).0
 }
 
 async fn sandbox() -> Sandbox {

@@ -1,7 +1,7 @@
 //! `ModelSpec`: a model read from its document, and every rule of its schema checked, each
 //! violation with its JSON path, all at once, in the spec's order.
 
-use apikley::{ModelSpec, OutputKind, SpecError};
+use apikley::{MediaType, ModelSpec, OutputKind, SpecError};
 use serde_json::{Value, json};
 
 /// A Market document whose `input` uses every rule the validator knows.
@@ -381,11 +381,156 @@ fn documents_that_are_no_model_are_refused_naming_the_construct() {
     ));
 }
 
-#[test]
-fn an_image_model_is_known_by_its_summary() {
+/// The createTask operation of `document`.
+fn operation(document: &mut Value) -> &mut Value {
+    &mut document["paths"]["/api/v1/jobs/createTask"]["post"]
+}
+
+/// A Market image model as Nano Banana Pro's page publishes it: a summary that names no kind.
+fn image_model() -> Value {
     let mut document = document();
-    document["paths"]["/api/v1/jobs/createTask"]["post"]["summary"] = json!("Edit an image");
-    let spec = ModelSpec::from_document(&document).expect("a model");
+    *operation(&mut document) = json!({
+        "summary": "Generate content using nano-banana-pro",
+        "operationId": "nano-banana-pro",
+        "requestBody": {"content": {"application/json": {"schema": {
+            "type": "object",
+            "properties": {
+                "model": {"type": "string", "enum": ["nano-banana-pro"]},
+                "input": {"type": "object", "required": ["prompt"], "properties": {
+                    "prompt": {"type": "string"},
+                    "image_input": {"type": "array", "items": {"type": "string", "format": "uri"}},
+                    "resolution": {"type": "string", "enum": ["1K", "2K", "4K"], "default": "1K"},
+                    "output_format": {"type": "string", "enum": ["png", "jpg"], "default": "png"}
+                }}
+            }
+        }}}},
+        "responses": {"200": {"description": "ok"}}
+    });
+    document
+}
+
+#[test]
+fn what_a_model_produces_is_read_from_the_whole_spec_not_its_summary() {
+    let spec = ModelSpec::from_document(&image_model()).expect("a model");
     assert_eq!(spec.kind(), OutputKind::Image);
+    assert_eq!(spec.declared_kind(), None);
+    assert!(
+        spec.derived_kind().reason.contains("output_format"),
+        "{:?}",
+        spec.derived_kind()
+    );
     assert_eq!(spec.expected_duration(&json!({})), None);
+    // The format a request asks for names its result.
+    assert_eq!(spec.output_media_type(&json!({})), Some(MediaType::Png));
+    assert_eq!(
+        spec.output_media_type(&json!({"output_format": "jpg"})),
+        Some(MediaType::Jpeg)
+    );
+
+    // A kind's words, where nothing stronger speaks.
+    let mut edit = image_model();
+    operation(&mut edit)["summary"] = json!("Edit an image with a prompt");
+    let inputs = &mut operation(&mut edit)["requestBody"]["content"]["application/json"]["schema"]
+        ["properties"]["input"]["properties"];
+    inputs
+        .as_object_mut()
+        .expect("inputs")
+        .remove("output_format");
+    let spec = ModelSpec::from_document(&edit).expect("a model");
+    assert_eq!(spec.kind(), OutputKind::Image, "{:?}", spec.derived_kind());
+    assert_eq!(spec.output_media_type(&json!({})), Some(MediaType::Png));
+
+    // An id that says text-to-video; an input only videos have.
+    let mut video = edit.clone();
+    operation(&mut video)["summary"] = json!("Generate content using acme/text-to-video");
+    assert_eq!(
+        ModelSpec::from_document(&video).expect("a model").kind(),
+        OutputKind::Video
+    );
+    let spec = ModelSpec::from_document(&document()).expect("a model");
+    assert_eq!(spec.kind(), OutputKind::Video);
+    assert_eq!(spec.output_media_type(&json!({})), Some(MediaType::Mp4));
+
+    // Nothing says: other, and the reason says how to declare it.
+    let mut silent = edit.clone();
+    operation(&mut silent)["summary"] = json!("Generate content using acme-1");
+    let spec = ModelSpec::from_document(&silent).expect("a model");
+    assert_eq!(spec.kind(), OutputKind::Other);
+    assert!(spec.derived_kind().reason.contains("x-apikley-output"));
+    assert_eq!(spec.output_media_type(&json!({})), None);
+}
+
+#[test]
+fn a_declared_output_wins_over_what_the_document_suggests() {
+    let mut document = image_model();
+    operation(&mut document)["x-apikley-output"] = json!("audio");
+    let spec = ModelSpec::from_document(&document).expect("a model");
+    assert_eq!(spec.kind(), OutputKind::Audio);
+    assert_eq!(spec.declared_kind(), Some(OutputKind::Audio));
+    assert_eq!(spec.derived_kind().kind, OutputKind::Image);
+    // A declaration this SDK cannot read is no declaration.
+    operation(&mut document)["x-apikley-output"] = json!("hologram");
+    let spec = ModelSpec::from_document(&document).expect("a model");
+    assert_eq!(spec.declared_kind(), None);
+    assert_eq!(spec.kind(), OutputKind::Image);
+}
+
+#[test]
+fn audio_and_video_inputs_are_checked_by_content_like_images() {
+    let mut document = image_model();
+    let inputs = &mut operation(&mut document)["requestBody"]["content"]["application/json"]["schema"]
+        ["properties"]["input"]["properties"];
+    inputs["audio_url"] = json!({"type": "string", "format": "uri",
+        "description": "Audio (Accepted types: audio/mpeg, audio/wav, audio/aac, audio/mp4, audio/ogg; Max size: 10.0MB)"});
+    // No types stated: what the name says it takes.
+    inputs["video_url"] = json!({"type": "string", "format": "uri"});
+    let spec = ModelSpec::from_document(&document).expect("a model");
+    let audio = spec
+        .input("audio_url")
+        .and_then(|i| i.file_rules())
+        .expect("a file input");
+    assert_eq!(
+        audio.types.to_vec(),
+        [
+            MediaType::Mp3,
+            MediaType::Wav,
+            MediaType::Aac,
+            MediaType::M4a,
+            MediaType::Ogg
+        ]
+    );
+    assert_eq!(audio.max_bytes, 10_000_000);
+    let video = spec
+        .input("video_url")
+        .and_then(|i| i.file_rules())
+        .expect("a file input");
+    assert_eq!(
+        video.types.to_vec(),
+        [MediaType::Mp4, MediaType::Mov, MediaType::Webm]
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let png = dir.path().join("voice.mp3");
+    std::fs::write(&png, b"\x89PNG\r\n\x1a\n0123456789").expect("writes");
+    let wav = dir.path().join("voice.wav");
+    std::fs::write(&wav, b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0").expect("writes");
+    let request = apikley::Request::new(std::sync::Arc::new(spec))
+        .with_input("prompt", "a song")
+        .with_file("audio_url", png.as_path())
+        .with_file("video_url", wav.as_path());
+    let violations = request.violations();
+    assert_eq!(
+        violations.fields(),
+        ["input.audio_url", "input.video_url"],
+        "{violations}"
+    );
+    let text = violations.to_string();
+    assert!(
+        text.contains("is a PNG file (named .mp3); accepted: MP3, WAV, AAC, M4A, Ogg"),
+        "{text}"
+    );
+    assert!(
+        text.contains("is a WAV file; accepted: MP4, MOV, WebM"),
+        "{text}"
+    );
 }

@@ -98,7 +98,7 @@ async fn generate_waits_and_saves_the_video() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(
         text(&output.stdout),
-        "saved beach.mp4 (10777 bytes)\n",
+        "saved beach.mp4 (10777 bytes, MP4 video)\n",
         "stdout holds the result only"
     );
     snapshot!("generate_plain", text(&output.stderr));
@@ -319,7 +319,7 @@ async fn the_readme_first_command_makes_a_video_offline() {
         SAMPLE_VIDEO
     );
     assert!(
-        text(&output.stdout).ends_with("saved beach.mp4 (10777 bytes)\n"),
+        text(&output.stdout).ends_with("saved beach.mp4 (10777 bytes, MP4 video)\n"),
         "{}",
         text(&output.stdout)
     );

@@ -4,7 +4,7 @@
 use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
 
-use apikley::{DownloadProgress, Error, Url};
+use apikley::{Content, DownloadProgress, Error, MediaType, Url};
 use serde_json::json;
 
 use crate::support::{Reply, ScriptedServer, Seen, client, raw_response};
@@ -507,4 +507,165 @@ fn full_disk_child(job: &str) {
         Ok(file) => println!("OUTCOME: saved {} bytes", file.bytes),
         Err(error) => println!("OUTCOME: {error:?}"),
     }
+}
+
+/// What broken links serve with status 200 and a video's `Content-Type`.
+const NOT_RESULTS: [(&[u8], apikley::NotMedia); 6] = [
+    (
+        b"<!DOCTYPE html><html><body>Link expired</body></html>",
+        apikley::NotMedia::Html,
+    ),
+    (
+        b"\xEF\xBB\xBF  <html><head><title>502</title></head></html>",
+        apikley::NotMedia::Html,
+    ),
+    (
+        br#"{"code": 404, "msg": "file not found"}"#,
+        apikley::NotMedia::Json,
+    ),
+    (
+        b"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code></Error>",
+        apikley::NotMedia::Xml,
+    ),
+    (b"Forbidden\n", apikley::NotMedia::Text),
+    (b"", apikley::NotMedia::Empty),
+];
+
+/// A server that answers every request with status 200, a video's type and `body`.
+async fn serving_body(body: &'static [u8]) -> ScriptedServer {
+    ScriptedServer::start(move |_: &Seen, _| {
+        let headers = [
+            ("content-type", "video/mp4".to_owned()),
+            ("content-length", body.len().to_string()),
+        ];
+        Reply::Raw(raw_response(200, &headers, body))
+    })
+    .await
+}
+
+/// The bytes decide: a page, a JSON or XML document, text or nothing is never a result,
+/// whatever the status and `Content-Type` say; it is retried like a 5xx, then refused with the
+/// task id, and nothing is put at the target, nor left beside it.
+#[tokio::test(start_paused = true)]
+async fn a_page_or_an_error_served_as_a_result_is_never_saved() {
+    for (body, found) in NOT_RESULTS {
+        let server = serving_body(body).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("clip.mp4");
+        std::fs::write(&target, b"an earlier video").expect("writes");
+        let url = Url::parse(&format!("{}/v.mp4", server.url)).expect("URL");
+
+        let error = client(&server.url)
+            .download(url, &target)
+            .overwrite(true)
+            .max_failures(3)
+            .await
+            .expect_err("not a result");
+
+        match &error {
+            Error::NotAResult {
+                found: seen,
+                snippet,
+                ..
+            } => {
+                assert_eq!(*seen, found, "{error}");
+                assert!(
+                    String::from_utf8_lossy(body).contains(snippet.trim_start_matches('\u{feff}')),
+                    "{snippet:?}"
+                );
+            }
+            other => panic!("{found}: {other:?}"),
+        }
+        assert!(error.is_retryable(), "a fixed link can be fetched again");
+        assert_eq!(server.seen().len(), 3, "{found}: retried like a 5xx");
+        assert_eq!(
+            std::fs::read(&target).expect("reads"),
+            b"an earlier video",
+            "{found}: the existing file is untouched"
+        );
+        assert_eq!(leftovers(dir.path()), ["clip.mp4"], "{found}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_body_carries_the_task_id_and_a_new_file_is_never_made() {
+    let server = ScriptedServer::start(|seen: &Seen, _| {
+        if seen.target.contains("recordInfo") {
+            let mut record = crate::support::record("t1", "success");
+            record["data"]["resultJson"] = json!(format!(
+                "{{\"resultUrls\":[\"http://{}/files/v.mp4\"]}}",
+                seen.header("host").unwrap_or_default()
+            ));
+            Reply::ok(record)
+        } else {
+            let page = b"<html>gone</html>";
+            let headers = [("content-length", page.len().to_string())];
+            Reply::Raw(raw_response(200, &headers, page))
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("clip.mp4");
+    let error = client(&server.url)
+        .download_task("t1", &target)
+        .max_failures(1)
+        .await
+        .expect_err("a page");
+    assert!(matches!(error, Error::NotAResult { .. }), "{error:?}");
+    assert_eq!(error.task_id().map(|t| t.as_str()), Some("t1"));
+    assert!(error.to_string().starts_with("task t1: "), "{error}");
+    assert!(leftovers(dir.path()).is_empty());
+}
+
+/// The name follows the content: asked to, the extension is the sniffed format's (then the
+/// URL's); a name given as is stays, with a warning when it contradicts the content.
+#[tokio::test]
+async fn files_are_named_by_what_they_are() {
+    const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0\0\x10JFIF\0rest of a picture";
+    const MODEL_3D: &[u8] = b"glTF\x02\0\0\0\x10\0\0\0\x00\x01\x02\x03";
+    let jpeg = serving_body(JPEG).await;
+    let model = serving_body(MODEL_3D).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let url = Url::parse(&format!("{}/result", jpeg.url)).expect("URL");
+    let file = client(&jpeg.url)
+        .download(url.clone(), dir.path().join("image.png"))
+        .name_by_content(true)
+        .await
+        .expect("downloads");
+    assert_eq!(file.path, dir.path().join("image.jpg"));
+    assert_eq!(file.content, Content::Media(MediaType::Jpeg));
+    assert_eq!(file.misnamed(), None);
+    assert_eq!(std::fs::read(&file.path).expect("reads"), JPEG);
+
+    // Another binary format is kept, named by its URL: output kind "other".
+    let url3d = Url::parse(&format!("{}/files/scene.GLB?sig=1", model.url)).expect("URL");
+    let file = client(&model.url)
+        .download(url3d, dir.path().join("scene.bin"))
+        .name_by_content(true)
+        .await
+        .expect("downloads");
+    assert_eq!(file.path, dir.path().join("scene.glb"));
+    assert_eq!(file.content, Content::Other);
+
+    // A name given as is: kept, and the contradiction said.
+    let file = client(&jpeg.url)
+        .download(url.clone(), dir.path().join("clip.mp4"))
+        .await
+        .expect("downloads");
+    assert_eq!(file.path, dir.path().join("clip.mp4"));
+    let warning = file.misnamed().expect("a warning");
+    assert!(
+        warning.contains("holds JPEG image, but its extension says MP4"),
+        "{warning}"
+    );
+
+    // Named by content, an existing file of the final name is not replaced without leave.
+    let error = client(&jpeg.url)
+        .download(url, dir.path().join("image.png"))
+        .name_by_content(true)
+        .await
+        .expect_err("image.jpg exists");
+    assert!(matches!(error, Error::File { .. }), "{error:?}");
+    assert!(error.to_string().contains("already exists"), "{error}");
 }

@@ -309,22 +309,25 @@ async fn unknown_states_end_the_wait_only_when_the_record_says_it_is_over() {
         assert_eq!(server.seen().len(), 1);
         assert!(!error.is_retryable());
     }
-    // Result files named by an unknown end are kept, so they can still be fetched.
-    let server = serving(
-        Reply::Drop,
-        success(json!({"taskId": "t", "state": "completed",
-            "resultJson": "{\"resultUrls\":[\"https://cdn.example/v.mp4\"]}"})),
-    )
-    .await;
-    let error = client(&server.url)
-        .task("t")
-        .wait()
-        .await
-        .expect_err("unknown end");
-    assert!(
-        error.to_string().contains("https://cdn.example/v.mp4"),
-        "{error}"
-    );
+    // An unknown end that names result files is a finished task: its files are what was paid
+    // for, whatever the state is called (the raw state kept in the record).
+    for state in ["completed", "succeeded", "SUCCEEDED"] {
+        let server = serving(
+            Reply::Drop,
+            success(
+                json!({"taskId": "t", "state": state, "completeTime": 1_765_000_000_000_i64,
+                "resultJson": "{\"resultUrls\":[\"https://cdn.example/v.mp4\"]}"}),
+            ),
+        )
+        .await;
+        let done = client(&server.url)
+            .task("t")
+            .wait()
+            .await
+            .unwrap_or_else(|e| panic!("{state}: finished with files: {e}"));
+        assert_eq!(done.urls()[0].as_str(), "https://cdn.example/v.mp4");
+        assert_eq!(done.record().state, TaskState::Unknown(state.into()));
+    }
 
     let server = serving(
         Reply::Drop,
@@ -494,4 +497,35 @@ async fn a_silent_server_cannot_hold_a_wait_past_its_deadline() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// A record about another task (a confused proxy or cache) is a bad answer, retried like a 5xx
+/// and never used: its files must not be saved as this task's.
+#[tokio::test(start_paused = true)]
+async fn a_record_about_another_task_is_never_used() {
+    let server = ScriptedServer::start(|_, index| match index {
+        0..=5 => Reply::ok(crate::support::record("someone-elses", "success")),
+        _ => Reply::ok(crate::support::record("t", "success")),
+    })
+    .await;
+    let client = builder(&server.url)
+        .retry(RetryPolicy::default().with_max_attempts(2))
+        .build()
+        .expect("client");
+    let error = client
+        .task("t")
+        .status()
+        .await
+        .expect_err("not this task's");
+    assert!(
+        matches!(&error, Error::Undecodable { transient: true, reason, .. } if reason.contains("about task someone-elses, not t")),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    assert_eq!(server.seen().len(), 2, "retried like a 5xx");
+    // A wait goes on past such answers and ends with its own task's record.
+    let done = client.task("t").wait().await.expect("its own record comes");
+    assert_eq!(done.id().as_str(), "t");
+    assert_eq!(done.record().id.as_str(), "t");
+    assert_eq!(server.seen().len(), 7);
 }
