@@ -1,11 +1,12 @@
 //! Property tests of every parser of what the server sends: the envelope, the task record, its
-//! `resultJson` and `param`, the callback body and the callback signature. No input panics;
+//! `resultJson` and `param`, the callback body and the callback signature, and the judge of
+//! downloaded bodies. No input panics;
 //! what decodes reads back as what was written.
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use apikley::callback::{CallbackEvent, CallbackVerifier, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use apikley::{Envelope, TaskRecord, TaskResult, TaskState};
+use apikley::{Content, Envelope, MediaType, TaskRecord, TaskResult, TaskState};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -207,5 +208,22 @@ proptest! {
         }
         let verifier = CallbackVerifier::new("key").expect("a key");
         let _ = verifier.verify_at(&headers, &body, UNIX_EPOCH + Duration::from_secs(now));
+    }
+
+    /// Any bytes a result link serves are judged without panicking; a body that reads as text
+    /// (a page, an error) is never a result; a media file's signature wins whatever follows.
+    #[test]
+    fn any_body_is_judged_and_text_is_never_a_result(
+        body in prop::collection::vec(any::<u8>(), 0..600),
+        text in "[ -~\\n\\t]{0,600}",
+        tail in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let _ = Content::sniff(&body);
+        // Text that happens to start with a signature (`ID3…`, `OggS…`) is that format's.
+        prop_assume!(MediaType::sniff(text.as_bytes()).is_none());
+        let judged = Content::sniff(text.as_bytes());
+        prop_assert!(judged.is_err(), "{text:?} taken for {judged:?}");
+        let png = [&b"\x89PNG\r\n\x1a\n"[..], &tail].concat();
+        prop_assert_eq!(Content::sniff(&png), Ok(Content::Media(MediaType::Png)));
     }
 }

@@ -1,6 +1,6 @@
 //! Any bytes, read as each kind of answer the SDK parses: an API envelope and the task id in
-//! it, a task record, `resultJson`, a callback body and its signature. None may panic, and what
-//! a record reads stays consistent with itself.
+//! it, a task record, `resultJson`, a callback body and its signature, a result file's head.
+//! None may panic, and what a record reads stays consistent with itself.
 #![no_main]
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -27,6 +27,8 @@ fuzz_target!(|bytes: &[u8]| {
         assert!(result.urls.iter().all(|u| u.scheme().starts_with("http")));
     }
     let _ = CallbackEvent::parse(bytes);
+    // The same bytes served as a result file.
+    let _ = apikley::Content::sniff(bytes);
 
     // The first line as the signature headers, the rest as the body.
     let (head, body) = match bytes.iter().position(|b| *b == b'\n') {
