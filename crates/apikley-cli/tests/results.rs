@@ -89,6 +89,21 @@ async fn an_image_model_whose_summary_names_no_kind_saves_the_image_it_made() {
         SAMPLE_JPEG
     );
 
+    // A name given with -o is kept, and a contradiction said.
+    let output = apikley(None, &[&run[..], &["-o", "banana.mp4"]].concat(), &jpg).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains(
+            "warning: banana.mp4 holds PNG image, but its extension says MP4: kept as named"
+        ),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(
+        std::fs::read(jpg.join("banana.mp4")).expect("reads"),
+        SAMPLE_IMAGE
+    );
+
     // `describe` says what the model makes, and what its file inputs take.
     let output = apikley(None, &["describe", "nano-banana-pro"], dir.path()).await;
     let described = text(&output.stdout);

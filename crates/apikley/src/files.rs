@@ -362,7 +362,7 @@ impl fmt::Display for Content {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Content::Media(kind) => write!(f, "{kind} {}", kind.medium()),
-            Content::Other => f.write_str("a file of a format not told apart here"),
+            Content::Other => f.write_str("a file of another format (output kind \"other\")"),
         }
     }
 }
