@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use apikley::MediaType;
 use apikley::raw::file_upload::types as raw;
 use axum::Json;
 use axum::extract::{Multipart, Path, State as Shared};
@@ -17,38 +16,11 @@ use serde_json::json;
 
 use crate::Faults;
 use crate::reply::{Envelope, error, gate};
+use crate::samples::sample;
 use crate::state::{Stage, State, StoredFile};
 
 /// The largest upload accepted (the documented recommendation for URL uploads is 100 MB).
 pub(crate) const MAX_UPLOAD: usize = 110 * 1000 * 1000;
-
-/// The video every successful task of a video model produces: 2 s, 160×90, H.264 and AAC in
-/// MP4 (11 KB).
-pub const SAMPLE_VIDEO: &[u8] = include_bytes!("../fixtures/sample.mp4");
-
-/// The image every successful task of an image model produces: a 64×36 PNG.
-pub const SAMPLE_IMAGE: &[u8] = include_bytes!("../fixtures/sample.png");
-
-/// The same image as a JPEG, for requests that ask for one (`output_format: jpg`).
-pub const SAMPLE_JPEG: &[u8] = include_bytes!("../fixtures/sample.jpg");
-
-/// The same image as a WebP.
-pub const SAMPLE_WEBP: &[u8] = include_bytes!("../fixtures/sample.webp");
-
-/// The sound every successful task of an audio model produces: 1 s of a 440 Hz tone, WAV.
-pub const SAMPLE_AUDIO: &[u8] = include_bytes!("../fixtures/sample.wav");
-
-/// The sample a task asked to produce `wanted` serves: the nearest the sandbox has (same
-/// medium), and the format it really is.
-pub fn sample(wanted: MediaType) -> (&'static [u8], MediaType) {
-    match (wanted, wanted.medium()) {
-        (MediaType::Jpeg, _) => (SAMPLE_JPEG, MediaType::Jpeg),
-        (MediaType::Webp, _) => (SAMPLE_WEBP, MediaType::Webp),
-        (_, apikley::Medium::Image) => (SAMPLE_IMAGE, MediaType::Png),
-        (_, apikley::Medium::Audio) => (SAMPLE_AUDIO, MediaType::Wav),
-        _ => (SAMPLE_VIDEO, MediaType::Mp4),
-    }
-}
 
 fn stored(
     state: &State,

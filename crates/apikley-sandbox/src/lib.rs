@@ -23,6 +23,7 @@ mod api;
 mod files;
 mod models;
 mod reply;
+mod samples;
 mod server;
 mod state;
 
@@ -32,8 +33,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use files::{SAMPLE_AUDIO, SAMPLE_IMAGE, SAMPLE_JPEG, SAMPLE_VIDEO, SAMPLE_WEBP, sample};
 pub use models::SandboxModel;
+pub use samples::{SAMPLE_AUDIO, SAMPLE_IMAGE, SAMPLE_JPEG, SAMPLE_VIDEO, SAMPLE_WEBP, sample};
 use state::State;
 
 /// The key a sandbox accepts unless told otherwise.

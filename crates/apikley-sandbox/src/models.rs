@@ -47,7 +47,7 @@ impl SandboxModel {
     /// `output_format`, else the model's usual one), as near as the sandbox's samples go.
     pub(crate) fn output(&self, body: &Value) -> MediaType {
         let input = body.get("input").unwrap_or(&Value::Null);
-        crate::files::sample(self.spec.output_media_type(input).unwrap_or(MediaType::Mp4)).1
+        crate::samples::sample(self.spec.output_media_type(input).unwrap_or(MediaType::Mp4)).1
     }
 
     /// Checks a body; charges one credit per 5 seconds of generation (rounded up to a half).
