@@ -118,8 +118,21 @@ async fn an_image_model_whose_summary_names_no_kind_saves_the_image_it_made() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_link_serving_a_page_exits_6_and_the_printed_hint_saves_the_video_once_fixed() {
-    let sandbox = sandbox(Faults::none().with_result_body(Some(ResultBody::Html))).await;
+async fn a_link_serving_a_page_an_error_or_nothing_exits_6_and_the_printed_hint_saves_the_video() {
+    // The three at once: each run spends its retries' backoff before giving up.
+    let runs = [
+        (ResultBody::Html, "an HTML page"),
+        (ResultBody::Json, "a JSON document"),
+        (ResultBody::Empty, "an empty body"),
+    ]
+    .map(|(body, found)| tokio::spawn(a_link_serving(body, found)));
+    for run in runs {
+        run.await.expect("the run passes");
+    }
+}
+
+async fn a_link_serving(body: ResultBody, found: &'static str) {
+    let sandbox = sandbox(Faults::none().with_result_body(Some(body))).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let run = [
         "run",
@@ -130,12 +143,12 @@ async fn a_link_serving_a_page_exits_6_and_the_printed_hint_saves_the_video_once
         "fox.mp4",
     ];
     let output = apikley(Some(&sandbox), &run, dir.path()).await;
-    assert_eq!(output.status.code(), Some(6), "{}", text(&output.stderr));
     let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(6), "{found}: {stderr}");
     let task = sandbox.tasks()[0].id.clone();
     assert!(stderr.contains(&format!("task {task}")), "{stderr}");
     assert!(
-        stderr.contains("is an HTML page, not a media file"),
+        stderr.contains(&format!("is {found}, not a media file")),
         "{stderr}"
     );
     assert!(files(dir.path()).is_empty(), "{:?}", files(dir.path()));
