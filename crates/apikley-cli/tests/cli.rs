@@ -2,38 +2,11 @@
 //! spec alone, inputs typed from `key=value`; a broken input exits 2 listing every problem with
 //! nothing sent; `models` and `describe` say what the specs say.
 
-use std::path::Path;
-use std::process::Output;
-use std::time::Duration;
-
 use apikley_sandbox::{SAMPLE_VIDEO, Sandbox};
 use serde_json::Value;
 
-async fn apikley(sandbox: Option<&Sandbox>, args: &[String], dir: &Path) -> Output {
-    let mut command = assert_cmd::cargo::cargo_bin_cmd!("apikley");
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("APIKLEY_API_KEY")
-        .env_remove("APIKLEY_BASE_URL")
-        .timeout(Duration::from_secs(60));
-    if let Some(sandbox) = sandbox {
-        command
-            .env("APIKLEY_BASE_URL", sandbox.url())
-            .env("APIKLEY_API_KEY", sandbox.api_key());
-    }
-    tokio::task::spawn_blocking(move || command.output().expect("runs"))
-        .await
-        .expect("joins")
-}
-
-fn args(words: &[&str]) -> Vec<String> {
-    words.iter().map(|w| (*w).to_owned()).collect()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod support;
+use support::{apikley, args, text};
 
 /// The spec example's inputs as `key=value` arguments (each list item its own argument).
 fn example_args(spec: &apikley::ModelSpec) -> Vec<String> {

@@ -4,32 +4,11 @@
 //! whose links serve pages saves nothing, and its rerun saves everything.
 
 use std::path::Path;
-use std::process::Output;
-use std::time::Duration;
 
 use apikley_sandbox::{Faults, ResultBody, SAMPLE_IMAGE, SAMPLE_JPEG, SAMPLE_VIDEO, Sandbox};
 
-async fn apikley(sandbox: Option<&Sandbox>, args: &[&str], dir: &Path) -> Output {
-    let mut command = assert_cmd::cargo::cargo_bin_cmd!("apikley");
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("APIKLEY_API_KEY")
-        .env_remove("APIKLEY_BASE_URL")
-        .timeout(Duration::from_secs(60));
-    if let Some(sandbox) = sandbox {
-        command
-            .env("APIKLEY_BASE_URL", sandbox.url())
-            .env("APIKLEY_API_KEY", sandbox.api_key());
-    }
-    tokio::task::spawn_blocking(move || command.output().expect("runs"))
-        .await
-        .expect("joins")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod support;
+use support::{apikley, text};
 
 fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
