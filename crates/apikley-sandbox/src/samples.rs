@@ -29,3 +29,34 @@ pub fn sample(wanted: MediaType) -> (&'static [u8], MediaType) {
         _ => (SAMPLE_VIDEO, MediaType::Mp4),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apikley::{Content, Medium};
+
+    #[test]
+    fn every_format_gets_a_real_sample_of_its_medium() {
+        for wanted in [
+            MediaType::Png,
+            MediaType::Jpeg,
+            MediaType::Webp,
+            MediaType::Gif,
+            MediaType::Mp4,
+            MediaType::Mov,
+            MediaType::Mp3,
+            MediaType::Wav,
+        ] {
+            let (bytes, served) = sample(wanted);
+            assert_eq!(
+                Content::sniff(bytes),
+                Ok(Content::Media(served)),
+                "{wanted}"
+            );
+            assert_eq!(served.medium(), wanted.medium(), "{wanted}");
+        }
+        assert_eq!(sample(MediaType::Jpeg).1, MediaType::Jpeg);
+        assert_eq!(sample(MediaType::Webp).1, MediaType::Webp);
+        assert_eq!(sample(MediaType::Flac).1.medium(), Medium::Audio);
+    }
+}

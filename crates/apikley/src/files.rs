@@ -619,6 +619,62 @@ mod tests {
             Some(MediaType::Mp4)
         );
         assert_eq!(MediaType::sniff(b"hello"), None);
+        for (head, kind) in [
+            (&b"\0\0\0\x14ftypqt  \0\0\0\0"[..], MediaType::Mov),
+            (b"\0\0\0\x08wide\0\0\0\0mdat", MediaType::Mov),
+            (
+                b"\x1A\x45\xDF\xA3\x9F\x42\x86\x81\x01\x42\x82\x84webm",
+                MediaType::Webm,
+            ),
+            (b"ID3\x04\0\0\0\0\0\0", MediaType::Mp3),
+            (b"\xFF\xFB\x90\x64\0\0", MediaType::Mp3),
+            (b"RIFF\x24\0\0\0WAVEfmt ", MediaType::Wav),
+            (b"\xFF\xF1\x50\x80\x02\x1F", MediaType::Aac),
+            (b"\0\0\0\x20ftypM4A \0\0\0\0", MediaType::M4a),
+            (b"OggS\0\x02\0\0", MediaType::Ogg),
+            (b"fLaC\0\0\0\x22", MediaType::Flac),
+        ] {
+            assert_eq!(MediaType::sniff(head), Some(kind), "{kind}");
+            assert_eq!(Content::sniff(head), Ok(Content::Media(kind)), "{kind}");
+        }
+        // A Matroska file that is not WebM is not told apart.
+        assert_eq!(
+            MediaType::sniff(b"\x1A\x45\xDF\xA3\x9F\x42\x86matroska"),
+            None
+        );
+        // What a broken link serves is never a result; other binary formats are kept.
+        assert_eq!(Content::sniff(b"  <!doctype HTML>"), Err(NotMedia::Html));
+        assert_eq!(
+            Content::sniff(b"<?xml version='1.0'?><html/>"),
+            Err(NotMedia::Html)
+        );
+        assert_eq!(
+            Content::sniff(b"<Error><Code>403</Code></Error>"),
+            Err(NotMedia::Xml)
+        );
+        assert_eq!(Content::sniff(b"[1, 2]"), Err(NotMedia::Json));
+        assert_eq!(
+            Content::sniff("Доступ запрещён".as_bytes()),
+            Err(NotMedia::Text)
+        );
+        assert_eq!(Content::sniff(b" \r\n"), Err(NotMedia::Empty));
+        assert_eq!(Content::sniff(b"glTF\x02\0\0\0"), Ok(Content::Other));
+    }
+
+    #[test]
+    fn mime_types_and_extensions_name_formats() {
+        assert_eq!(MediaType::from_mime("audio/mpeg"), Some(MediaType::Mp3));
+        assert_eq!(MediaType::from_mime("audio/x-wav"), Some(MediaType::Wav));
+        assert_eq!(
+            MediaType::from_mime("Video/QuickTime"),
+            Some(MediaType::Mov)
+        );
+        assert_eq!(MediaType::from_mime("image/jpg"), Some(MediaType::Jpeg));
+        assert_eq!(MediaType::from_mime("text/html"), None);
+        assert_eq!(MediaType::from_extension("JPG"), Some(MediaType::Jpeg));
+        assert_eq!(MediaType::from_extension("mov"), Some(MediaType::Mov));
+        assert_eq!(MediaType::from_extension("bin"), None);
+        assert_eq!(MediaType::of_medium(Medium::Audio).len(), 6);
     }
 
     #[test]
