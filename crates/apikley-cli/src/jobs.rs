@@ -45,7 +45,8 @@ pub fn parse(
 ) -> Result<Vec<JobLine>, Vec<LineProblem>> {
     let mut jobs = Vec::new();
     let mut problems = Vec::new();
-    let mut keys: HashMap<String, usize> = HashMap::new();
+    // Each key in lower case: its first line, as written.
+    let mut keys: HashMap<String, (usize, String)> = HashMap::new();
     for (index, text) in text.lines().enumerate() {
         let line = index + 1;
         if text.trim().is_empty() {
@@ -81,15 +82,20 @@ pub fn parse(
             }
         };
         if let Some(key) = &key {
-            if !apikley::batch::is_valid_key(key) {
-                problem(format!(
-                    "key {key:?}: letters, digits, '.', '_' and '-' only (1 to 128, not starting with '.' or '-'): it names the result file"
-                ));
+            if let Some(bad) = apikley::batch::key_problem(key) {
+                problem(format!("key {key:?}: {bad}"));
             }
-            if let Some(first) = keys.get(key) {
-                problem(format!("key {key:?} is also on line {first}"));
-            } else {
-                keys.insert(key.clone(), line);
+            // Keys that differ only in case name one file on macOS and Windows.
+            match keys.get(&key.to_lowercase()) {
+                Some((first, other)) if other == key => {
+                    problem(format!("key {key:?} is also on line {first}"));
+                }
+                Some((first, other)) => problem(format!(
+                    "key {key:?} differs from {other:?} on line {first} only in case: they would name one file on macOS and Windows"
+                )),
+                None => {
+                    keys.insert(key.to_lowercase(), (line, key.clone()));
+                }
             }
         }
         let spec = match object.get("model") {
@@ -217,8 +223,43 @@ mod tests {
         assert_eq!(text[3], "line 5: no \"key\"");
         assert!(text[4].contains("model \"nope\" is not one this build knows"));
         assert!(text[5].starts_with(r#"line 6: unknown field "extra""#));
-        assert!(text[6].starts_with(r#"line 6: key "../x""#));
+        assert_eq!(
+            text[6],
+            r#"line 6: key "../x": a key has letters, digits, '.', '_' and '-' only: it names the result file"#
+        );
         assert!(text[7].starts_with("line 6: input.prompt"), "{}", text[7]);
         assert!(text[8].starts_with("line 6: input.duration"), "{}", text[8]);
+    }
+
+    #[test]
+    fn keys_are_portable_file_names_unlike_each_other_in_case() {
+        let line = |key: &str| {
+            format!(
+                r#"{{"key": "{key}", "model": "example/video", "input": {{"prompt": "A fox"}}}}"#
+            )
+        };
+        let text = [
+            line("Fox-01"),
+            line("fox-01"),
+            line("CON"),
+            line("nul.v2"),
+            line("com1"),
+            line("shot."),
+            line("COM0"),
+            line("console"),
+        ]
+        .join("\n");
+        let problems = parse(&text, find).expect_err("broken keys");
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                r#"line 2: key "fox-01" differs from "Fox-01" on line 1 only in case: they would name one file on macOS and Windows"#,
+                r#"line 3: key "CON": the key is a device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9): it cannot name a file there"#,
+                r#"line 4: key "nul.v2": the key is a device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9): it cannot name a file there"#,
+                r#"line 5: key "com1": the key is a device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9): it cannot name a file there"#,
+                r#"line 6: key "shot.": a key must not end with '.': Windows drops it from the file name"#,
+            ]
+        );
     }
 }

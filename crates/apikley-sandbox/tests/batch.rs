@@ -206,12 +206,15 @@ async fn bad_jobs_and_a_journal_in_use_are_refused() {
         Err(BatchError::Job { problem, .. }) => problem.to_string(),
         other => panic!("{other:?}"),
     };
-    assert!(problem(batch.add("../escape", request("A fox"))).starts_with("the key must be"));
+    assert!(problem(batch.add("../escape", request("A fox"))).starts_with("a key has letters"));
+    assert!(problem(batch.add("Aux", request("A fox"))).contains("device name on Windows"));
     batch.add("fox", request("A fox")).expect("valid");
-    assert_eq!(
-        problem(batch.add("fox", request("A fox"))),
-        "the key is used by another job"
-    );
+    for twin in ["fox", "FOX"] {
+        assert_eq!(
+            problem(batch.add(twin, request("A fox"))),
+            "the key is used by another job (keys that differ only in case count as one)"
+        );
+    }
     let long = request(&"x".repeat(1001));
     assert!(problem(batch.add("long", long)).contains("input.prompt"));
 

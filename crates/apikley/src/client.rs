@@ -26,7 +26,7 @@ use crate::record::{TaskId, TaskState};
 use crate::request::Request;
 use crate::retry::RetryPolicy;
 use crate::task::Task;
-use crate::transport::{Scope, Settings, Transport};
+use crate::transport::{Scope, SendHook, Settings, Transport};
 use crate::upload::{self, UploadOptions, UploadedFile};
 use crate::wait::{self, CompletedTask, Workload};
 
@@ -104,7 +104,7 @@ impl Client {
     async fn submit_request(
         &self,
         request: Request,
-        on_sending: Option<&(dyn Fn() -> Result<(), String> + Send + Sync)>,
+        on_sending: Option<&SendHook<'_>>,
     ) -> Result<Task, Error> {
         let violations = request.violations();
         if !violations.is_empty() {
@@ -324,7 +324,7 @@ impl Client {
 pub struct Submission<'a> {
     client: &'a Client,
     request: Request,
-    on_sending: Option<Box<dyn Fn() -> Result<(), String> + Send + Sync + 'a>>,
+    on_sending: Option<Box<SendHook<'a>>>,
 }
 
 impl fmt::Debug for Submission<'_> {
@@ -354,7 +354,7 @@ impl<'a> Submission<'a> {
     pub fn on_sending(mut self, hook: impl Fn() + Send + Sync + 'a) -> Self {
         self.on_sending = Some(Box::new(move || {
             hook();
-            Ok(())
+            Box::pin(std::future::ready(Ok(())))
         }));
         self
     }
@@ -362,12 +362,28 @@ impl<'a> Submission<'a> {
     /// Like [`on_sending`](Self::on_sending), but `createTask` goes out only if `record`
     /// succeeds: for writing down durably that a task may be about to exist (a batch's
     /// journal). If it fails, nothing is sent and the submission ends in [`Error::NotSent`]
-    /// with its message. Replaces any `on_sending` hook.
-    pub fn record_sending<E: fmt::Display>(
-        mut self,
-        record: impl Fn() -> Result<(), E> + Send + Sync + 'a,
-    ) -> Self {
-        self.on_sending = Some(Box::new(move || record().map_err(|e| e.to_string())));
+    /// with its message. Replaces any `on_sending` hook. `record` is awaited, so a slow write
+    /// (a file synced to disk) can run off the async workers.
+    ///
+    /// ```no_run
+    /// # async fn run(client: apikley::Client, request: apikley::Request) -> Result<(), apikley::Error> {
+    /// let task = client
+    ///     .submit(request)
+    ///     .record_sending(|| async {
+    ///         tokio::fs::write("pending-task", b"a createTask is on its way").await
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn record_sending<E, F>(mut self, record: impl Fn() -> F + Send + Sync + 'a) -> Self
+    where
+        E: fmt::Display,
+        F: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        self.on_sending = Some(Box::new(move || {
+            let recorded = record();
+            Box::pin(async move { recorded.await.map_err(|e| e.to_string()) })
+        }));
         self
     }
 }

@@ -2,6 +2,7 @@
 //! classification allows. The [`Transport`] owns everything a call needs.
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -201,11 +202,16 @@ pub(crate) struct Scope<'a> {
     pub(crate) extra_time: Duration,
     /// Called just before each attempt is sent (after its rate-limit slot is granted).
     /// The attempt is sent only if it succeeds; its error ends the call with nothing sent.
-    pub(crate) on_send: Option<&'a (dyn Fn() -> Result<(), String> + Send + Sync)>,
+    pub(crate) on_send: Option<&'a SendHook<'a>>,
     /// A slot granted beforehand, used by the first attempt (the poll scheduler chooses what
     /// to query once it holds one).
     pub(crate) granted: Option<&'a std::sync::Mutex<Option<Slot>>>,
 }
+
+/// Called just before an attempt is sent; the attempt goes out only if it succeeds (a batch
+/// writes "sending" to its journal, on disk, first).
+pub(crate) type SendHook<'a> =
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync + 'a;
 
 /// What a [`Transport`] is made of.
 pub(crate) struct Settings {
@@ -383,7 +389,7 @@ impl Transport {
                 request = request.timeout(timeout);
             }
             if let Some(on_send) = scope.on_send {
-                on_send().map_err(Failure::Held)?;
+                on_send().await.map_err(Failure::Held)?;
             }
             let result = self.exchange(op, request, read).await;
             let span = tracing::Span::current();

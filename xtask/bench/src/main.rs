@@ -7,6 +7,7 @@
 
 mod bulk;
 mod common;
+mod journal;
 mod memory;
 mod overhead;
 mod polling;
@@ -64,6 +65,10 @@ fn main() {
     if wanted("6") {
         eprintln!("bench 6: upload and download memory…");
         rows.extend(memory::transfers(quick));
+    }
+    if wanted("9") {
+        eprintln!("bench 9: the journal and the runtime…");
+        rows.push(journal::stall(quick));
     }
     table::print(&rows);
     eprintln!("benchmarks took {:.0} s", started.elapsed().as_secs_f64());

@@ -3,7 +3,7 @@
 //! A crash at any instant leaves a journal that says what may have been paid for.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -55,11 +55,15 @@ impl Stage {
 pub(crate) struct Row {
     key: String,
     fingerprint: String,
+    /// The fingerprint covers the body sent, defaults included (a version-0 journal).
+    legacy_fingerprint: bool,
     stage: Stage,
     task_id: Option<String>,
     output: Option<PathBuf>,
     bytes: Option<u64>,
     detail: Option<String>,
+    /// The body recorded when the job was added.
+    request: String,
 }
 
 impl Row {
@@ -71,6 +75,16 @@ impl Row {
     /// The digest of the job's content when it was added.
     pub(crate) fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// Whether its fingerprint covers the body sent, defaults included (a version-0 row).
+    pub(crate) fn has_legacy_fingerprint(&self) -> bool {
+        self.legacy_fingerprint
+    }
+
+    /// The `createTask` body recorded when the job was added.
+    pub(crate) fn request(&self) -> &str {
+        &self.request
     }
 
     /// Where it stands.
@@ -101,9 +115,21 @@ pub(crate) enum JournalError {
     InUse,
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("it cannot be created: {0}")]
+    Create(#[source] std::io::Error),
     #[error("it holds a job in a state this version does not know: {0:?}")]
     UnknownStage(String),
+    #[error(
+        "it was written by a newer version of this SDK (schema {0}; this one knows {SCHEMA_VERSION})"
+    )]
+    Newer(i64),
+    #[error("the journal's writer stopped: {0}")]
+    Writer(String),
 }
+
+/// The journal's schema version (`PRAGMA user_version`): 0 was the first, whose fingerprints
+/// covered the whole body sent, defaults included; 1 marks how each row's fingerprint was made.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -121,16 +147,25 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 ";
 
-/// The journal file, open for one run.
-#[derive(Debug)]
+/// Version 0 → 1: each row says how its fingerprint was made; those of version 0 covered the
+/// body sent (`body`), newer ones only what the user wrote (`input`).
+const MIGRATE_TO_1: &str =
+    "ALTER TABLE jobs ADD COLUMN fingerprint_of TEXT NOT NULL DEFAULT 'body';";
+
+/// The journal file, open for one run. Every statement runs on tokio's blocking pool, never on
+/// the async workers: each one is synced to disk before it returns, and an fsync must not
+/// stall the timers, waits and downloads of the jobs in flight.
+#[derive(Debug, Clone)]
 pub(crate) struct Journal {
-    connection: Mutex<Connection>,
+    connection: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
 
 impl Journal {
-    /// Opens (or creates) the journal at `path` and takes it for this run.
+    /// Opens (or creates, readable by its owner only) the journal at `path`, brings an older
+    /// schema up to date, and takes it for this run.
     pub(crate) fn open(path: &Path) -> Result<Journal, JournalError> {
+        create_private(path).map_err(JournalError::Create)?;
         let prepare = || -> rusqlite::Result<Connection> {
             let connection = Connection::open(path)?;
             // Another run holding the file is told at once, not waited for.
@@ -155,8 +190,9 @@ impl Journal {
             }
             other => JournalError::Sqlite(other),
         })?;
+        migrate(&connection)?;
         Ok(Journal {
-            connection: Mutex::new(connection),
+            connection: Arc::new(Mutex::new(connection)),
             path: path.to_owned(),
         })
     }
@@ -166,158 +202,256 @@ impl Journal {
         &self.path
     }
 
-    fn connection(&self) -> MutexGuard<'_, Connection> {
-        // A statement either ran or did not: the connection stays usable after a panic.
-        self.connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Runs `statement` on the blocking pool.
+    async fn run<T: Send + 'static>(
+        &self,
+        statement: impl FnOnce(&Connection) -> Result<T, JournalError> + Send + 'static,
+    ) -> Result<T, JournalError> {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            // A statement either ran or did not: the connection stays usable after a panic.
+            let connection = connection
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            statement(&connection)
+        })
+        .await
+        .map_err(|e| JournalError::Writer(e.to_string()))?
     }
 
     /// Every job, in the order they were first added.
-    pub(crate) fn rows(&self) -> Result<Vec<Row>, JournalError> {
-        let connection = self.connection();
-        let mut statement = connection.prepare(
-            "SELECT key, fingerprint, stage, task_id, output, bytes, detail FROM jobs ORDER BY position",
-        )?;
-        let rows = statement.query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, Option<String>>(3)?,
-                row.get::<_, Option<String>>(4)?,
-                row.get::<_, Option<i64>>(5)?,
-                row.get::<_, Option<String>>(6)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (key, fingerprint, stage, task_id, output, bytes, detail) = row?;
-            let stage = Stage::parse(&stage).ok_or(JournalError::UnknownStage(stage))?;
-            out.push(Row {
-                key,
-                fingerprint,
-                stage,
-                task_id,
-                output: output.map(PathBuf::from),
-                bytes: bytes.and_then(|b| u64::try_from(b).ok()),
-                detail,
-            });
-        }
-        Ok(out)
+    pub(crate) async fn rows(&self) -> Result<Vec<Row>, JournalError> {
+        self.run(|connection| {
+            let mut statement = connection.prepare(
+                "SELECT key, fingerprint, fingerprint_of, stage, task_id, output, bytes, detail, request
+                 FROM jobs ORDER BY position",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, Option<i64>>(6)?,
+                    row.get::<_, Option<String>>(7)?,
+                    row.get::<_, String>(8)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (key, fingerprint, of, stage, task_id, output, bytes, detail, request) = row?;
+                let stage = Stage::parse(&stage).ok_or(JournalError::UnknownStage(stage))?;
+                out.push(Row {
+                    key,
+                    fingerprint,
+                    legacy_fingerprint: of != "input",
+                    stage,
+                    task_id,
+                    output: output.map(PathBuf::from),
+                    bytes: bytes.and_then(|b| u64::try_from(b).ok()),
+                    detail,
+                    request,
+                });
+            }
+            Ok(out)
+        })
+        .await
     }
 
     /// Adds a job, never sent.
-    pub(crate) fn add(
+    pub(crate) async fn add(
         &self,
         key: &str,
         model: &str,
         fingerprint: &str,
         request: &str,
     ) -> Result<(), JournalError> {
-        let connection = self.connection();
-        let position: i64 = connection
-            .query_row("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs", [], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .unwrap_or(1);
-        connection.execute(
-            "INSERT INTO jobs (key, position, model, fingerprint, request, stage) VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
-            params![key, position, model, fingerprint, request],
-        )?;
-        Ok(())
+        let (key, model, fingerprint, request) = (
+            key.to_owned(),
+            model.to_owned(),
+            fingerprint.to_owned(),
+            request.to_owned(),
+        );
+        self.run(move |connection| {
+            let position: i64 = connection
+                .query_row("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs", [], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or(1);
+            connection.execute(
+                "INSERT INTO jobs (key, position, model, fingerprint, fingerprint_of, request, stage)
+                 VALUES (?1, ?2, ?3, ?4, 'input', ?5, 'pending')",
+                params![key, position, model, fingerprint, request],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
-    fn set(
+    /// The job's fingerprint, made again from what the user wrote (for a row whose
+    /// fingerprint covered the body sent).
+    pub(crate) async fn refingerprint(
+        &self,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<(), JournalError> {
+        let (key, fingerprint) = (key.to_owned(), fingerprint.to_owned());
+        self.run(move |connection| {
+            connection.execute(
+                "UPDATE jobs SET fingerprint = ?2, fingerprint_of = 'input' WHERE key = ?1",
+                params![key, fingerprint],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set(
         &self,
         key: &str,
         stage: Stage,
         task_id: Option<&str>,
         detail: Option<&str>,
     ) -> Result<(), JournalError> {
-        self.connection().execute(
-            "UPDATE jobs SET stage = ?2, task_id = COALESCE(?3, task_id), detail = ?4,
-                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE key = ?1",
-            params![key, stage.as_str(), task_id, detail],
-        )?;
-        Ok(())
+        let (key, task_id, detail) = (
+            key.to_owned(),
+            task_id.map(str::to_owned),
+            detail.map(str::to_owned),
+        );
+        self.run(move |connection| {
+            connection.execute(
+                "UPDATE jobs SET stage = ?2, task_id = COALESCE(?3, task_id), detail = ?4,
+                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE key = ?1",
+                params![key, stage.as_str(), task_id, detail],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     /// A `createTask` for the job is about to be sent.
-    pub(crate) fn sending(&self, key: &str) -> Result<(), JournalError> {
-        self.set(key, Stage::Sending, None, None)
+    pub(crate) async fn sending(&self, key: &str) -> Result<(), JournalError> {
+        self.set(key, Stage::Sending, None, None).await
     }
 
     /// The job's task exists.
-    pub(crate) fn submitted(&self, key: &str, task_id: &str) -> Result<(), JournalError> {
-        self.set(key, Stage::Submitted, Some(task_id), None)
+    pub(crate) async fn submitted(&self, key: &str, task_id: &str) -> Result<(), JournalError> {
+        self.set(key, Stage::Submitted, Some(task_id), None).await
     }
 
     /// The job was not sent after all, or its `createTask` provably created nothing.
-    pub(crate) fn pending(&self, key: &str, why: &str) -> Result<(), JournalError> {
-        self.set(key, Stage::Pending, None, Some(why))
+    pub(crate) async fn pending(&self, key: &str, why: &str) -> Result<(), JournalError> {
+        self.set(key, Stage::Pending, None, Some(why)).await
     }
 
     /// Nobody knows whether the job's `createTask` created a task.
-    pub(crate) fn unknown(&self, key: &str, why: &str) -> Result<(), JournalError> {
-        self.set(key, Stage::Unknown, None, Some(why))
+    pub(crate) async fn unknown(&self, key: &str, why: &str) -> Result<(), JournalError> {
+        self.set(key, Stage::Unknown, None, Some(why)).await
     }
 
     /// The job's task failed.
-    pub(crate) fn failed(&self, key: &str, why: &str) -> Result<(), JournalError> {
-        self.set(key, Stage::Failed, None, Some(why))
+    pub(crate) async fn failed(&self, key: &str, why: &str) -> Result<(), JournalError> {
+        self.set(key, Stage::Failed, None, Some(why)).await
     }
 
     /// The job's task is still going, after an error on the way (kept for the next run).
-    pub(crate) fn note(&self, key: &str, why: &str) -> Result<(), JournalError> {
-        self.connection().execute(
-            "UPDATE jobs SET detail = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE key = ?1",
-            params![key, why],
-        )?;
-        Ok(())
+    pub(crate) async fn note(&self, key: &str, why: &str) -> Result<(), JournalError> {
+        let (key, why) = (key.to_owned(), why.to_owned());
+        self.run(move |connection| {
+            connection.execute(
+                "UPDATE jobs SET detail = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE key = ?1",
+                params![key, why],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
-    /// The job's result is saved at `output`.
-    pub(crate) fn saved(&self, key: &str, output: &Path, bytes: u64) -> Result<(), JournalError> {
-        self.connection().execute(
-            "UPDATE jobs SET stage = 'saved', output = ?2, bytes = ?3, detail = NULL,
-                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE key = ?1",
-            params![
-                key,
-                output.to_string_lossy(),
-                i64::try_from(bytes).unwrap_or(i64::MAX)
-            ],
-        )?;
-        Ok(())
+    /// The job's result is saved at `output` (an absolute path, so that a run from another
+    /// working directory finds it).
+    pub(crate) async fn saved(
+        &self,
+        key: &str,
+        output: &Path,
+        bytes: u64,
+    ) -> Result<(), JournalError> {
+        let (key, output) = (key.to_owned(), output.to_string_lossy().into_owned());
+        self.run(move |connection| {
+            connection.execute(
+                "UPDATE jobs SET stage = 'saved', output = ?2, bytes = ?3, detail = NULL,
+                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE key = ?1",
+                params![key, output, i64::try_from(bytes).unwrap_or(i64::MAX)],
+            )?;
+            Ok(())
+        })
+        .await
     }
+}
+
+/// Creates the journal file readable and writable by its owner only (it holds prompts and
+/// signed result URLs); SQLite gives its `-wal` and `-shm` files the same permissions.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Brings a journal written by an older version up to [`SCHEMA_VERSION`], in one transaction.
+fn migrate(connection: &Connection) -> Result<(), JournalError> {
+    let version: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(JournalError::Newer(version));
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let has_column = connection
+        .prepare("SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'fingerprint_of'")?
+        .exists([])?;
+    let mut steps = String::from("BEGIN IMMEDIATE;");
+    if !has_column {
+        steps.push_str(MIGRATE_TO_1);
+    }
+    steps.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
+    connection.execute_batch(&steps)?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_step_is_read_back_and_a_second_run_is_kept_out() {
+    #[tokio::test]
+    async fn every_step_is_read_back_and_a_second_run_is_kept_out() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("journal.sqlite");
         {
             let journal = Journal::open(&path).expect("opens");
-            journal.add("a", "m", "f1", "{}").expect("adds");
-            journal.add("b", "m", "f2", "{}").expect("adds");
-            journal.add("c", "m", "f3", "{}").expect("adds");
-            journal.sending("a").expect("writes");
-            journal.submitted("a", "task-1").expect("writes");
+            journal.add("a", "m", "f1", "{}").await.expect("adds");
+            journal.add("b", "m", "f2", "{}").await.expect("adds");
+            journal.add("c", "m", "f3", "{}").await.expect("adds");
+            journal.sending("a").await.expect("writes");
+            journal.submitted("a", "task-1").await.expect("writes");
             journal
                 .saved("a", &dir.path().join("a.mp4"), 42)
+                .await
                 .expect("writes");
-            journal.sending("b").expect("writes");
-            journal.unknown("b", "no answer").expect("writes");
+            journal.sending("b").await.expect("writes");
+            journal.unknown("b", "no answer").await.expect("writes");
 
             assert!(matches!(Journal::open(&path), Err(JournalError::InUse)));
         }
         let journal = Journal::open(&path).expect("opens again once the first is closed");
-        let rows = journal.rows().expect("reads");
+        let rows = journal.rows().await.expect("reads");
         let keys: Vec<&str> = rows.iter().map(Row::key).collect();
         assert_eq!(keys, ["a", "b", "c"]);
         assert_eq!(rows[0].stage(), Stage::Saved);
@@ -330,5 +464,30 @@ mod tests {
         assert_eq!(rows[1].detail(), Some("no answer"));
         assert_eq!(rows[2].stage(), Stage::Pending);
         assert_eq!(rows[2].fingerprint(), "f3");
+        assert!(!rows[2].has_legacy_fingerprint());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_journal_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("journal.sqlite");
+        drop(Journal::open(&path).expect("opens"));
+        let mode = std::fs::metadata(&path)
+            .expect("exists")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_journal_of_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("journal.sqlite");
+        Connection::open(&path)
+            .and_then(|c| c.pragma_update(None, "user_version", SCHEMA_VERSION + 1))
+            .expect("writes");
+        assert!(matches!(Journal::open(&path), Err(JournalError::Newer(2))));
     }
 }

@@ -103,12 +103,16 @@ pub enum BatchError {
         /// What is wrong.
         problem: JobProblem,
     },
-    /// Jobs whose content differs from what the journal recorded under the same key.
+    /// Jobs whose content (the model and the inputs as written) differs from what the journal
+    /// recorded under the same key. Nothing was sent.
     #[error(
-        "{} changed since the journal recorded {}: {}; give changed jobs new keys (or use a new output folder)",
+        "{} changed since the journal recorded {}: {}. Nothing was sent. Put back what {} held, or give \
+         the new content a new key (only that job is then generated); the jobs already paid for \
+         stay in this journal, so keep using it",
         if .0.len() == 1 { "a job" } else { "jobs" },
         if .0.len() == 1 { "it" } else { "them" },
-        .0.join(", ")
+        .0.join(", "),
+        if .0.len() == 1 { "it" } else { "they" },
     )]
     Changed(Vec<String>),
 }
@@ -117,13 +121,12 @@ pub enum BatchError {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum JobProblem {
-    /// The key cannot name a file, or is empty or too long.
-    #[error(
-        "the key must be 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-'"
-    )]
-    BadKey,
-    /// Another job has the same key.
-    #[error("the key is used by another job")]
+    /// The key cannot name a file on every platform.
+    #[error("{0}")]
+    BadKey(KeyProblem),
+    /// Another job has the same key, or one that differs only in case (which names the same
+    /// file on macOS and Windows).
+    #[error("the key is used by another job (keys that differ only in case count as one)")]
     DuplicateKey,
     /// The request names no model this SDK knows.
     #[error("{0}")]
@@ -377,6 +380,9 @@ pub struct Batch {
     resend_unknown: bool,
     jobs: Vec<Job>,
     keys: HashSet<String>,
+    /// The keys in lower case: keys that differ only in case name one file on macOS and
+    /// Windows.
+    folded: HashSet<String>,
 }
 
 impl Batch {
@@ -407,6 +413,7 @@ impl Batch {
             resend_unknown: false,
             jobs: Vec::new(),
             keys: HashSet::new(),
+            folded: HashSet::new(),
         })
     }
 
@@ -426,8 +433,10 @@ impl Batch {
         self
     }
 
-    /// Adds a job: its key names its result file (`KEY.mp4`) and its row in the journal.
-    /// The request is checked against its model's spec now.
+    /// Adds a job: its key names its result file (`KEY.mp4`, the extension that of what it
+    /// turns out to be) and its row in the journal, so it must be a portable file name (see
+    /// [`key_problem`]) unlike any other key in case. The request is checked against its
+    /// model's spec now.
     pub fn add(
         &mut self,
         key: impl Into<String>,
@@ -439,10 +448,10 @@ impl Batch {
             key: key.clone(),
             problem,
         };
-        if !is_valid_key(&key) {
-            return Err(problem(JobProblem::BadKey));
+        if let Some(bad) = key_problem(&key) {
+            return Err(problem(JobProblem::BadKey(bad)));
         }
-        if self.keys.contains(&key) {
+        if self.folded.contains(&key.to_lowercase()) {
             return Err(problem(JobProblem::DuplicateKey));
         }
         if request.spec().is_none() {
@@ -453,9 +462,10 @@ impl Batch {
         if !violations.is_empty() {
             return Err(problem(JobProblem::Invalid(violations)));
         }
+        self.folded.insert(key.to_lowercase());
         self.keys.insert(key.clone());
         self.jobs.push(Job {
-            fingerprint: fingerprint(&request.body()),
+            fingerprint: fingerprint(&written(&request)),
             key,
             request,
         });
@@ -588,22 +598,38 @@ impl BatchRun<'_> {
         let rows: HashMap<String, journal::Row> = batch
             .journal
             .rows()
+            .await
             .map_err(jerr)?
             .into_iter()
             .map(|row| (row.key().to_owned(), row))
             .collect();
-        let changed: Vec<String> = batch
-            .jobs
-            .iter()
-            .filter(|job| {
-                rows.get(&job.key)
-                    .is_some_and(|r| r.fingerprint() != job.fingerprint)
-            })
-            .map(|job| job.key.clone())
-            .collect();
+        let mut changed = Vec::new();
+        let mut recorded_whole = Vec::new();
+        for job in &batch.jobs {
+            match rows.get(&job.key) {
+                Some(row) if row.has_legacy_fingerprint() => {
+                    if same_as_recorded(row.request(), &job.request) {
+                        recorded_whole.push(job);
+                    } else {
+                        changed.push(job.key.clone());
+                    }
+                }
+                Some(row) if row.fingerprint() != job.fingerprint => changed.push(job.key.clone()),
+                _ => {}
+            }
+        }
         if !changed.is_empty() {
             return Err(BatchError::Changed(changed));
         }
+        // Rows of an older journal get the fingerprint of what the user wrote.
+        for job in recorded_whole {
+            batch
+                .journal
+                .refingerprint(&job.key, &job.fingerprint)
+                .await
+                .map_err(jerr)?;
+        }
+        remove_leftovers(&batch.out_dir, &batch.keys);
         let mut dropped: Vec<String> = rows
             .keys()
             .filter(|key| !batch.keys.contains(*key))
@@ -619,6 +645,7 @@ impl BatchRun<'_> {
                     batch
                         .journal
                         .add(&job.key, model, &job.fingerprint, &body.to_string())
+                        .await
                         .map_err(jerr)?;
                     Start::Send
                 }
@@ -847,7 +874,8 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
             })
             .record_sending(|| {
                 sent.store(true, Ordering::SeqCst);
-                journal.sending(key)
+                let (journal, key) = (journal.clone(), key.to_owned());
+                async move { journal.sending(&key).await }
             })
             .into_future()
     );
@@ -870,7 +898,7 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
         Ok(task) => task,
         Err(error @ Error::OutcomeUnknown { .. }) => {
             let reason = error.to_string();
-            if let Err(e) = journal.unknown(key, &reason) {
+            if let Err(e) = journal.unknown(key, &reason).await {
                 tracing::error!(key, error = %e, "cannot journal an unknown outcome");
             }
             return JobOutcome::OutcomeUnknown { reason };
@@ -879,7 +907,7 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
             // Nothing was created: the job is sent again by the next run.
             let reason = error.to_string();
             if sent.load(Ordering::SeqCst)
-                && let Err(e) = journal.pending(key, &reason)
+                && let Err(e) = journal.pending(key, &reason).await
             {
                 tracing::error!(key, error = %e, "cannot journal a refused job");
             }
@@ -890,7 +918,7 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
         }
     };
     let task_id = task.id().clone();
-    if let Err(e) = journal.submitted(key, task_id.as_str()) {
+    if let Err(e) = journal.submitted(key, task_id.as_str()).await {
         // The task exists; the journal still says "sending" for it, which a later run reports
         // as unknown rather than resending. Stop here so the id is not lost from sight.
         let reason = format!(
@@ -931,7 +959,7 @@ async fn finish(shared: &Shared, index: usize, job: &Job, task_id: TaskId) -> Jo
         }
         Err(error @ (Error::TaskFailed { .. } | Error::TaskEndedUnrecognized { .. })) => {
             let reason = error.to_string();
-            if let Err(e) = journal.failed(key, &reason) {
+            if let Err(e) = journal.failed(key, &reason).await {
                 tracing::error!(key, error = %e, "cannot journal a failed task");
             }
             return JobOutcome::Failed {
@@ -939,7 +967,7 @@ async fn finish(shared: &Shared, index: usize, job: &Job, task_id: TaskId) -> Jo
                 reason,
             };
         }
-        Err(error) => return noted(journal, key, task_id, &error),
+        Err(error) => return noted(journal, key, task_id, &error).await,
     };
     let _ = shared
         .events
@@ -960,7 +988,9 @@ async fn finish(shared: &Shared, index: usize, job: &Job, task_id: TaskId) -> Jo
     };
     match saved {
         Ok(file) => {
-            if let Err(e) = journal.saved(key, &file.path, file.bytes) {
+            // Absolute, so that a run from another working directory finds the file.
+            let path = std::path::absolute(&file.path).unwrap_or_else(|_| file.path.clone());
+            if let Err(e) = journal.saved(key, &path, file.bytes).await {
                 tracing::error!(key, error = %e, "cannot journal a saved result");
             }
             JobOutcome::Saved {
@@ -970,14 +1000,14 @@ async fn finish(shared: &Shared, index: usize, job: &Job, task_id: TaskId) -> Jo
                 earlier: false,
             }
         }
-        Err(error) => noted(journal, key, task_id, &error),
+        Err(error) => noted(journal, key, task_id, &error).await,
     }
 }
 
 /// An error on a job whose task exists: journaled beside its id, for the next run.
-fn noted(journal: &Journal, key: &str, task_id: TaskId, error: &Error) -> JobOutcome {
+async fn noted(journal: &Journal, key: &str, task_id: TaskId, error: &Error) -> JobOutcome {
     let reason = error.to_string();
-    if let Err(e) = journal.note(key, &reason) {
+    if let Err(e) = journal.note(key, &reason).await {
         tracing::error!(key, error = %e, "cannot journal an error");
     }
     JobOutcome::Error {
@@ -986,14 +1016,130 @@ fn noted(journal: &Journal, key: &str, task_id: TaskId, error: &Error) -> JobOut
     }
 }
 
-/// Whether `key` can be a job's key: 1 to 128 letters, digits, `.`, `_` or `-`, not starting
-/// with `.` or `-` (it names the result file on every platform).
+/// Removes the partial downloads a killed run left beside the results of these jobs
+/// (`.KEY.EXT.XXXXXX.part`): their tasks are downloaded again from the start.
+fn remove_leftovers(out_dir: &Path, keys: &HashSet<String>) {
+    let Ok(entries) = std::fs::read_dir(out_dir) else {
+        return;
+    };
+    // A temporary file's name starts with the first 40 characters of its target's name.
+    let prefixes: Vec<String> = keys
+        .iter()
+        .map(|key| format!("{key}.").chars().take(40).collect())
+        .collect();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let leftover = name.ends_with(".part")
+            && name
+                .strip_prefix('.')
+                .is_some_and(|rest| prefixes.iter().any(|p| rest.starts_with(p.as_str())));
+        if leftover {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(file = %name, "removed a partial download of an earlier run")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %name, error = %e, "cannot remove a partial download of an earlier run")
+                }
+            }
+        }
+    }
+}
+
+/// Why a key cannot name a job's result file on every platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyProblem {
+    /// Empty, or longer than 128 characters.
+    Length,
+    /// A character other than letters, digits, `.`, `_` and `-`.
+    Characters,
+    /// Starts with `.` (a hidden file) or `-` (read as an option).
+    Start,
+    /// Ends with `.`, which Windows drops from file names.
+    TrailingDot,
+    /// A name Windows reserves for a device (`CON`, `PRN`, `AUX`, `NUL`, `COM1`…`COM9`,
+    /// `LPT1`…`LPT9`), in any case, alone or before a `.`.
+    Reserved,
+}
+
+impl fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyProblem::Length => "a key is 1 to 128 characters: it names the result file",
+            KeyProblem::Characters => {
+                "a key has letters, digits, '.', '_' and '-' only: it names the result file"
+            }
+            KeyProblem::Start => "a key must not start with '.' or '-': it names the result file",
+            KeyProblem::TrailingDot => {
+                "a key must not end with '.': Windows drops it from the file name"
+            }
+            KeyProblem::Reserved => {
+                "the key is a device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9): it cannot name a file there"
+            }
+        })
+    }
+}
+
+/// Why `key` cannot be a job's key, if it cannot: it names the job's result file, on every
+/// platform, so it is 1 to 128 letters, digits, `.`, `_` or `-`, starts with neither `.` nor
+/// `-`, does not end with `.`, and is no Windows device name.
+pub fn key_problem(key: &str) -> Option<KeyProblem> {
+    if !(1..=128).contains(&key.len()) {
+        return Some(KeyProblem::Length);
+    }
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Some(KeyProblem::Characters);
+    }
+    if key.starts_with(['.', '-']) {
+        return Some(KeyProblem::Start);
+    }
+    if key.ends_with('.') {
+        return Some(KeyProblem::TrailingDot);
+    }
+    let stem = key.split('.').next().unwrap_or(key).to_ascii_uppercase();
+    let numbered = |prefix: &str| {
+        stem.strip_prefix(prefix)
+            .is_some_and(|n| n.len() == 1 && n.as_bytes()[0].is_ascii_digit() && n != "0")
+    };
+    if matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL") || numbered("COM") || numbered("LPT")
+    {
+        return Some(KeyProblem::Reserved);
+    }
+    None
+}
+
+/// Whether `key` can be a job's key ([`key_problem`] finds nothing).
 pub fn is_valid_key(key: &str) -> bool {
-    (1..=128).contains(&key.len())
-        && !key.starts_with(['.', '-'])
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    key_problem(key).is_none()
+}
+
+/// What the user wrote for a job: its model and its inputs, without the defaults the spec fills
+/// in (an upgrade that changes a default must not make a paid job look changed).
+fn written(request: &Request) -> Value {
+    serde_json::json!({
+        "model": request.model_id().unwrap_or_default(),
+        "input": request.inputs(),
+    })
+}
+
+/// Whether a job recorded by a version-0 journal (its whole body, defaults included) is the
+/// job the user wrote now: the same model, and every input given now recorded with the same
+/// value (the other recorded inputs were defaults filled in then).
+fn same_as_recorded(recorded: &str, request: &Request) -> bool {
+    let Ok(recorded) = serde_json::from_str::<Value>(recorded) else {
+        return false;
+    };
+    recorded.get("model").and_then(Value::as_str) == request.model_id()
+        && request.inputs().iter().all(|(name, value)| {
+            recorded.pointer(&format!(
+                "/input/{}",
+                name.replace('~', "~0").replace('/', "~1")
+            )) == Some(value)
+        })
 }
 
 /// The job's content, as a stable digest: key order does not matter.

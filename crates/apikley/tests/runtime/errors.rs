@@ -272,7 +272,7 @@ async fn a_failed_record_before_sending_sends_nothing() {
     let client = client(&server.base_url());
     let error = client
         .submit_body::<ExampleModel>(&example_body())
-        .record_sending(|| Err::<(), _>("the journal's disk is full"))
+        .record_sending(|| async { Err::<(), _>("the journal's disk is full") })
         .await
         .expect_err("held back");
     assert!(
@@ -285,7 +285,7 @@ async fn a_failed_record_before_sending_sends_nothing() {
 
     let task = client
         .submit_body::<ExampleModel>(&example_body())
-        .record_sending(|| Ok::<(), String>(()))
+        .record_sending(|| async { Ok::<(), String>(()) })
         .await
         .expect("sent once recorded");
     assert_eq!(task.id().as_str(), "t-1");
