@@ -337,3 +337,50 @@ async fn a_batch_on_callbacks_queries_each_task_once() {
         );
     }
 }
+
+/// A batch resumed on callbacks looks at each task it resumes once, at the start: a task that
+/// ended while nothing ran (its callback long gone) is saved at once, not after the fallback.
+#[tokio::test(start_paused = true)]
+async fn a_resumed_batch_on_callbacks_looks_at_each_task_once_at_the_start() {
+    let sandbox = sandbox(Faults::none()).await;
+    let client = client(&sandbox, RateLimits::none());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let jobs = jobs(4);
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    let report = batch(dir.path(), &jobs)
+        .run(&client)
+        .cancel_on(cancel)
+        .on_event(move |e| {
+            if e.counts.waiting == 4 {
+                stop.cancel();
+            }
+        })
+        .await
+        .expect("runs");
+    assert_eq!(report.counts.saved, 0);
+    assert_eq!(sandbox.stats().tasks_created, 4);
+    // The tasks end while nothing runs.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+
+    let queries = sandbox.stats().status_queries;
+    let inbox = apikley::callback::CallbackInbox::new();
+    let started = tokio::time::Instant::now();
+    let report = batch(dir.path(), &jobs)
+        .run(&client)
+        .callbacks("http://127.0.0.1:9/hook", inbox)
+        .await
+        .expect("runs");
+    assert!(report.is_complete(), "{:?}", report.counts);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "saved at once, not after the fallback: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        sandbox.stats().status_queries - queries,
+        4,
+        "one look per task"
+    );
+    assert_eq!(sandbox.stats().tasks_created, 4);
+}

@@ -3,6 +3,7 @@
 //! confirms it (the signature does not cover the body), and only that record is acted on.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -19,30 +20,41 @@ pub const MIN_CALLBACK_FALLBACK: Duration = Duration::from_secs(5 * 60);
 /// [`deliver`](Self::deliver) with what it verified) and the waits that use it
 /// ([`Waiter::callbacks`](crate::Waiter::callbacks)). Cheap to clone.
 ///
-/// A callback that arrives before its wait starts is kept until that wait takes it; a wait
-/// forgets its task's entry when it ends.
+/// It keeps callbacks only for tasks in flight: those a wait is waiting for, and those
+/// announced with [`expect`](Self::expect) (a task just created, whose wait starts a moment
+/// later). A callback for any other task is dropped and counted ([`dropped`](Self::dropped)),
+/// so unsigned traffic to a public endpoint cannot grow memory. A wait forgets its task's
+/// entry when it ends.
 ///
 /// ```
 /// use apikley::callback::{CallbackEvent, CallbackInbox};
 ///
 /// let inbox = CallbackInbox::new();
+/// inbox.expect(&"task_1".into()); // when the task is created
 /// // In the callback endpoint, once the signature is checked (or the body parsed):
 /// let body = br#"{"code": 200, "data": {"taskId": "task_1", "state": "success"}}"#;
 /// let event = CallbackEvent::parse(body)?;
 /// inbox.deliver(&event.record.id);
 /// assert!(inbox.has_heard(&"task_1".into()));
+/// // A callback for a task nobody waits for is not kept.
+/// inbox.deliver(&"someone-elses".into());
+/// assert!(!inbox.has_heard(&"someone-elses".into()));
+/// assert_eq!(inbox.dropped(), 1);
 /// # Ok::<(), apikley::callback::CallbackError>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct CallbackInbox {
-    /// Per task: whether its callback came.
+    /// Per task in flight: whether its callback came.
     tasks: Arc<Mutex<HashMap<TaskId, watch::Sender<bool>>>>,
+    /// Callbacks for tasks not in flight, dropped.
+    dropped: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for CallbackInbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallbackInbox")
             .field("tasks", &self.lock().len())
+            .field("dropped", &self.dropped())
             .finish()
     }
 }
@@ -64,13 +76,29 @@ impl CallbackInbox {
         self.lock().entry(id.clone()).or_default().subscribe()
     }
 
-    /// Hands task `id`'s callback to the wait for that task (now, or when that wait starts):
-    /// `inbox.deliver(&event.record.id)`. The wait confirms the task by id itself.
+    /// Task `id` is in flight: its callback is kept for its wait, which may start later.
+    pub fn expect(&self, id: &TaskId) {
+        self.lock().entry(id.clone()).or_default();
+    }
+
+    /// Hands task `id`'s callback to the wait for that task (now, or when that wait starts, if
+    /// it was [expected](Self::expect)): `inbox.deliver(&event.record.id)`. The wait confirms
+    /// the task by id itself. A callback for a task not in flight is dropped and counted.
     pub fn deliver(&self, id: &TaskId) {
-        self.lock()
-            .entry(id.clone())
-            .or_default()
-            .send_replace(true);
+        match self.lock().get(id) {
+            Some(heard) => {
+                heard.send_replace(true);
+            }
+            None => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(task_id = %id, "callback for a task not in flight: dropped");
+            }
+        }
+    }
+
+    /// How many callbacks came for tasks not in flight, and were dropped.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Whether a callback for task `id` has come and not yet been taken by its wait.
@@ -99,6 +127,7 @@ mod tests {
     async fn a_wait_hears_a_callback_that_came_before_or_after_it_started() {
         let inbox = CallbackInbox::new();
         let early: TaskId = "early".into();
+        inbox.expect(&early);
         inbox.deliver(&early);
         tokio::time::timeout(Duration::from_secs(1), inbox.heard(&early))
             .await
@@ -120,5 +149,20 @@ mod tests {
 
         inbox.forget(&early);
         assert!(!inbox.has_heard(&early) && inbox.has_heard(&late));
+    }
+
+    #[test]
+    fn callbacks_for_tasks_not_in_flight_are_dropped_and_counted() {
+        let inbox = CallbackInbox::new();
+        for i in 0..10_000 {
+            inbox.deliver(&format!("unsigned-{i}").as_str().into());
+        }
+        assert_eq!(inbox.dropped(), 10_000);
+        assert!(inbox.lock().is_empty(), "nothing kept");
+        let mine: TaskId = "mine".into();
+        inbox.expect(&mine);
+        inbox.deliver(&mine);
+        assert!(inbox.has_heard(&mine));
+        assert_eq!(inbox.dropped(), 10_000);
     }
 }

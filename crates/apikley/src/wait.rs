@@ -295,37 +295,40 @@ impl<'a> Waiter<'a> {
         // Every look goes through the client's scheduler, which shares the query budget.
         let ticket = self.polling.register(self.id.clone(), key.clone(), prior);
 
-        // With an inbox, the first look waits for the task's callback, or for the fallback.
-        if let Some(inbox) = self.callbacks.take() {
-            let fallback = expected
-                .map_or(MIN_CALLBACK_FALLBACK, |e| e * 3)
-                .max(MIN_CALLBACK_FALLBACK);
-            let until = deadline.map_or(started + fallback, |d| d.min(started + fallback));
-            let cancelled = tokio::select! {
-                () = inbox.heard(&self.id) => {
-                    query_now = true;
-                    false
-                }
-                () = tokio::time::sleep_until(until) => {
-                    tracing::warn!(task_id = %self.id, "no callback came; polling instead");
-                    false
-                }
-                () = cancelled(cancel.as_ref()) => true,
-            };
-            inbox.forget(&self.id);
-            if cancelled {
-                return Err(Error::Cancelled { task_id: self.id });
-            }
-        }
+        // With an inbox, a look waits for the task's callback, or for the fallback; a task
+        // resumed by id is looked at once first (it may have ended while nothing listened).
+        let mut inbox = self.callbacks.take();
 
         loop {
+            if !query_now && let Some(inbox) = inbox.take() {
+                let fallback = expected
+                    .map_or(MIN_CALLBACK_FALLBACK, |e| e.saturating_mul(3))
+                    .max(MIN_CALLBACK_FALLBACK);
+                let until = later(started, fallback);
+                let until = deadline.map_or(until, |d| d.min(until));
+                let cancelled = tokio::select! {
+                    () = inbox.heard(&self.id) => {
+                        query_now = true;
+                        false
+                    }
+                    () = tokio::time::sleep_until(until) => {
+                        tracing::warn!(task_id = %self.id, "no callback came; polling instead");
+                        false
+                    }
+                    () = cancelled(cancel.as_ref()) => true,
+                };
+                inbox.forget(&self.id);
+                if cancelled {
+                    return Err(Error::Cancelled { task_id: self.id });
+                }
+            }
             let mut due = Instant::now();
             if !query_now {
                 let delay = self
                     .options
                     .schedule
                     .next_delay(started.elapsed(), expected);
-                due += delay;
+                due = later(due, delay);
                 if let Some(deadline) = deadline {
                     due = due.min(deadline);
                 }
@@ -474,6 +477,13 @@ impl<'a> IntoFuture for Waiter<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
     }
+}
+
+/// `at` plus `delay`, or, when that is beyond what an instant can hold, a time so far off that
+/// nothing waits for it (about 30 years): durations from the user saturate, never panic.
+fn later(at: Instant, delay: Duration) -> Instant {
+    at.checked_add(delay)
+        .unwrap_or_else(|| at + Duration::from_secs(30 * 365 * 24 * 3600))
 }
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ use crate::files::MediaType;
 use crate::inbox::CallbackInbox;
 use crate::record::TaskId;
 use crate::request::Request;
+use crate::task::Task;
 use journal::{Journal, JournalError, Stage};
 
 /// The journal's file name in the output folder, unless another path is given.
@@ -842,7 +843,8 @@ async fn run_job(shared: &Shared, index: usize, job: &Job, start: Start) -> (Job
             false,
         );
     };
-    (finish(shared, index, job, task_id).await, true)
+    let task = shared.client.task(task_id).with_request(&job.request);
+    (finish(shared, index, job, task).await, true)
 }
 
 async fn permit(shared: &Shared) -> Option<tokio::sync::SemaphorePermit<'_>> {
@@ -918,6 +920,10 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
         }
     };
     let task_id = task.id().clone();
+    if let Some(callbacks) = &shared.callbacks {
+        // Its callback may come before its wait starts.
+        callbacks.inbox.expect(&task_id);
+    }
     if let Err(e) = journal.submitted(key, task_id.as_str()).await {
         // The task exists; the journal still says "sending" for it, which a later run reports
         // as unknown rather than resending. Stop here so the id is not lost from sight.
@@ -930,22 +936,20 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
             reason,
         };
     }
-    finish(shared, index, job, task_id).await
+    finish(shared, index, job, task).await
 }
 
 /// Waits for the job's task and saves its result.
-async fn finish(shared: &Shared, index: usize, job: &Job, task_id: TaskId) -> JobOutcome {
+/// `task` is the one `createTask` just returned, or one resumed by id (whose wait looks at it
+/// once at the start: it may have ended while nothing ran).
+async fn finish(shared: &Shared, index: usize, job: &Job, task: Task) -> JobOutcome {
     let key = job.key.as_str();
     let journal = &shared.journal;
+    let task_id = task.id().clone();
     let _ = shared
         .events
         .send((index, JobStage::Waiting, Some(task_id.clone())));
-    let mut waiter = shared
-        .client
-        .task(task_id.clone())
-        .with_request(&job.request)
-        .waiter()
-        .cancel_on(shared.cancel.clone());
+    let mut waiter = task.waiter().cancel_on(shared.cancel.clone());
     if let Some(callbacks) = &shared.callbacks {
         waiter = waiter.callbacks(callbacks.inbox.clone());
     }

@@ -4,7 +4,7 @@ use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apikley::{Error, PollSchedule, Progress, RetryPolicy, TaskState};
+use apikley::{Error, PollSchedule, Progress, RetryPolicy, TaskState, WaitOptions};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -412,4 +412,34 @@ async fn a_short_query_budget_goes_to_the_tasks_due_to_finish() {
         long <= Duration::from_secs(20),
         "median lag of the 10-minute tasks: {long:?}"
     );
+}
+
+/// Durations from the user saturate: a schedule, an expectation or a deadline too large to add
+/// to the clock never panics; the wait still ends at its deadline.
+#[tokio::test(start_paused = true)]
+async fn huge_durations_saturate_instead_of_panicking() {
+    let server =
+        ScriptedServer::start(|_, _| Reply::ok(crate::support::record("t", "generating"))).await;
+    let client = builder(&server.url)
+        .wait_options(WaitOptions::default().with_schedule(PollSchedule::Every(Duration::MAX)))
+        .build()
+        .expect("client");
+    let error = client
+        .task("t")
+        .waiter()
+        .expecting(Duration::MAX)
+        .deadline(Duration::from_secs(120))
+        .await
+        .expect_err("still generating");
+    assert!(matches!(error, Error::WaitTimedOut { .. }), "{error:?}");
+    // On callbacks, the fallback saturates too.
+    let error = client
+        .task("t")
+        .waiter()
+        .expecting(Duration::MAX)
+        .callbacks(apikley::callback::CallbackInbox::new())
+        .deadline(Duration::from_secs(120))
+        .await
+        .expect_err("still generating");
+    assert!(matches!(error, Error::WaitTimedOut { .. }), "{error:?}");
 }
