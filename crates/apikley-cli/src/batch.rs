@@ -36,7 +36,7 @@ pub struct BatchArgs {
     #[arg(long, value_name = "DIR")]
     pub out_dir: PathBuf,
     /// At most this many jobs in flight at once (the rate limits apply on top).
-    #[arg(long, value_name = "N", default_value_t = apikley::batch::DEFAULT_CONCURRENCY)]
+    #[arg(long, value_name = "N", default_value_t = apikley::batch::DEFAULT_CONCURRENCY, value_parser = crate::checks::concurrency)]
     pub concurrency: usize,
     /// The journal file (default: OUT_DIR/apikley-batch.sqlite).
     #[arg(long, value_name = "FILE")]
@@ -48,7 +48,7 @@ pub struct BatchArgs {
     #[cfg(feature = "callbacks")]
     /// Wait on callbacks instead of polling: every createTask names this URL, and each task is
     /// queried once, to confirm its callback. Needs --callback-listen.
-    #[arg(long, value_name = "URL", requires = "callback_listen")]
+    #[arg(long, value_name = "URL", requires = "callback_listen", value_parser = crate::checks::callback_url, env = "APIKLEY_CALLBACK_URL", hide_env_values = true)]
     pub callback_url: Option<String>,
     #[cfg(feature = "callbacks")]
     /// Where this command receives the callbacks sent to --callback-url (a public URL
@@ -81,8 +81,70 @@ pub async fn command(args: &BatchArgs, global: &Global, program: &'static str) -
             return crate::failure::report(failure, &mut out, &Session::new(program));
         }
     };
-    run(args, global.json, jobs, &client, program).await
+    let resume = resume_command(args, program, global.sandbox());
+    run(args, global.json, jobs, &client, &resume).await
 }
+
+/// The command that goes on with this batch: the same jobs file, output folder and journal,
+/// the same callbacks and sandbox, quoted for a POSIX shell; never a secret (a webhook key or
+/// a password in the callback URL stays in its environment variable, which the hint names).
+pub fn resume_command(options: &BatchArgs, program: &str, sandbox: bool) -> String {
+    let mut words = vec![
+        program.to_owned(),
+        "batch".into(),
+        quoted(&options.jobs),
+        "--out-dir".into(),
+        quoted(&options.out_dir),
+    ];
+    if let Some(journal) = &options.journal {
+        words.extend(["--journal".into(), quoted(journal)]);
+    }
+    if options.concurrency != apikley::batch::DEFAULT_CONCURRENCY {
+        words.extend(["--concurrency".into(), options.concurrency.to_string()]);
+    }
+    #[cfg(feature = "callbacks")]
+    if let (Some(url), Some(listen)) = (&options.callback_url, options.callback_listen) {
+        let secret = url::Url::parse(url).is_ok_and(|u| u.password().is_some());
+        words.push("--callback-url".into());
+        words.push(if secret {
+            format!("\"${CALLBACK_URL_VAR}\"")
+        } else {
+            quoted(std::path::Path::new(url))
+        });
+        words.extend(["--callback-listen".into(), listen.to_string()]);
+    }
+    if sandbox {
+        words.push("--sandbox".into());
+    }
+    let mut command = words.join(" ");
+    #[cfg(feature = "callbacks")]
+    {
+        let mut needs = Vec::new();
+        if options
+            .callback_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .is_some_and(|u| u.password().is_some())
+        {
+            needs.push(format!("{CALLBACK_URL_VAR} set to the callback URL"));
+        }
+        if options.webhook_key.is_some() && std::env::var_os(WEBHOOK_KEY_VAR).is_none() {
+            needs.push(format!("{WEBHOOK_KEY_VAR} set to the webhook key"));
+        }
+        if !needs.is_empty() {
+            command.push_str(&format!(" (with {})", needs.join(" and ")));
+        }
+    }
+    command
+}
+
+/// Where a callback URL holding a password is read from (hints never print it).
+#[cfg(feature = "callbacks")]
+pub const CALLBACK_URL_VAR: &str = "APIKLEY_CALLBACK_URL";
+
+/// Where the webhook key is read from (hints never print it).
+#[cfg(feature = "callbacks")]
+pub const WEBHOOK_KEY_VAR: &str = "APIKLEY_WEBHOOK_KEY";
 
 /// The jobs, read and checked: every problem of every line, before anything is sent.
 pub fn read_jobs(options: &BatchArgs, json: bool) -> Result<Vec<jobs::JobLine>, ExitCode> {
@@ -138,7 +200,7 @@ pub async fn run(
     json: bool,
     jobs: Vec<jobs::JobLine>,
     client: &Client,
-    program: &str,
+    resume: &str,
 ) -> ExitCode {
     let journal = options
         .journal
@@ -156,24 +218,26 @@ pub async fn run(
             return refuse(json, "invalid_jobs", &message, Value::Null);
         }
     }
-    let resume = format!(
-        "{program} batch {} --out-dir {}",
-        quoted(&options.jobs),
-        quoted(&options.out_dir)
-    );
-
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
-    let stop_resume = resume.clone();
+    let stop_resume = resume.to_owned();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             if !json {
                 eprintln!(
-                    "stopping: no new job is sent; a createTask on its way is let finish. \
-                     Tasks in flight go on at Apikley; to go on: {stop_resume}"
+                    "stopping: no new job is sent; a createTask on its way is let finish (Ctrl-C \
+                     again to stop at once). Tasks in flight go on at Apikley; to go on: {stop_resume}"
                 );
             }
             stop.cancel();
+        }
+        // A second Ctrl-C ends the process at once: every journal write is a synced
+        // transaction, so the journal stays consistent, as after a crash.
+        if tokio::signal::ctrl_c().await.is_ok() {
+            if !json {
+                eprintln!("stopped at once; to go on: {stop_resume}");
+            }
+            std::process::exit(i32::from(exit::INTERRUPTED));
         }
     });
 
@@ -200,7 +264,7 @@ pub async fn run(
         }
         Err(error) => return refuse(json, "batch", &error.to_string(), Value::Null),
     };
-    summary(&report, json, &resume, cancel.is_cancelled())
+    summary(&report, json, resume, cancel.is_cancelled())
 }
 
 #[cfg(feature = "callbacks")]
@@ -220,6 +284,13 @@ async fn receive_callbacks(
         .map(CallbackVerifier::new)
         .transpose()
         .map_err(|e| format!("--webhook-key: {e}"))?;
+    if verifier.is_none() && !listen.ip().is_loopback() {
+        eprintln!(
+            "warning: listening for callbacks on {listen} without a webhook key: anyone who can \
+             reach it can post callbacks (each is confirmed by id, but set --webhook-key or \
+             {WEBHOOK_KEY_VAR} if Apikley signs yours)"
+        );
+    }
     let app = inbox_router(&path, inbox, verifier);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -31,8 +31,8 @@ pub struct Global {
     #[arg(long, global = true, display_order = GLOBAL_ORDER)]
     sandbox: bool,
 
-    /// Poll every this many seconds instead of the adaptive schedule.
-    #[arg(long, global = true, display_order = GLOBAL_ORDER, value_name = "SECONDS")]
+    /// Poll every this many seconds (1 to 3600) instead of the adaptive schedule.
+    #[arg(long, global = true, display_order = GLOBAL_ORDER, value_name = "SECONDS", value_parser = crate::checks::poll_interval)]
     poll_interval: Option<u64>,
 
     /// Log the HTTP calls (to stderr).
@@ -197,8 +197,8 @@ impl TaskCommand {
 /// How a submission goes on: where the result is saved, or not waited for.
 #[derive(Args, Debug)]
 pub struct SubmitArgs {
-    /// Where Apikley POSTs the result when the task ends.
-    #[arg(long, value_name = "URL")]
+    /// Where Apikley POSTs the result when the task ends (an absolute http(s) URL).
+    #[arg(long, value_name = "URL", value_parser = crate::checks::callback_url)]
     pub callback_url: Option<String>,
     /// Submit and print the task id, without waiting.
     #[arg(long, conflicts_with_all = ["output", "overwrite"])]
@@ -232,14 +232,6 @@ pub async fn submit(
     let id = task.id();
     session.task(id, Phase::Waiting);
     out.line(format!("submitted task {id}"));
-    if args.no_wait {
-        out.line(format!(
-            "resume with: {} wait {id} -o FILE",
-            session.program()
-        ));
-        out.result(json!({"task_id": id, "state": "submitted"}), id.as_str());
-        return Ok(());
-    }
     let save = &args.save;
     let target = match &save.output {
         Some(path) => flow::Target {
@@ -253,6 +245,21 @@ pub async fn submit(
             overwrite: save.overwrite,
         },
     };
+    if args.no_wait {
+        // Where the result would have gone, so that the hint can be run as printed.
+        session.output(&target.path, false);
+        let hint = match (session.resume_command(), session.sandbox_note()) {
+            (Some(command), _) => format!("resume with: {command}"),
+            (None, Some(note)) => note,
+            (None, None) => String::new(),
+        };
+        out.line(&hint);
+        out.result(
+            json!({"task_id": id, "state": "submitted", "resume": session.resume_command()}),
+            id.as_str(),
+        );
+        return Ok(());
+    }
     session.output(&target.path, save.overwrite);
     let done = flow::wait(&task, out, session).await?;
     flow::save(&done, &target, out, session).await
@@ -277,7 +284,7 @@ pub async fn interruptible(
     command: impl AsyncFnOnce(&mut Output, &Session) -> Result<(), Failure>,
 ) -> ExitCode {
     let mut out = Output::new(global.json);
-    let session = Session::new(program);
+    let session = Session::new(program).on_sandbox(global.sandbox());
     let outcome = tokio::select! {
         outcome = command(&mut out, &session) => outcome,
         _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),

@@ -138,6 +138,8 @@ pub fn report(failure: Failure, out: &mut Output, session: &Session) -> ExitCode
     let resume = session.resume_command().filter(|_| resumable);
     if let Some(command) = &resume {
         message.push_str(&format!("\nresume with: {command}"));
+    } else if let Some(note) = session.sandbox_note().filter(|_| resumable) {
+        message.push_str(&format!("\n{note}"));
     }
     let mut error = json!({
         "kind": kind, "message": message, "task_id": task_id, "resume": resume,

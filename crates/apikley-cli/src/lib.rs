@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod checks;
 pub mod commands;
 pub mod failure;
 pub mod flow;

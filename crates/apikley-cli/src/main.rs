@@ -51,15 +51,15 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
-        /// How much faster than real time tasks progress.
-        #[arg(long, default_value_t = 1.0)]
+        /// How much faster than real time tasks progress (above 0, at most 100000).
+        #[arg(long, default_value_t = 1.0, value_parser = apikley_cli::checks::speed)]
         speed: f64,
         /// The API key to accept.
         #[arg(long, default_value = apikley_sandbox::DEFAULT_API_KEY)]
         key: String,
-        /// Answer every API call this many milliseconds late, like a slow network.
-        #[arg(long, value_name = "MS")]
-        latency: Option<u64>,
+        /// Answer every API call this many milliseconds late (0 to 600000), like a slow network.
+        #[arg(long, value_name = "MS", value_parser = apikley_cli::checks::latency)]
+        latency: Option<std::time::Duration>,
     },
 }
 
@@ -134,8 +134,7 @@ async fn run(cli: Cli) -> ExitCode {
             latency,
         } => {
             let example = "apikley run seedance-1.5-pro prompt=\"A serene beach at sunset\"";
-            let latency = latency.map(std::time::Duration::from_millis);
-            return flow::serve_sandbox(*listen, *speed, key, latency, global.json, example).await;
+            return flow::serve_sandbox(*listen, *speed, key, *latency, global.json, example).await;
         }
     };
     commands::interruptible(PROGRAM, global, async |out, session| match command {

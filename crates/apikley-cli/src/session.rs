@@ -24,6 +24,8 @@ pub enum Phase {
 #[derive(Clone)]
 pub struct Session {
     program: &'static str,
+    /// The command runs against a built-in sandbox, which ends with it.
+    sandbox: bool,
     state: Arc<Mutex<State>>,
 }
 
@@ -45,8 +47,17 @@ impl Session {
     pub fn new(program: &'static str) -> Self {
         Session {
             program,
+            sandbox: false,
             state: Arc::default(),
         }
+    }
+
+    /// The same session, running against a built-in sandbox (`--sandbox`): its tasks end with
+    /// the process, so no hint offers to resume them.
+    #[must_use]
+    pub fn on_sandbox(mut self, sandbox: bool) -> Self {
+        self.sandbox = sandbox;
+        self
     }
 
     /// The name the resume hints use.
@@ -86,8 +97,19 @@ impl Session {
         self.state.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// The command that picks up where this one stopped, if the task is known.
+    /// What to say instead of a resume command when the task lived in a built-in sandbox.
+    pub fn sandbox_note(&self) -> Option<String> {
+        let id = self.state().task?;
+        self.sandbox.then(|| sandbox_ended(self.program, &id))
+    }
+
+    /// The command that picks up where this one stopped, if the task is known (and outlives
+    /// this process), with every option that decides which file it acts on, quoted for a POSIX
+    /// shell.
     pub fn resume_command(&self) -> Option<String> {
+        if self.sandbox {
+            return None;
+        }
         let state = self.state();
         let id = state.task?;
         let output = state
@@ -109,6 +131,19 @@ impl Session {
         }
     }
 }
+
+/// Why a task of a built-in sandbox cannot be resumed, and how to keep one across commands.
+pub fn sandbox_ended(program: &str, id: &TaskId) -> String {
+    format!(
+        "task {id} lived in the built-in sandbox, which ended with this command. To follow tasks \
+         across commands, keep a sandbox running (`{program} sandbox` in another terminal) and \
+         set APIKLEY_BASE_URL=http://127.0.0.1:8080 and APIKLEY_API_KEY={DEFAULT_SANDBOX_KEY} \
+         instead of passing --sandbox"
+    )
+}
+
+/// The key `apikley sandbox` accepts unless told otherwise.
+const DEFAULT_SANDBOX_KEY: &str = "sandbox-key";
 
 /// A path as a POSIX shell reads it back: as is when it is plain, else in single quotes.
 pub fn quoted(path: &Path) -> String {

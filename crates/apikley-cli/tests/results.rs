@@ -171,7 +171,7 @@ async fn a_batch_whose_links_serve_pages_saves_nothing_and_its_rerun_saves_every
     assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
     let saved: Vec<String> = files(&dir.path().join("out"))
         .into_iter()
-        .filter(|f| !f.starts_with("apikley-batch"))
+        .filter(|f| !f.starts_with("apikley-batch") && f != ".apikley-batch.lock")
         .collect();
     assert!(saved.is_empty(), "{saved:?}");
 

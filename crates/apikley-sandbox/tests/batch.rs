@@ -384,3 +384,89 @@ async fn a_resumed_batch_on_callbacks_looks_at_each_task_once_at_the_start() {
     );
     assert_eq!(sandbox.stats().tasks_created, 4);
 }
+
+/// One run per output folder: a second one with another journal is refused while the first
+/// holds the folder, and let in once it is done.
+#[tokio::test(start_paused = true)]
+async fn a_second_run_with_another_journal_is_kept_out_of_the_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = Batch::open(dir.path()).expect("opens");
+    let other_journal = dir.path().join("elsewhere.sqlite");
+    match Batch::open_with_journal(dir.path(), &other_journal) {
+        Err(BatchError::FolderInUse { journal, .. }) => {
+            assert!(journal.ends_with("apikley-batch.sqlite"), "{journal}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        Batch::open(dir.path()),
+        Err(BatchError::JournalInUse { .. })
+    ));
+    drop(first);
+    Batch::open_with_journal(dir.path(), &other_journal).expect("the folder is free again");
+}
+
+/// "Changed" means what the user wrote changed: a spec whose default changed (an upgrade)
+/// does not make a paid job look changed, and nothing is sent again.
+#[tokio::test(start_paused = true)]
+async fn a_changed_default_does_not_make_a_job_look_changed() {
+    let sandbox = sandbox(Faults::none()).await;
+    let client = client(&sandbox, RateLimits::none());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = apikley_models::find(MODEL).expect("registered");
+    let written = serde_json::json!({"prompt": "A fox", "sound": false});
+    let mut batch = Batch::open(dir.path()).expect("opens");
+    batch
+        .add(
+            "fox",
+            Request::new(spec.clone()).with_inputs(written.clone()),
+        )
+        .expect("valid");
+    assert!(batch.run(&client).await.expect("runs").is_complete());
+
+    // The same spec, its `aspect_ratio` default changed.
+    let mut document: serde_json::Value =
+        serde_json::from_str(kling_2_6_text_to_video_raw::SPEC).expect("JSON");
+    document["paths"]["/api/v1/jobs/createTask"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]["properties"]["input"]["properties"]["aspect_ratio"]["default"] = "16:9".into();
+    let upgraded = Arc::new(apikley::ModelSpec::from_document(&document).expect("a model"));
+    let mut batch = Batch::open(dir.path()).expect("opens");
+    batch
+        .add("fox", Request::new(upgraded).with_inputs(written))
+        .expect("valid");
+    let report = batch.run(&client).await.expect("not refused as changed");
+    assert!(matches!(
+        report.jobs[0].outcome,
+        JobOutcome::Saved { earlier: true, .. }
+    ));
+    assert_eq!(sandbox.stats().tasks_created, 1);
+
+    // What the user wrote, changed: refused, nothing sent, and the advice pays nothing again.
+    let mut batch = Batch::open(dir.path()).expect("opens");
+    batch.add("fox", request("A fox, changed")).expect("valid");
+    let error = batch.run(&client).await.expect_err("changed");
+    let advice = error.to_string();
+    assert!(matches!(error, BatchError::Changed(_)), "{advice}");
+    assert!(advice.contains("keep using it"), "{advice}");
+    assert!(!advice.contains("new output folder"), "{advice}");
+    assert_eq!(sandbox.stats().tasks_created, 1);
+}
+
+/// A killed run's partial downloads are removed when the batch is run again; other files stay.
+#[tokio::test(start_paused = true)]
+async fn partial_downloads_of_a_killed_run_are_removed_on_resume() {
+    let sandbox = sandbox(Faults::none()).await;
+    let client = client(&sandbox, RateLimits::none());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let leftover = dir.path().join(".shot-000.mp4.a1B2c3.part");
+    let other = dir.path().join(".notes.part");
+    std::fs::write(&leftover, b"half a video").expect("writes");
+    std::fs::write(&other, b"someone else's").expect("writes");
+    let report = batch(dir.path(), &jobs(2))
+        .run(&client)
+        .await
+        .expect("runs");
+    assert!(report.is_complete());
+    assert!(!leftover.exists(), "the partial download is gone");
+    assert!(other.exists(), "a file that is no job's stays");
+}

@@ -48,7 +48,7 @@ fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("reads")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with("apikley-batch.sqlite"))
+        .filter(|n| !n.starts_with("apikley-batch.sqlite") && n != ".apikley-batch.lock")
         .collect();
     names.sort();
     names

@@ -29,8 +29,8 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// How much faster than real time tasks progress.
-        #[arg(long, default_value_t = 1.0)]
+        /// How much faster than real time tasks progress (above 0, at most 100000).
+        #[arg(long, default_value_t = 1.0, value_parser = apikley_cli::checks::speed)]
         speed: f64,
         /// The API key to accept.
         #[arg(long, default_value = apikley_sandbox::DEFAULT_API_KEY)]

@@ -61,6 +61,11 @@ use journal::{Journal, JournalError, Stage};
 /// The journal's file name in the output folder, unless another path is given.
 pub const JOURNAL_FILE: &str = "apikley-batch.sqlite";
 
+/// The lock file in the output folder: while a run uses the folder, no run with another
+/// journal may (each would take the other's files for its own). It names the journal of the
+/// run that holds it; the OS releases it when that run ends, or dies.
+pub const LOCK_FILE: &str = ".apikley-batch.lock";
+
 /// How many jobs are in flight at once, unless set: enough to keep the documented create
 /// limit (20 per 10 s) busy with tasks of two minutes.
 pub const DEFAULT_CONCURRENCY: usize = 250;
@@ -95,6 +100,18 @@ pub enum BatchError {
     JournalInUse {
         /// The journal file.
         path: PathBuf,
+    },
+    /// Another run, with another journal, is using the output folder.
+    #[error(
+        "the output folder {} is in use by another run (journal {}); one run per output folder: wait for it, or give this batch its own folder",
+        .folder.display(),
+        .journal
+    )]
+    FolderInUse {
+        /// The folder.
+        folder: PathBuf,
+        /// The other run's journal, as its lock file names it.
+        journal: String,
     },
     /// A job cannot be added.
     #[error("job {key:?}: {problem}")]
@@ -375,6 +392,8 @@ struct Job {
 /// A batch of jobs with its journal. Open it, add jobs, run it.
 #[derive(Debug)]
 pub struct Batch {
+    /// Held while this batch (and its run) lives: see [`LOCK_FILE`].
+    _lock: std::fs::File,
     journal: Journal,
     out_dir: PathBuf,
     concurrency: usize,
@@ -406,8 +425,10 @@ impl Batch {
             source,
         })?;
         let path = journal.as_ref();
+        let lock = lock_folder(&out_dir, path)?;
         let journal = Journal::open(path).map_err(|e| journal_error(path, e))?;
         Ok(Batch {
+            _lock: lock,
             journal,
             out_dir,
             concurrency: DEFAULT_CONCURRENCY,
@@ -1017,6 +1038,44 @@ async fn noted(journal: &Journal, key: &str, task_id: TaskId, error: &Error) -> 
     JobOutcome::Error {
         task_id: Some(task_id),
         reason,
+    }
+}
+
+/// Takes the output folder's lock for a run journaled at `journal`.
+fn lock_folder(out_dir: &Path, journal: &Path) -> Result<std::fs::File, BatchError> {
+    use std::io::{Read, Seek, Write};
+    let path = out_dir.join(LOCK_FILE);
+    let folder_error = |source| BatchError::Folder {
+        path: path.clone(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(folder_error)?;
+    let ours = std::path::absolute(journal).unwrap_or_else(|_| journal.to_owned());
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0).map_err(folder_error)?;
+            file.write_all(ours.to_string_lossy().as_bytes())
+                .map_err(folder_error)?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            file.rewind().map_err(folder_error)?;
+            file.read_to_string(&mut holder).map_err(folder_error)?;
+            if Path::new(&holder) == ours {
+                Err(BatchError::JournalInUse { path: ours })
+            } else {
+                Err(BatchError::FolderInUse {
+                    folder: out_dir.to_owned(),
+                    journal: holder,
+                })
+            }
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(folder_error(e)),
     }
 }
 
