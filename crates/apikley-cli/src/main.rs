@@ -174,3 +174,189 @@ async fn run_model(
     let request = inputs::request(spec.clone(), &args.inputs, callback_url)?;
     commands::submit(request, &args.submit, spec.id(), global, out, session).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Words the command line knows, and values that have made it panic or misbehave.
+    const WORDS: &[&str] = &[
+        "run",
+        "batch",
+        "status",
+        "wait",
+        "download",
+        "credits",
+        "models",
+        "describe",
+        "sandbox",
+        "kling-2.6",
+        "nano-banana-pro",
+        "seedance-1.5-pro",
+        "prompt=A fox",
+        "sound=true",
+        "duration=10",
+        "output_format=jpg",
+        "image_input=photo.png",
+        "seed:=1e400",
+        "x:={",
+        "--poll-interval",
+        "--concurrency",
+        "--speed",
+        "--latency",
+        "--callback-url",
+        "--callback-listen",
+        "--webhook-key",
+        "--journal",
+        "--out-dir",
+        "-o",
+        "--overwrite",
+        "--no-wait",
+        "--json",
+        "--sandbox",
+        "--resend-unknown",
+        "-v",
+        "--listen",
+        "--key",
+        "18446744073709551615",
+        "-1",
+        "0",
+        "NaN",
+        "inf",
+        "1e308",
+        "3",
+        "",
+        "https://h.example/cb/:x",
+        "ftp://h.example/cb",
+        "https://u:p@h.example/cb",
+        "127.0.0.1:0",
+        "0.0.0.0:99999",
+        "jobs.jsonl",
+        "task_1",
+        "--",
+        "-",
+        "--help",
+    ];
+
+    fn word() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => prop::sample::select(WORDS).prop_map(str::to_owned),
+            1 => "\\PC{0,12}",
+            1 => any::<i128>().prop_map(|n| n.to_string()),
+            1 => any::<f64>().prop_map(|n| n.to_string()),
+        ]
+    }
+
+    /// Command lines that reach each value the user gives (a placeholder `V` for the value),
+    /// so that every check is exercised, not only the parser's first refusal.
+    const SKELETONS: &[&[&str]] = &[
+        &[
+            "run",
+            "kling-2.6",
+            "prompt=A fox",
+            "sound=true",
+            "--poll-interval",
+            "V",
+        ],
+        &[
+            "run",
+            "kling-2.6",
+            "prompt=A fox",
+            "sound=true",
+            "--callback-url",
+            "V",
+        ],
+        &["run", "nano-banana-pro", "V", "--no-wait"],
+        &[
+            "batch",
+            "jobs.jsonl",
+            "--out-dir",
+            "o",
+            "--concurrency",
+            "V",
+        ],
+        &[
+            "batch",
+            "jobs.jsonl",
+            "--out-dir",
+            "o",
+            "--callback-url",
+            "V",
+            "--callback-listen",
+            "127.0.0.1:0",
+        ],
+        &["sandbox", "--speed", "V"],
+        &["sandbox", "--latency", "V"],
+        &["wait", "task_1", "-o", "V", "--poll-interval", "V"],
+    ];
+
+    fn argv() -> impl Strategy<Value = Vec<String>> {
+        let random = prop::collection::vec(word(), 0..8);
+        let aimed = (
+            prop::sample::select(SKELETONS),
+            word(),
+            prop::collection::vec(word(), 0..3),
+        )
+            .prop_map(|(skeleton, value, extra)| {
+                skeleton
+                    .iter()
+                    .map(|w| {
+                        if *w == "V" {
+                            value.clone()
+                        } else {
+                            (*w).to_owned()
+                        }
+                    })
+                    .chain(extra)
+                    .collect()
+            });
+        prop_oneof![random, aimed]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any argument vector parses to a command or to a usage error (exit 2, or 0 for help
+        /// and version), and what is checked before anything is sent never panics.
+        #[test]
+        fn no_argument_vector_panics(words in argv()) {
+            let argv: Vec<String> = std::iter::once("apikley".to_owned()).chain(words).collect();
+            let parsed = std::panic::catch_unwind(|| Cli::try_parse_from(&argv));
+            let parsed = parsed.map_err(|_| format!("{argv:?} panicked while parsing"));
+            prop_assert!(parsed.is_ok(), "{}", parsed.err().unwrap_or_default());
+            match parsed.ok().into_iter().flatten().next() {
+                None => {}
+                Some(cli) => {
+                    if let Some(apikley::PollSchedule::Every(every)) = cli.global.schedule() {
+                        prop_assert!(every <= std::time::Duration::from_secs(3600), "{argv:?}");
+                    }
+                    let checked = std::panic::catch_unwind(|| {
+                        // The endpoint a batch would serve for its callbacks.
+                        #[cfg(feature = "callbacks")]
+                        if let Command::Batch(batch) = &cli.command
+                            && let Some(url) = &batch.callback_url
+                            && let Ok(url) = url::Url::parse(url)
+                        {
+                            let inbox = apikley::callback::CallbackInbox::new();
+                            let _ = apikley::callback::axum::inbox_router(url.path(), inbox, None);
+                        }
+                        if let Command::Api(ApiCommand::Run(run)) = &cli.command
+                            && let Ok(spec) = find(&run.model)
+                        {
+                            let _ = inputs::request(
+                                spec,
+                                &run.inputs,
+                                run.submit.callback_url.as_deref(),
+                            );
+                        }
+                    });
+                    prop_assert!(checked.is_ok(), "{argv:?} panicked in its checks");
+                }
+            }
+            if let Err(error) = Cli::try_parse_from(&argv) {
+                prop_assert!([0, 2].contains(&error.exit_code()), "{argv:?}: {}", error.exit_code());
+            }
+        }
+    }
+}

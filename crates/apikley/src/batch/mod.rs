@@ -839,8 +839,8 @@ async fn run_job(shared: &Shared, index: usize, job: &Job, start: Start) -> (Job
             task_id,
             path,
             bytes,
-        } => match (std::fs::metadata(&path), task_id) {
-            (Ok(meta), Some(task_id)) if meta.len() == bytes => {
+        } => match (saved_file(&path, &shared.out_dir, bytes), task_id) {
+            (Some(path), Some(task_id)) => {
                 let outcome = JobOutcome::Saved {
                     task_id,
                     path,
@@ -1039,6 +1039,16 @@ async fn noted(journal: &Journal, key: &str, task_id: TaskId, error: &Error) -> 
         task_id: Some(task_id),
         reason,
     }
+}
+
+/// Where a saved result of `bytes` bytes is: at the path journaled, or, for a journal of the
+/// previous version (paths relative to the folder its run started in), under its name in
+/// the output folder.
+fn saved_file(journaled: &Path, out_dir: &Path, bytes: u64) -> Option<PathBuf> {
+    let beside = journaled.file_name().map(|name| out_dir.join(name));
+    std::iter::once(journaled.to_owned())
+        .chain(beside)
+        .find(|path| std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes))
 }
 
 /// Takes the output folder's lock for a run journaled at `journal`.
