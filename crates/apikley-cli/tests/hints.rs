@@ -391,3 +391,42 @@ async fn a_journal_of_the_previous_version_works_and_another_folder_finds_the_fi
     assert_eq!(report["counts"]["saved"], 2, "{report}");
     assert_eq!(sandbox.stats().create_requests, 0, "nothing sent");
 }
+
+/// Callbacks received on a public address without a webhook key: said, not silently taken.
+#[tokio::test(flavor = "multi_thread")]
+async fn unsigned_callbacks_on_a_public_address_are_warned_about() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("jobs.jsonl"), "").expect("writes");
+    let batch = [
+        "batch",
+        "jobs.jsonl",
+        "--out-dir",
+        "out",
+        "--callback-url",
+        "https://hooks.example/apikley",
+        "--callback-listen",
+        "0.0.0.0:0",
+        "--sandbox",
+    ];
+    let output = apikley(None, &batch, dir.path()).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr)
+            .contains("warning: listening for callbacks on 0.0.0.0:0 without a webhook key"),
+        "{}",
+        text(&output.stderr)
+    );
+    // With a key, or on loopback, nothing to warn about.
+    let output = apikley(
+        None,
+        &[&batch[..7], &["127.0.0.1:0", "--sandbox"]].concat(),
+        dir.path(),
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        !text(&output.stderr).contains("warning"),
+        "{}",
+        text(&output.stderr)
+    );
+}
