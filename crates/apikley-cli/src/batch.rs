@@ -87,7 +87,8 @@ pub async fn command(args: &BatchArgs, global: &Global, program: &'static str) -
 
 /// The command that goes on with this batch: the same jobs file, output folder and journal,
 /// the same callbacks and sandbox, quoted for a POSIX shell; never a secret (a webhook key or
-/// a password in the callback URL stays in its environment variable, which the hint names).
+/// a password in the callback URL stays in its environment variable). When the command needs
+/// such a variable set, a second line says which.
 pub fn resume_command(options: &BatchArgs, program: &str, sandbox: bool) -> String {
     let mut words = vec![
         program.to_owned(),
@@ -96,6 +97,7 @@ pub fn resume_command(options: &BatchArgs, program: &str, sandbox: bool) -> Stri
         "--out-dir".into(),
         quoted(&options.out_dir),
     ];
+    let mut needs: Vec<String> = Vec::new();
     if let Some(journal) = &options.journal {
         words.extend(["--journal".into(), quoted(journal)]);
     }
@@ -106,36 +108,28 @@ pub fn resume_command(options: &BatchArgs, program: &str, sandbox: bool) -> Stri
     if let (Some(url), Some(listen)) = (&options.callback_url, options.callback_listen) {
         let secret = url::Url::parse(url).is_ok_and(|u| u.password().is_some());
         words.push("--callback-url".into());
-        words.push(if secret {
-            format!("\"${CALLBACK_URL_VAR}\"")
+        if secret {
+            words.push(format!("\"${CALLBACK_URL_VAR}\""));
+            needs.push(format!("{CALLBACK_URL_VAR} set to the callback URL"));
         } else {
-            quoted(std::path::Path::new(url))
-        });
+            words.push(quoted(std::path::Path::new(url)));
+        }
         words.extend(["--callback-listen".into(), listen.to_string()]);
+        if options.webhook_key.is_some() && std::env::var_os(WEBHOOK_KEY_VAR).is_none() {
+            needs.push(format!("{WEBHOOK_KEY_VAR} set to the webhook key"));
+        }
     }
     if sandbox {
         words.push("--sandbox".into());
     }
-    let mut command = words.join(" ");
-    #[cfg(feature = "callbacks")]
-    {
-        let mut needs = Vec::new();
-        if options
-            .callback_url
-            .as_deref()
-            .and_then(|u| url::Url::parse(u).ok())
-            .is_some_and(|u| u.password().is_some())
-        {
-            needs.push(format!("{CALLBACK_URL_VAR} set to the callback URL"));
-        }
-        if options.webhook_key.is_some() && std::env::var_os(WEBHOOK_KEY_VAR).is_none() {
-            needs.push(format!("{WEBHOOK_KEY_VAR} set to the webhook key"));
-        }
-        if !needs.is_empty() {
-            command.push_str(&format!(" (with {})", needs.join(" and ")));
-        }
+    let command = words.join(" ");
+    match needs.is_empty() {
+        true => command,
+        false => format!(
+            "{command}\n  (with {} in the environment)",
+            needs.join(" and ")
+        ),
     }
-    command
 }
 
 /// Where a callback URL holding a password is read from (hints never print it).
@@ -475,6 +469,82 @@ impl Display {
     fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        batch: BatchArgs,
+    }
+
+    fn hint(args: &[&str], sandbox: bool) -> String {
+        let args = Command::try_parse_from(std::iter::once("batch").chain(args.iter().copied()))
+            .expect("parses")
+            .batch;
+        resume_command(&args, "apikley", sandbox)
+    }
+
+    #[test]
+    fn hints_carry_every_option_that_decides_what_they_act_on() {
+        assert_eq!(
+            hint(
+                &[
+                    "my jobs.jsonl",
+                    "--out-dir",
+                    "out",
+                    "--journal",
+                    "j.sqlite",
+                    "--concurrency",
+                    "8"
+                ],
+                true
+            ),
+            "apikley batch 'my jobs.jsonl' --out-dir out --journal j.sqlite --concurrency 8 --sandbox"
+        );
+    }
+
+    #[cfg(feature = "callbacks")]
+    #[test]
+    fn hints_never_print_a_secret() {
+        let with_secrets = hint(
+            &[
+                "jobs.jsonl",
+                "--out-dir",
+                "out",
+                "--callback-url",
+                "https://user:hunter2@hooks.example/cb",
+                "--callback-listen",
+                "0.0.0.0:8080",
+                "--webhook-key",
+                "whk_secret",
+            ],
+            false,
+        );
+        assert!(!with_secrets.contains("hunter2") && !with_secrets.contains("whk_secret"));
+        let mut lines = with_secrets.lines();
+        assert_eq!(
+            lines.next(),
+            Some(
+                "apikley batch jobs.jsonl --out-dir out --callback-url \"$APIKLEY_CALLBACK_URL\" --callback-listen 0.0.0.0:8080"
+            )
+        );
+        let needs = lines.next().expect("a second line");
+        assert!(
+            needs.contains("APIKLEY_CALLBACK_URL set to the callback URL"),
+            "{needs}"
+        );
+        if std::env::var_os(WEBHOOK_KEY_VAR).is_none() {
+            assert!(
+                needs.contains("APIKLEY_WEBHOOK_KEY set to the webhook key"),
+                "{needs}"
+            );
         }
     }
 }
