@@ -97,6 +97,7 @@ pub fn resume_command(options: &BatchArgs, program: &str, sandbox: bool) -> Stri
         "--out-dir".into(),
         quoted(&options.out_dir),
     ];
+    #[cfg_attr(not(feature = "callbacks"), expect(unused_mut))]
     let mut needs: Vec<String> = Vec::new();
     if let Some(journal) = &options.journal {
         words.extend(["--journal".into(), quoted(journal)]);

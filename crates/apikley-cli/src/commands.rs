@@ -197,8 +197,9 @@ impl TaskCommand {
 /// How a submission goes on: where the result is saved, or not waited for.
 #[derive(Args, Debug)]
 pub struct SubmitArgs {
-    /// Where Apikley POSTs the result when the task ends (an absolute http(s) URL).
-    #[arg(long, value_name = "URL", value_parser = crate::checks::callback_url)]
+    /// Where Apikley POSTs the result when the task ends (an absolute http(s) URL; checked with
+    /// the inputs, every problem listed at once).
+    #[arg(long, value_name = "URL")]
     pub callback_url: Option<String>,
     /// Submit and print the task id, without waiting.
     #[arg(long, conflicts_with_all = ["output", "overwrite"])]

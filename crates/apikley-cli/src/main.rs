@@ -6,9 +6,11 @@ use std::sync::Arc;
 use apikley::ModelSpec;
 use apikley_cli::commands::{self, Global, SubmitArgs, TaskCommand};
 use apikley_cli::failure::{self, Failure};
+#[cfg(feature = "sandbox")]
+use apikley_cli::flow;
+use apikley_cli::inputs;
 use apikley_cli::output::Output;
 use apikley_cli::session::Session;
-use apikley_cli::{flow, inputs};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 

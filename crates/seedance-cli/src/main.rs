@@ -10,9 +10,11 @@ use std::sync::Arc;
 use apikley::{Model, ModelSpec, Violations};
 use apikley_cli::commands::{self, Global};
 use apikley_cli::failure::{self, Failure};
+#[cfg(feature = "sandbox")]
+use apikley_cli::flow;
+use apikley_cli::inputs;
 use apikley_cli::output::Output;
 use apikley_cli::session::Session;
-use apikley_cli::{flow, inputs};
 use clap::{CommandFactory, FromArgMatches};
 use seedance::Seedance15Pro;
 
