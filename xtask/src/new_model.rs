@@ -126,6 +126,7 @@ pub fn run(root: &Path, spec: &Path, out: &mut dyn Write) -> Result<Outcome, Err
         .filter(|(_, template)| applies(template, &document))
         .map(|(name, template)| ((*name).to_owned(), (*template).to_owned()))
         .collect();
+    regen::check_keywords(&file_name, &document).map_err(|e| refuse(e.to_string()))?;
     let output = output_patch(&document, &model).map_err(&refuse)?;
     patches.push(output.patch);
     trial(&file_name, &normalized, &patches).map_err(refuse)?;

@@ -218,3 +218,57 @@ fn a_document_that_is_no_model_is_refused_with_the_construct_named() {
             .contains("not JSON")
     );
 }
+
+/// A createTask body using what the SDK's checker does not enforce is refused by `new-model`
+/// and by `regen`, naming the keyword and its place; nothing is written.
+#[test]
+fn a_spec_the_checker_cannot_enforce_is_refused_naming_the_keyword() {
+    let scratch = Scratch::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+    let mut document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).expect("reads")).expect("JSON");
+    document["paths"]["/api/v1/jobs/createTask"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]["properties"]["input"]["dependentRequired"] =
+        serde_json::json!({"prompt": ["aspect_ratio"]});
+    std::fs::write(
+        scratch.path("openapi/example-strict.json"),
+        serde_json::to_string_pretty(&document).expect("JSON"),
+    )
+    .expect("writes");
+    let (outcome, _) = scratch.new_model("openapi/example-strict.json");
+    let message = outcome.expect_err("refused").to_string();
+    assert!(
+        message.contains("- dependentRequired at /properties/input/dependentRequired"),
+        "{message}"
+    );
+    assert!(
+        !scratch.path("crates/example-strict-raw").exists(),
+        "nothing is written"
+    );
+
+    // `regen` refuses the same keyword arriving in a vendored spec's update.
+    let updated = scratch.path("update.json");
+    let mut seedance: serde_json::Value =
+        serde_json::from_str(&scratch.read("openapi/seedance-1.5-pro.json")).expect("JSON");
+    seedance["paths"]["/api/v1/jobs/createTask"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]["properties"]["input"]["properties"]["prompt"]["format"] = "email".into();
+    std::fs::write(&updated, seedance.to_string()).expect("writes");
+    let before = scratch.read("openapi/seedance-1.5-pro.json");
+    let options = xtask::regen::Options {
+        from: Some(updated),
+        spec: Some("seedance-1.5-pro.json".into()),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let error = xtask::regen::run(scratch.dir.path(), &options, &mut out).expect_err("refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("- format \"email\" at /properties/input/properties/prompt/format"),
+        "{message}"
+    );
+    assert_eq!(
+        scratch.read("openapi/seedance-1.5-pro.json"),
+        before,
+        "nothing written"
+    );
+}

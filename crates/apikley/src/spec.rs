@@ -365,6 +365,17 @@ impl ModelSpec {
         self.declared.unwrap_or(self.derived.kind)
     }
 
+    /// Every place where the `createTask` body's schema uses a keyword the checker does not
+    /// enforce (`if`/`then`, `patternProperties`, a `format` such as `email`, a `pattern` it
+    /// cannot compile, …), as (JSON path in the schema, keyword). A spec with any cannot be
+    /// trusted to refuse what the service refuses: `new-model` and `regen` refuse it, naming
+    /// each, until the checker enforces it or a reviewed patch rewrites it.
+    pub fn unchecked_keywords(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        unchecked(&self.body, "", &mut out);
+        out
+    }
+
     /// What the spec declares the model produces (`x-apikley-output`), if it does.
     pub fn declared_kind(&self) -> Option<OutputKind> {
         self.declared
@@ -783,6 +794,109 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A schema in a few words, for a `not` violation: `{"required": ["a", "b"]}` → "a and b
+/// together".
+fn describe_schema(schema: &Value) -> String {
+    match schema.get("required").and_then(Value::as_array) {
+        Some(names) if schema.as_object().is_some_and(|o| o.len() == 1) => {
+            let names: Vec<String> = names.iter().map(display).collect();
+            format!("{} together", names.join(" and "))
+        }
+        _ => schema.to_string(),
+    }
+}
+
+/// The keywords the checker enforces, or that state nothing to check (annotations).
+const KNOWN_KEYWORDS: &[&str] = &[
+    "type",
+    "enum",
+    "const",
+    "required",
+    "properties",
+    "additionalProperties",
+    "items",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "format",
+    "nullable",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    // Annotations: they state nothing a request could break.
+    "default",
+    "description",
+    "title",
+    "example",
+    "examples",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "$comment",
+    "externalDocs",
+];
+
+/// The formats the checker enforces (`uri`) or that the type already says (numbers' widths,
+/// timestamps the service parses).
+const KNOWN_FORMATS: &[&str] = &["uri", "int32", "int64", "float", "double", "date-time"];
+
+/// Every place where `schema` (a `createTask` body, `$ref`s resolved) uses what the checker does
+/// not enforce, as (JSON path in the schema, keyword): a request could break it unseen.
+fn unchecked(schema: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    let Some(fields) = schema.as_object() else {
+        return;
+    };
+    for (key, value) in fields {
+        let here = format!("{at}/{key}");
+        if key.starts_with("x-") {
+            continue;
+        }
+        if !KNOWN_KEYWORDS.contains(&key.as_str()) {
+            out.push((here.clone(), key.clone()));
+            continue;
+        }
+        match key.as_str() {
+            "format" if value.as_str().is_some_and(|f| !KNOWN_FORMATS.contains(&f)) => {
+                out.push((here, format!("format {value}")));
+            }
+            "pattern" => {
+                if let Some(Err(e)) = value.as_str().map(regex_lite::Regex::new) {
+                    out.push((
+                        here,
+                        format!("pattern {value} (it cannot be compiled: {e})"),
+                    ));
+                }
+            }
+            "additionalProperties" if !value.is_boolean() => {
+                out.push((here, "additionalProperties with a schema".into()));
+            }
+            "properties" => {
+                for (name, property) in value.as_object().into_iter().flatten() {
+                    unchecked(property, &format!("{here}/{name}"), out);
+                }
+            }
+            "items" | "not" => unchecked(value, &here, out),
+            "allOf" | "anyOf" | "oneOf" => {
+                for (i, branch) in value.as_array().into_iter().flatten().enumerate() {
+                    unchecked(branch, &format!("{here}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// An absolute URL the service can fetch.
 fn fetchable(text: &str) -> bool {
     url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
@@ -803,13 +917,24 @@ struct Context<'r> {
 /// schema declares its properties.
 fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut Violations) {
     let field = if path.is_empty() { "body" } else { path };
+    // A schema without a type takes null, unless it lists its values (null among them or not).
     let null_allowed = schema.get("nullable") == Some(&Value::Bool(true))
-        || type_of(schema).is_none()
+        || (type_of(schema).is_none() && schema.get("enum").is_none())
         || schema
             .get("type")
             .and_then(Value::as_array)
             .is_some_and(|kinds| kinds.contains(&Value::from("null")));
     if value.is_null() && null_allowed {
+        return;
+    }
+    if let Some(constant) = schema.get("const")
+        && !same(constant, value)
+    {
+        out.push(Violation::new(
+            field,
+            format!("must be {}", allowed(constant)),
+            given(value),
+        ));
         return;
     }
     let values = schema.get("enum").and_then(Value::as_array);
@@ -851,21 +976,43 @@ fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut 
     {
         check(part, value, path, nested, out);
     }
-    for key in ["anyOf", "oneOf"] {
-        if let Some(branches) = schema.get(key).and_then(Value::as_array) {
-            let fits = branches.iter().any(|branch| {
-                let mut trial = Violations::new();
-                check(branch, value, path, nested, &mut trial);
-                trial.is_empty()
-            });
-            if !fits {
-                out.push(Violation::new(
-                    field,
-                    "matches none of the allowed shapes",
-                    given(value),
-                ));
-            }
+    let fits = |branch: &Value| {
+        let mut trial = Violations::new();
+        check(branch, value, path, nested, &mut trial);
+        trial.is_empty()
+    };
+    if let Some(branches) = schema.get("anyOf").and_then(Value::as_array)
+        && !branches.iter().any(fits)
+    {
+        out.push(Violation::new(
+            field,
+            "matches none of the allowed shapes",
+            given(value),
+        ));
+    }
+    if let Some(branches) = schema.get("oneOf").and_then(Value::as_array) {
+        match branches.iter().filter(|b| fits(b)).count() {
+            1 => {}
+            0 => out.push(Violation::new(
+                field,
+                "matches none of the allowed shapes",
+                given(value),
+            )),
+            n => out.push(Violation::new(
+                field,
+                format!("must match exactly one of the allowed shapes (matches {n})"),
+                given(value),
+            )),
         }
+    }
+    if let Some(forbidden) = schema.get("not")
+        && fits(forbidden)
+    {
+        out.push(Violation::new(
+            field,
+            format!("must not match {}", describe_schema(forbidden)),
+            given(value),
+        ));
     }
     match value {
         Value::String(text) => check_string(schema, text, field, ctx, out),
@@ -963,17 +1110,35 @@ fn check_object(
         }
     }
     let closed = ctx.strict || schema.get("additionalProperties") == Some(&Value::Bool(false));
-    if let Some(properties) = properties.filter(|_| closed) {
-        for (name, item) in fields {
-            if !properties.contains_key(name) {
-                let known: Vec<&str> = properties.keys().map(String::as_str).collect();
-                out.push(Violation::new(
-                    join(path, name),
-                    format!("is not in the spec (known: {})", known.join(", ")),
-                    given(item),
-                ));
-            }
+    if closed {
+        let declared = |name: &str| properties.is_some_and(|p| p.contains_key(name));
+        for (name, item) in fields.iter().filter(|(name, _)| !declared(name)) {
+            let known: Vec<&str> = properties
+                .into_iter()
+                .flat_map(|p| p.keys().map(String::as_str))
+                .collect();
+            let rule = match known.is_empty() {
+                true => "is not in the spec (it takes no keys)".to_owned(),
+                false => format!("is not in the spec (known: {})", known.join(", ")),
+            };
+            out.push(Violation::new(join(path, name), rule, given(item)));
         }
+    }
+    let count = fields.len() as u64;
+    let bound = |key: &str| schema.get(key).and_then(Value::as_u64);
+    if let Some(min) = bound("minProperties").filter(|min| count < *min) {
+        out.push(Violation::new(
+            if path.is_empty() { "body" } else { path },
+            format!("must have at least {min} keys"),
+            format!("{count} keys"),
+        ));
+    }
+    if let Some(max) = bound("maxProperties").filter(|max| count > *max) {
+        out.push(Violation::new(
+            if path.is_empty() { "body" } else { path },
+            format!("accepts at most {max} keys"),
+            format!("{count} keys"),
+        ));
     }
 }
 

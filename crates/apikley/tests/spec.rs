@@ -534,3 +534,113 @@ fn audio_and_video_inputs_are_checked_by_content_like_images() {
         "{text}"
     );
 }
+
+/// A model whose `input` schema is `input` (the rest of the body as Market documents have it).
+fn with_input(input: Value) -> ModelSpec {
+    let mut document = image_model();
+    operation(&mut document)["requestBody"]["content"]["application/json"]["schema"]["properties"]
+        ["input"] = input;
+    ModelSpec::from_document(&document).expect("a model")
+}
+
+fn fields(spec: &ModelSpec, input: Value) -> Vec<String> {
+    let body = json!({"model": "nano-banana-pro", "input": input});
+    spec.validate(&body)
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.rule))
+        .collect()
+}
+
+/// The checker fails closed: what it enforces, it enforces as JSON Schema means it; what it
+/// does not, it names, so that `new-model` and `regen` refuse the spec.
+#[test]
+fn every_keyword_is_enforced_or_named() {
+    // `not`: a forbidden combination.
+    let spec = with_input(json!({"type": "object", "properties": {
+        "negative_prompt": {"type": "string"}, "cfg_scale": {"type": "number"}},
+        "not": {"required": ["negative_prompt", "cfg_scale"]}}));
+    assert_eq!(
+        fields(&spec, json!({"negative_prompt": "blur", "cfg_scale": 0.5})),
+        ["input: must not match negative_prompt and cfg_scale together"]
+    );
+    assert!(fields(&spec, json!({"cfg_scale": 0.5})).is_empty());
+
+    // Property counts.
+    let spec = with_input(
+        json!({"type": "object", "minProperties": 1, "maxProperties": 2,
+        "properties": {"a": {"type": "string"}, "b": {"type": "string"}, "c": {"type": "string"}}}),
+    );
+    assert_eq!(
+        fields(&spec, json!({})),
+        ["input: must have at least 1 keys"]
+    );
+    assert_eq!(
+        fields(&spec, json!({"a": "x", "b": "y", "c": "z"})),
+        ["input: accepts at most 2 keys"]
+    );
+
+    // `oneOf` means exactly one.
+    let spec = with_input(json!({"type": "object", "properties": {"size": {"oneOf": [
+        {"type": "integer"}, {"type": "number", "minimum": 0}]}}}));
+    assert_eq!(
+        fields(&spec, json!({"size": 3})),
+        ["input.size: must match exactly one of the allowed shapes (matches 2)"]
+    );
+    assert!(fields(&spec, json!({"size": 2.5})).is_empty());
+
+    // An enum without a type takes null only when it lists it; `const` is one allowed value.
+    let spec = with_input(json!({"type": "object", "properties": {
+        "mode": {"enum": ["fast", "slow"]}, "either": {"enum": ["on", null]},
+        "version": {"const": 2}}}));
+    assert_eq!(
+        fields(&spec, json!({"mode": null, "either": null, "version": 3})),
+        [
+            "input.mode: must be one of fast, slow",
+            "input.version: must be 2"
+        ]
+    );
+
+    // `additionalProperties: false` holds without `properties`.
+    let spec = with_input(json!({"type": "object", "properties": {
+        "extra": {"type": "object", "additionalProperties": false}}}));
+    assert_eq!(
+        fields(&spec, json!({"extra": {"anything": 1}})),
+        ["input.extra.anything: is not in the spec (it takes no keys)"]
+    );
+
+    // What it does not enforce, it names with its place.
+    let spec = with_input(json!({"type": "object", "properties": {
+        "a": {"type": "string", "format": "email"},
+        "b": {"type": "string", "pattern": "(?<=x)y"},
+        "c": {"type": "object", "patternProperties": {"^x": {"type": "string"}}},
+        "d": {"type": "array", "prefixItems": [{"type": "string"}]},
+        "e": {"type": "object", "additionalProperties": {"type": "string"}},
+        "f": {"type": "integer", "format": "int64"}},
+        "if": {"required": ["a"]}, "then": {"required": ["b"]},
+        "dependentRequired": {"a": ["b"]}}));
+    let named: Vec<String> = spec
+        .unchecked_keywords()
+        .into_iter()
+        .map(|(at, keyword)| format!("{at}: {keyword}"))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            "/properties/input/properties/a/format: format \"email\"",
+            "/properties/input/properties/b/pattern: pattern \"(?<=x)y\" (it cannot be compiled: look-around is not supported)",
+            "/properties/input/properties/c/patternProperties: patternProperties",
+            "/properties/input/properties/d/prefixItems: prefixItems",
+            "/properties/input/properties/e/additionalProperties: additionalProperties with a schema",
+            "/properties/input/if: if",
+            "/properties/input/then: then",
+            "/properties/input/dependentRequired: dependentRequired",
+        ]
+    );
+    // The vendored-style documents use nothing it does not check.
+    assert!(
+        ModelSpec::from_document(&document())
+            .expect("a model")
+            .unchecked_keywords()
+            .is_empty()
+    );
+}
