@@ -31,13 +31,15 @@ async fn ticks(done: Arc<AtomicBool>) -> Vec<f64> {
     lateness
 }
 
-fn summary(mut lateness: Vec<f64>) -> String {
+/// The longest stall, in ms, and the figures in words.
+fn summary(mut lateness: Vec<f64>) -> (f64, String) {
     let p99 = quantile(&mut lateness, 0.99);
     let worst = lateness.last().copied().unwrap_or(f64::NAN);
-    format!(
+    let text = format!(
         "longest stall {worst:.1} ms (p99 {p99:.1} ms, {} ticks)",
         lateness.len()
-    )
+    );
+    (worst, text)
 }
 
 pub fn stall(quick: bool) -> Row {
@@ -88,15 +90,16 @@ pub fn stall(quick: bool) -> Row {
         done.store(true, Ordering::Relaxed);
         let during = timer.await.expect("the timer runs");
         assert!(report.is_complete(), "every job saved: {:?}", report.counts);
+        let (worst, ours) = summary(during);
         Row {
             bench: "9 journal",
             case: format!(
                 "{jobs} jobs in flight, journal synced on disk, 2 workers: a 10 ms timer"
             ),
-            ours: summary(during),
-            other: format!("the timer alone: {}", summary(alone)),
+            ours,
+            other: format!("the timer alone: {}", summary(alone).1),
             target: "longest stall ≤ 50 ms".into(),
-            met: None,
+            met: Some(worst <= 50.0),
         }
     })
 }
