@@ -6,7 +6,7 @@
 //!    Market document needs) are written to `openapi/patches/<model>/` where they apply.
 //! 3. The code is generated once in a scratch folder: a document progenitor cannot take is
 //!    refused before anything is written, with progenitor's words.
-//! 4. The raw crate is written (`Cargo.toml`, `build.rs`, `src/lib.rs`: generated in the
+//! 4. The raw crate is written under `crates/models/` (`Cargo.toml`, `build.rs`, `src/lib.rs`: generated in the
 //!    build step like the others, with a `Model` behind its `apikley` feature), registered in the
 //!    workspace and in `apikley-models`, and `regen` writes its package copy and snapshot.
 //!
@@ -15,7 +15,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use apikley_codegen::{MarketModel, Patch, Spec, market_model, normalize_json};
+use apikley_codegen::{MODELS_DIR, MarketModel, Patch, Spec, market_model, normalize_json};
 use serde_json::Value;
 
 use crate::regen;
@@ -135,7 +135,7 @@ pub fn run(root: &Path, spec: &Path, out: &mut dyn Write) -> Result<Outcome, Err
     for (name, text) in &patches {
         files.write_new(&openapi.join("patches").join(&stem).join(name), text)?;
     }
-    let dir = root.join("crates").join(&krate);
+    let dir = root.join(MODELS_DIR).join(&krate);
     files.write_new(
         &dir.join("Cargo.toml"),
         &manifest(&krate, &file_name, &model),
@@ -147,7 +147,7 @@ pub fn run(root: &Path, spec: &Path, out: &mut dyn Write) -> Result<Outcome, Err
     )?;
     files.register(
         &root.join("Cargo.toml"),
-        &format!("{krate} = {{ path = \"crates/{krate}\", version = \"0.1.0\" }}"),
+        &format!("{krate} = {{ path = \"{MODELS_DIR}/{krate}\", version = \"0.1.0\" }}"),
         "-raw = { path = \"crates/",
     )?;
     files.register(

@@ -16,15 +16,21 @@ impl Scratch {
         let source = xtask::workspace_root();
         copy_tree(&source.join("openapi"), &dir.path().join("openapi"));
         std::fs::copy(source.join("Cargo.toml"), dir.path().join("Cargo.toml")).expect("copy");
-        for entry in std::fs::read_dir(source.join("crates")).expect("crates/") {
-            let krate = entry.expect("entry").path();
-            let target = dir
-                .path()
-                .join("crates")
-                .join(krate.file_name().expect("name"));
-            std::fs::create_dir_all(&target).expect("mkdir");
-            std::fs::copy(krate.join("Cargo.toml"), target.join("Cargo.toml")).expect("copy");
-            copy_tree(&krate.join("openapi"), &target.join("openapi"));
+        // The hand-written crates and `crates/models/`, where the model crates are.
+        for folder in ["crates", apikley_codegen::MODELS_DIR] {
+            for entry in std::fs::read_dir(source.join(folder)).expect("crates/") {
+                let krate = entry.expect("entry").path();
+                if !krate.join("Cargo.toml").is_file() {
+                    continue;
+                }
+                let target = dir
+                    .path()
+                    .join(folder)
+                    .join(krate.file_name().expect("name"));
+                std::fs::create_dir_all(&target).expect("mkdir");
+                std::fs::copy(krate.join("Cargo.toml"), target.join("Cargo.toml")).expect("copy");
+                copy_tree(&krate.join("openapi"), &target.join("openapi"));
+            }
         }
         copy_tree(
             &source.join("tests/snapshots"),
@@ -92,9 +98,9 @@ fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() 
         "openapi/patches/example-video/02-error-response-body.json",
         "openapi/patches/example-video/03-message-alias.json",
         "openapi/patches/example-video/04-output-kind.json",
-        "crates/example-video-raw/Cargo.toml",
-        "crates/example-video-raw/build.rs",
-        "crates/example-video-raw/src/lib.rs",
+        "crates/models/example-video-raw/Cargo.toml",
+        "crates/models/example-video-raw/build.rs",
+        "crates/models/example-video-raw/src/lib.rs",
         "Cargo.toml",
         "crates/apikley-models/Cargo.toml",
     ] {
@@ -112,14 +118,14 @@ fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() 
         "{report}"
     );
     assert!(scratch.read("Cargo.toml").contains(
-        "example-video-raw = { path = \"crates/example-video-raw\", version = \"0.1.0\" }"
+        "example-video-raw = { path = \"crates/models/example-video-raw\", version = \"0.1.0\" }"
     ));
     assert!(
         scratch
             .read("crates/apikley-models/Cargo.toml")
             .contains("\nexample-video-raw.workspace = true\n")
     );
-    let manifest = scratch.read("crates/example-video-raw/Cargo.toml");
+    let manifest = scratch.read("crates/models/example-video-raw/Cargo.toml");
     assert!(
         manifest.contains("specs = [\"example-video.json\"]"),
         "{manifest}"
@@ -134,7 +140,7 @@ fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() 
             .contains("impl apikley::Model for Model")
     );
     assert_eq!(
-        scratch.read("crates/example-video-raw/openapi/example-video.json"),
+        scratch.read("crates/models/example-video-raw/openapi/example-video.json"),
         scratch.read("openapi/example-video.json")
     );
     let mut out = Vec::new();
@@ -205,7 +211,7 @@ fn a_document_that_is_no_model_is_refused_with_the_construct_named() {
     assert!(message.contains("no createTask operation"), "{message}");
     assert!(message.contains("openapi/patches/common-api/"), "{message}");
     assert!(
-        !scratch.path("crates/common-api-raw").exists(),
+        !scratch.path("crates/models/common-api-raw").exists(),
         "nothing is written"
     );
 
@@ -242,7 +248,7 @@ fn a_spec_the_checker_cannot_enforce_is_refused_naming_the_keyword() {
         "{message}"
     );
     assert!(
-        !scratch.path("crates/example-strict-raw").exists(),
+        !scratch.path("crates/models/example-strict-raw").exists(),
         "nothing is written"
     );
 

@@ -32,15 +32,21 @@ impl Scratch {
         let dir = tempfile::tempdir().expect("temp dir");
         let source = xtask::workspace_root();
         copy_tree(&source.join("openapi"), &dir.path().join("openapi"));
-        for entry in std::fs::read_dir(source.join("crates")).expect("crates/") {
-            let krate = entry.expect("entry").path();
-            let target = dir
-                .path()
-                .join("crates")
-                .join(krate.file_name().expect("name"));
-            std::fs::create_dir_all(&target).expect("mkdir");
-            std::fs::copy(krate.join("Cargo.toml"), target.join("Cargo.toml")).expect("copy");
-            copy_tree(&krate.join("openapi"), &target.join("openapi"));
+        // The hand-written crates and `crates/models/`, where the model crates are.
+        for folder in ["crates", apikley_codegen::MODELS_DIR] {
+            for entry in std::fs::read_dir(source.join(folder)).expect("crates/") {
+                let krate = entry.expect("entry").path();
+                if !krate.join("Cargo.toml").is_file() {
+                    continue;
+                }
+                let target = dir
+                    .path()
+                    .join(folder)
+                    .join(krate.file_name().expect("name"));
+                std::fs::create_dir_all(&target).expect("mkdir");
+                std::fs::copy(krate.join("Cargo.toml"), target.join("Cargo.toml")).expect("copy");
+                copy_tree(&krate.join("openapi"), &target.join("openapi"));
+            }
         }
         let snapshots = dir.path().join("tests/snapshots");
         std::fs::create_dir_all(&snapshots).expect("mkdir");

@@ -33,5 +33,5 @@ pub use error::Error;
 pub use generate::{generate, settings};
 pub use model::{MarketModel, market_model};
 pub use patch::Patch;
-pub use raw_crate::RawCrate;
+pub use raw_crate::{MODELS_DIR, RawCrate};
 pub use spec::{Spec, normalize_json};

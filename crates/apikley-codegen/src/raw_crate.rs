@@ -4,6 +4,10 @@ use serde::Deserialize;
 
 use crate::{Error, Spec};
 
+/// Where the generated model crates live, one per Market model, relative to the workspace
+/// (the shared endpoints' `apikley-raw` stays beside the hand-written crates).
+pub const MODELS_DIR: &str = "crates/models";
+
 /// A crate whose code is generated from specs, as its manifest declares:
 ///
 /// ```toml
@@ -70,16 +74,21 @@ impl RawCrate {
         }))
     }
 
-    /// Every raw crate under `<workspace>/crates/`, sorted by name.
+    /// Every raw crate under `<workspace>/crates/` and `<workspace>/crates/models/`, sorted by
+    /// name.
     pub fn discover(workspace: &Path) -> Result<Vec<Self>, Error> {
-        let crates = workspace.join("crates");
         let mut found = Vec::new();
-        for entry in std::fs::read_dir(&crates).map_err(Error::io(&crates))? {
-            let dir = entry.map_err(Error::io(&crates))?.path();
-            if dir.join("Cargo.toml").is_file()
-                && let Some(krate) = RawCrate::load(&dir)?
-            {
-                found.push(krate);
+        for folder in [workspace.join("crates"), workspace.join(MODELS_DIR)] {
+            if !folder.is_dir() {
+                continue;
+            }
+            for entry in std::fs::read_dir(&folder).map_err(Error::io(&folder))? {
+                let dir = entry.map_err(Error::io(&folder))?.path();
+                if dir.join("Cargo.toml").is_file()
+                    && let Some(krate) = RawCrate::load(&dir)?
+                {
+                    found.push(krate);
+                }
             }
         }
         found.sort_by(|a, b| a.name.cmp(&b.name));
