@@ -7,7 +7,7 @@
 //! 3. The code is generated once in a scratch folder: a document progenitor cannot take is
 //!    refused before anything is written, with progenitor's words.
 //! 4. The raw crate is written under `crates/models/` (`Cargo.toml`, `build.rs`, `src/lib.rs`: generated in the
-//!    build step like the others, with a `Model` behind its `apikley` feature), registered in the
+//!    build step like the others, with its `Model`: the `apikley-model` contract), registered in the
 //!    workspace and in `apikley-models`, and `regen` writes its package copy and snapshot.
 //!
 //! Running it again changes nothing that is already in place.
@@ -267,12 +267,8 @@ include = ["build.rs", "src/**", "openapi/**"]
 [package.metadata.apikley-codegen]
 specs = ["{file_name}"]
 
-[features]
-# `Model`: the model for the `apikley` runtime.
-apikley = ["dep:apikley"]
-
 [dependencies]
-apikley = {{ workspace = true, optional = true }}
+apikley-model.workspace = true
 progenitor-client.workspace = true
 reqwest.workspace = true
 schemars.workspace = true
@@ -297,7 +293,7 @@ fn lib(krate: &str, file_name: &str, stem: &str, model: &MarketModel) -> String 
 //! build time from its OpenAPI document (`openapi/{file_name}`, plus the reviewed patches in
 //! `openapi/patches/{stem}/`). Written by `cargo xtask new-model`; nothing here is by hand.
 //!
-{summary}//! With the `apikley` feature, [`Model`] is the model for the `apikley` runtime:
+{summary}//! [`Model`] is the model for the `apikley` runtime (through the `apikley-model` contract):
 //! `client.submit_body::<{lib}::Model>(&body)`, or `apikley::Request::of::<{lib}::Model>()`
 //! with inputs by name, every rule of the spec checked before anything is sent.
 //!

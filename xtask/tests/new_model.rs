@@ -131,13 +131,13 @@ fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() 
         "{manifest}"
     );
     assert!(
-        manifest.contains("apikley = [\"dep:apikley\"]"),
+        manifest.contains("apikley-model.workspace = true") && !manifest.contains("apikley = "),
         "{manifest}"
     );
     assert!(
         scratch
             .read("tests/snapshots/generated__example-video-raw.snap")
-            .contains("impl apikley::Model for Model")
+            .contains("impl apikley_model::Model for Model")
     );
     assert_eq!(
         scratch.read("crates/models/example-video-raw/openapi/example-video.json"),

@@ -1,6 +1,7 @@
 //! The Market model a document describes, if it describes one: a POST operation whose JSON body
-//! has a `model` of one value and an `input` object. Its raw crate then gets an implementation
-//! of the runtime's `Model`, behind the crate's `apikley` feature: no code is written per model.
+//! has a `model` of one value and an `input` object. Its raw crate then implements the
+//! `apikley-model` contract's `Model` (the crate depends on the contract, never on the runtime):
+//! no code is written per model.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -91,12 +92,10 @@ pub(crate) fn items(
 
         #[doc = #doc]
         #[doc = #usage]
-        #[cfg(feature = "apikley")]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub struct Model;
 
-        #[cfg(feature = "apikley")]
-        impl apikley::Model for Model {
+        impl apikley_model::Model for Model {
             const ID: &'static str = #id;
             const SPEC: &'static str = SPEC;
             type Body = types::#body;

@@ -22,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let video = client.submit(request).await?.wait().await?;
     video.download("fox.mp4").await?;
 
-    // Through the generated, spec-exact body type (the raw crate's `apikley` feature).
+    // Through the generated, spec-exact body type (the raw crate's `Model`).
     let input = types::Kling26TextToVideoBodyInput::builder()
         .prompt("A fox walking through fresh snow")
         .sound(false)

@@ -32,7 +32,7 @@ impl SandboxModel {
     ///
     /// Panics if `M`'s spec cannot be read, which the tests of a generated model rule out.
     pub fn of<M: apikley::Model>() -> Self {
-        match M::spec() {
+        match ModelSpec::of::<M>() {
             Ok(spec) => SandboxModel::from_spec(spec),
             Err(reason) => panic!("the spec of {} cannot be read: {reason}", M::ID),
         }

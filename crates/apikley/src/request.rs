@@ -72,7 +72,7 @@ impl Request {
     /// sent.
     pub fn of<M: Model>() -> Self {
         Request {
-            spec: M::spec(),
+            spec: ModelSpec::of::<M>(),
             input: Map::new(),
             callback_url: None,
             typed: Some(|body| {

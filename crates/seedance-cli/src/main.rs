@@ -7,7 +7,7 @@ mod cli;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use apikley::{Model, ModelSpec, Violations};
+use apikley::{ModelSpec, Violations};
 use apikley_cli::commands::{self, Global};
 use apikley_cli::failure::{self, Failure};
 #[cfg(feature = "sandbox")]
@@ -35,7 +35,7 @@ const FLAGS: [(&str, &str); 7] = [
 ];
 
 fn main() -> ExitCode {
-    let spec = match Seedance15Pro::spec() {
+    let spec = match apikley::ModelSpec::of::<Seedance15Pro>() {
         Ok(spec) => spec,
         Err(reason) => {
             eprintln!("error: the Seedance spec cannot be read: {reason}");

@@ -52,8 +52,7 @@ macro_rules! snapshot {
 
 /// The values the Seedance spec allows for `input`, as violations list them.
 fn one_of(input: &str) -> String {
-    use seedance::Model;
-    let spec = seedance::Seedance15Pro::spec().expect("the spec reads");
+    let spec = apikley::ModelSpec::of::<seedance::Seedance15Pro>().expect("the spec reads");
     let input = spec.input(input).expect("an input of the spec");
     let values: Vec<String> = input
         .values()

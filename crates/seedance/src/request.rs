@@ -328,7 +328,6 @@ impl From<VideoRequest> for Request {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use apikley::Model;
 
     fn body(request: VideoRequest) -> serde_json::Value {
         let request = Request::from(request);
@@ -359,7 +358,7 @@ mod tests {
 
     #[test]
     fn the_body_takes_the_spec_defaults_for_unset_options() {
-        let spec = Seedance15Pro::spec().expect("spec");
+        let spec = apikley::ModelSpec::of::<Seedance15Pro>().expect("spec");
         let mut input = serde_json::Map::new();
         input.insert("prompt".into(), "A serene beach".into());
         for field in spec.inputs() {

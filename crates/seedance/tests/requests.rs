@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use httpmock::Method::POST;
 use httpmock::MockServer;
-use seedance::{
-    AspectRatio, Client, Error, Model, RateLimits, Resolution, Seedance15Pro, VideoRequest,
-};
+use seedance::{AspectRatio, Client, Error, RateLimits, Resolution, Seedance15Pro, VideoRequest};
 use serde_json::json;
 
 #[path = "../../apikley/tests/runtime/support.rs"]
@@ -156,7 +154,7 @@ async fn submit_and_wait_sends_the_spec_body_and_returns_the_video_urls() {
             let body: serde_json::Value = serde_json::from_slice(&seen.body).expect("JSON");
             // What was set, and the spec's default for every other input that has one.
             let mut input = serde_json::Map::new();
-            for field in Seedance15Pro::spec().expect("spec").inputs() {
+            for field in apikley::ModelSpec::of::<Seedance15Pro>().expect("spec").inputs() {
                 if let Some(default) = field.default() {
                     input.insert(field.name().to_owned(), default.clone());
                 }

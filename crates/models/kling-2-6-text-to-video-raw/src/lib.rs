@@ -4,7 +4,7 @@
 //!
 //! Generate videos from text using kling-2.6/text-to-video.
 //!
-//! With the `apikley` feature, [`Model`] is the model for the `apikley` runtime:
+//! [`Model`] is the model for the `apikley` runtime (through the `apikley-model` contract):
 //! `client.submit_body::<kling_2_6_text_to_video_raw::Model>(&body)`, or `apikley::Request::of::<kling_2_6_text_to_video_raw::Model>()`
 //! with inputs by name, every rule of the spec checked before anything is sent.
 //!

@@ -4,7 +4,7 @@
 //!
 //! Generate content using nano-banana-pro.
 //!
-//! With the `apikley` feature, [`Model`] is the model for the `apikley` runtime:
+//! [`Model`] is the model for the `apikley` runtime (through the `apikley-model` contract):
 //! `client.submit_body::<nano_banana_pro_raw::Model>(&body)`, or `apikley::Request::of::<nano_banana_pro_raw::Model>()`
 //! with inputs by name, every rule of the spec checked before anything is sent.
 //!
