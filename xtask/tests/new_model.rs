@@ -5,6 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+mod support;
+use support::copy_tree;
+
 /// Everything `new-model` and `regen` read and write.
 struct Scratch {
     dir: tempfile::TempDir,
@@ -14,24 +17,7 @@ impl Scratch {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let source = xtask::workspace_root();
-        copy_tree(&source.join("openapi"), &dir.path().join("openapi"));
-        std::fs::copy(source.join("Cargo.toml"), dir.path().join("Cargo.toml")).expect("copy");
-        // The hand-written crates and `crates/models/`, where the model crates are.
-        for folder in ["crates", apikley_codegen::MODELS_DIR] {
-            for entry in std::fs::read_dir(source.join(folder)).expect("crates/") {
-                let krate = entry.expect("entry").path();
-                if !krate.join("Cargo.toml").is_file() {
-                    continue;
-                }
-                let target = dir
-                    .path()
-                    .join(folder)
-                    .join(krate.file_name().expect("name"));
-                std::fs::create_dir_all(&target).expect("mkdir");
-                std::fs::copy(krate.join("Cargo.toml"), target.join("Cargo.toml")).expect("copy");
-                copy_tree(&krate.join("openapi"), &target.join("openapi"));
-            }
-        }
+        support::copy_specs_and_manifests(dir.path());
         copy_tree(
             &source.join("tests/snapshots"),
             &dir.path().join("tests/snapshots"),
@@ -57,22 +43,6 @@ impl Scratch {
         let mut out = Vec::new();
         let outcome = xtask::new_model::run(self.dir.path(), &self.path(spec), &mut out);
         (outcome, String::from_utf8(out).expect("UTF-8"))
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    if !from.exists() {
-        return;
-    }
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("dir reads") {
-        let path = entry.expect("entry").path();
-        let target = to.join(path.file_name().expect("name"));
-        if path.is_dir() {
-            copy_tree(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).expect("copy");
-        }
     }
 }
 

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use xtask::regen::{Options, Outcome, run};
 
+mod support;
+use support::copy_tree;
+
 /// A scratch workspace: the fixture, or a copy of the real one.
 struct Scratch {
     dir: tempfile::TempDir,
@@ -31,23 +34,7 @@ impl Scratch {
     fn workspace() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let source = xtask::workspace_root();
-        copy_tree(&source.join("openapi"), &dir.path().join("openapi"));
-        // The hand-written crates and `crates/models/`, where the model crates are.
-        for folder in ["crates", apikley_codegen::MODELS_DIR] {
-            for entry in std::fs::read_dir(source.join(folder)).expect("crates/") {
-                let krate = entry.expect("entry").path();
-                if !krate.join("Cargo.toml").is_file() {
-                    continue;
-                }
-                let target = dir
-                    .path()
-                    .join(folder)
-                    .join(krate.file_name().expect("name"));
-                std::fs::create_dir_all(&target).expect("mkdir");
-                std::fs::copy(krate.join("Cargo.toml"), target.join("Cargo.toml")).expect("copy");
-                copy_tree(&krate.join("openapi"), &target.join("openapi"));
-            }
-        }
+        support::copy_specs_and_manifests(dir.path());
         let snapshots = dir.path().join("tests/snapshots");
         std::fs::create_dir_all(&snapshots).expect("mkdir");
         for entry in std::fs::read_dir(source.join("tests/snapshots")).expect("snapshots/") {
@@ -87,22 +74,6 @@ impl Scratch {
             check: true,
             ..Options::default()
         })
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    if !from.exists() {
-        return;
-    }
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("dir reads") {
-        let path = entry.expect("entry").path();
-        let target = to.join(path.file_name().expect("name"));
-        if path.is_dir() {
-            copy_tree(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).expect("copy");
-        }
     }
 }
 
