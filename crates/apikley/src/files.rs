@@ -526,13 +526,7 @@ fn read_head(file: &mut std::fs::File, head: &mut [u8]) -> std::io::Result<usize
 /// " (named .png)" when the extension claims another format.
 fn misnamed(path: &Path, kind: MediaType) -> String {
     match path.extension().and_then(|e| e.to_str()) {
-        Some(ext)
-            if !kind
-                .extensions()
-                .contains(&ext.to_ascii_lowercase().as_str()) =>
-        {
-            format!(" (named .{ext})")
-        }
+        Some(ext) if !kind.has_extension(ext) => format!(" (named .{ext})"),
         _ => String::new(),
     }
 }
