@@ -127,8 +127,8 @@ pub fn run(root: &Path, spec: &Path, out: &mut dyn Write) -> Result<Outcome, Err
         .map(|(name, template)| ((*name).to_owned(), (*template).to_owned()))
         .collect();
     regen::check_keywords(&file_name, &document).map_err(|e| refuse(e.to_string()))?;
-    let output = output_patch(&document, &model).map_err(&refuse)?;
-    patches.push(output.patch);
+    let declared = declarations(&document, &model).map_err(&refuse)?;
+    patches.extend(declared.patches);
     trial(&file_name, &normalized, &patches).map_err(refuse)?;
 
     files.write(&openapi.join(&file_name), &normalized)?;
@@ -155,11 +155,13 @@ pub fn run(root: &Path, spec: &Path, out: &mut dyn Write) -> Result<Outcome, Err
         &format!("{krate}.workspace = true"),
         "-raw.workspace = true",
     )?;
+    for line in &declared.report {
+        say(files.out, line);
+    }
     say(
         files.out,
         &format!(
-            "output: {} ({}); declared in openapi/patches/{stem}/{OUTPUT_PATCH}: change it there if that is wrong",
-            output.kind, output.reason
+            "The declarations are in openapi/patches/{stem}/: change them there if they are wrong."
         ),
     );
     let options = regen::Options::default();
@@ -183,41 +185,104 @@ pub fn run(root: &Path, spec: &Path, out: &mut dyn Write) -> Result<Outcome, Err
     Ok(outcome)
 }
 
-/// The patch that declares what the model produces.
+/// The patches that declare what the model produces, how long its tasks take and what files
+/// its inputs take (`x-apikley-output`, `x-apikley-duration`, `x-apikley-files` on the
+/// `createTask` operation), as derived from the whole document.
 const OUTPUT_PATCH: &str = "04-output-kind.json";
+const DURATION_PATCH: &str = "05-expected-duration.json";
+const FILES_PATCH: &str = "06-input-files.json";
 
-/// What the model produces, as derived from the whole document, and the reviewed patch that
-/// declares it (`x-apikley-output` on the `createTask` operation).
-struct Output {
-    kind: apikley::OutputKind,
-    reason: String,
-    patch: (String, String),
+/// The model's declarations as derived, with their patches and a line each for the report.
+struct Declared {
+    patches: Vec<(String, String)>,
+    report: Vec<String>,
 }
 
-fn output_patch(document: &Value, model: &MarketModel) -> Result<Output, String> {
+fn declarations(document: &Value, model: &MarketModel) -> Result<Declared, String> {
     let spec = apikley::ModelSpec::from_document(document).map_err(|e| e.to_string())?;
-    let derived = spec.derived_kind();
-    let pointer = format!(
-        "/paths/{}/post/{}",
-        model.path.replace('~', "~0").replace('/', "~1"),
-        apikley::OUTPUT_EXTENSION
+    let derived = apikley_codegen::derive(document, model, spec.body_schema());
+    let operation = format!(
+        "/paths/{}/post",
+        model.path.replace('~', "~0").replace('/', "~1")
     );
-    let reason = format!(
-        "What the model produces, derived by `cargo xtask new-model` from the whole document: {}. \
-         Result files are named, the sandbox serves results and `apikley describe` tells it from \
-         this declaration; if it is wrong, change the value (video, image, audio or other).",
-        derived.reason
-    );
-    let text = serde_json::to_string_pretty(&serde_json::json!({
-        "reason": reason,
-        "patch": [{"op": "add", "path": pointer, "value": derived.kind.as_str()}],
-    }))
-    .map_err(|e| e.to_string())?;
-    Ok(Output {
-        kind: derived.kind,
-        reason: derived.reason.clone(),
-        patch: (OUTPUT_PATCH.to_owned(), format!("{text}\n")),
-    })
+    let patch = |file: &str, extension: &str, value: Value, reason: String| {
+        let text = serde_json::to_string_pretty(&serde_json::json!({
+            "reason": reason,
+            "patch": [{"op": "add", "path": format!("{operation}/{extension}"), "value": value}],
+        }))
+        .map_err(|e| e.to_string())?;
+        Ok::<_, String>((file.to_owned(), format!("{text}\n")))
+    };
+    fn json(value: &impl serde::Serialize) -> Result<Value, String> {
+        serde_json::to_value(value).map_err(|e| e.to_string())
+    }
+    let mut declared = Declared {
+        patches: Vec::new(),
+        report: Vec::new(),
+    };
+    let output = &derived.output;
+    declared.patches.push(patch(
+        OUTPUT_PATCH,
+        apikley::OUTPUT_EXTENSION,
+        Value::from(output.value.as_str()),
+        format!(
+            "What the model produces, derived by `cargo xtask new-model` from the whole document: {}. \
+             Result files are named, the sandbox serves results and `apikley describe` tells it from \
+             this declaration; if it is wrong, change the value (video, image, audio or other).",
+            output.reason
+        ),
+    )?);
+    declared.report.push(format!(
+        "output: {} ({}); declared in {OUTPUT_PATCH}",
+        output.value, output.reason
+    ));
+    if let Some(duration) = &derived.duration {
+        declared.patches.push(patch(
+            DURATION_PATCH,
+            apikley::DURATION_EXTENSION,
+            json(&duration.value)?,
+            format!(
+                "How long a task takes, derived by `cargo xtask new-model` from the inputs: {}. \
+                 Waits pace their status queries and the sandbox times its tasks by it; \
+                 `(base_seconds + seconds_per_output_second × length) × scale × each factor`. \
+                 Correct the figures here when the model is faster or slower.",
+                duration.reason
+            ),
+        )?);
+        declared.report.push(format!(
+            "expected duration: {}; declared in {DURATION_PATCH}",
+            duration.reason
+        ));
+    }
+    if !derived.files.is_empty() {
+        let hints: serde_json::Map<String, Value> = derived
+            .files
+            .iter()
+            .map(|(name, hint)| Ok((name.clone(), json(&hint.value)?)))
+            .collect::<Result<_, String>>()?;
+        let reasons: Vec<String> = derived
+            .files
+            .iter()
+            .map(|(name, hint)| format!("`{name}`: {}", hint.reason))
+            .collect();
+        declared.patches.push(patch(
+            FILES_PATCH,
+            apikley::FILES_EXTENSION,
+            Value::Object(hints),
+            format!(
+                "What files the file inputs take (formats by MIME type, size in bytes), derived by \
+                 `cargo xtask new-model` from the inputs' names and descriptions: {}. Local files \
+                 are checked by content against it before upload; correct it here when the service \
+                 takes more or less.",
+                reasons.join("; ")
+            ),
+        )?);
+        declared.report.push(format!(
+            "input files: {}; declared in {FILES_PATCH}",
+            reasons.join("; ")
+        ));
+    }
+    Ok(declared)
 }
 
 /// Whether a patch template applies to the document (its targets are there).

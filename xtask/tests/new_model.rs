@@ -68,6 +68,7 @@ fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() 
         "openapi/patches/example-video/02-error-response-body.json",
         "openapi/patches/example-video/03-message-alias.json",
         "openapi/patches/example-video/04-output-kind.json",
+        "openapi/patches/example-video/05-expected-duration.json",
         "crates/models/example-video-raw/Cargo.toml",
         "crates/models/example-video-raw/build.rs",
         "crates/models/example-video-raw/src/lib.rs",
@@ -131,10 +132,11 @@ fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() 
     );
 }
 
-/// What a model produces is derived from the whole document, printed with its reason, and
-/// declared in a reviewed patch that the runtime reads (and a maintainer can correct).
+/// What a model produces, how long its tasks take and what files its inputs take are derived
+/// from the whole document, printed with their reasons, and declared in reviewed patches that
+/// the runtime reads (and a maintainer can correct).
 #[test]
-fn the_output_kind_is_derived_printed_and_declared_in_a_patch() {
+fn declarations_are_derived_printed_and_stated_in_patches() {
     let scratch = Scratch::new();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
     let mut document: serde_json::Value =
@@ -142,9 +144,14 @@ fn the_output_kind_is_derived_printed_and_declared_in_a_patch() {
     // An image model as Nano Banana Pro's page publishes it: its summary names no kind.
     let operation = &mut document["paths"]["/api/v1/jobs/createTask"]["post"];
     operation["summary"] = "Generate content using example/image".into();
-    operation["requestBody"]["content"]["application/json"]["schema"]["properties"]["input"]["properties"]
-        ["output_format"] =
+    let inputs = &mut operation["requestBody"]["content"]["application/json"]["schema"]["properties"]
+        ["input"]["properties"];
+    inputs["output_format"] =
         serde_json::json!({"type": "string", "enum": ["png", "jpg"], "default": "png"});
+    inputs["image_input"] = serde_json::json!({
+        "type": "array", "items": {"type": "string", "format": "uri"},
+        "description": "Reference images. Accepted types: image/jpeg, image/png; Max size: 30MB"
+    });
     std::fs::write(
         scratch.path("openapi/example-image.json"),
         serde_json::to_string_pretty(&document).expect("JSON"),
@@ -153,23 +160,70 @@ fn the_output_kind_is_derived_printed_and_declared_in_a_patch() {
 
     let (outcome, report) = scratch.new_model("openapi/example-image.json");
     outcome.unwrap_or_else(|e| panic!("{e}\n{report}"));
+    for line in [
+        "output: image (input `output_format` takes png, jpg); declared in 04-output-kind.json",
+        "input files: `image_input`: its description lists the formats; its description states a \
+         size limit (30000000 bytes); declared in 06-input-files.json",
+        "The declarations are in openapi/patches/example-image/: change them there if they are wrong.",
+    ] {
+        assert!(report.contains(line), "{line}\nnot in\n{report}");
+    }
+    // An image model declares no expected duration.
+    assert!(!report.contains("expected duration"), "{report}");
     assert!(
-        report.contains("output: image (input `output_format` takes png, jpg); declared in openapi/patches/example-image/04-output-kind.json"),
-        "{report}"
+        !scratch
+            .path("openapi/patches/example-image/05-expected-duration.json")
+            .exists()
     );
-    let patch: serde_json::Value =
-        serde_json::from_str(&scratch.read("openapi/patches/example-image/04-output-kind.json"))
-            .expect("JSON");
+    let patch = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&scratch.read(&format!("openapi/patches/example-image/{name}")))
+            .expect("JSON")
+    };
     assert_eq!(
-        patch["patch"][0],
+        patch("04-output-kind.json")["patch"][0],
         serde_json::json!({"op": "add", "path": "/paths/~1api~1v1~1jobs~1createTask/post/x-apikley-output", "value": "image"})
     );
-    // The declaration is what the runtime reads from the patched document.
+    assert_eq!(
+        patch("06-input-files.json")["patch"][0]["value"],
+        serde_json::json!({"image_input": {"types": ["image/jpeg", "image/png"], "max_bytes": 30000000}})
+    );
+    // The declarations are what the runtime reads from the patched document.
     let patched = apikley_codegen::Spec::new(scratch.path("openapi"), "example-image.json")
         .patched()
         .expect("patches apply");
     let spec = apikley::ModelSpec::from_document(&patched).expect("a model");
     assert_eq!(spec.declared_kind(), Some(apikley::OutputKind::Image));
+    let rules = spec
+        .input("image_input")
+        .and_then(|i| i.file_rules())
+        .expect("a file input");
+    assert_eq!(
+        (rules.types.to_vec(), rules.max_bytes),
+        (
+            vec![apikley::MediaType::Jpeg, apikley::MediaType::Png],
+            30_000_000
+        )
+    );
+
+    // The video model of the first test: a declared expectation, the runtime's prior.
+    let (outcome, report) = scratch.new_model(&{
+        let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+        std::fs::copy(&spec, scratch.path("openapi/example-video.json")).expect("copy");
+        "openapi/example-video.json".to_owned()
+    });
+    outcome.unwrap_or_else(|e| panic!("{e}\n{report}"));
+    assert!(
+        report.contains("expected duration: a video model: 45 s (no input sets the length: 5 s of video assumed), ×1.2 for an unstated resolution; declared in 05-expected-duration.json"),
+        "{report}"
+    );
+    let patched = apikley_codegen::Spec::new(scratch.path("openapi"), "example-video.json")
+        .patched()
+        .expect("patches apply");
+    let spec = apikley::ModelSpec::from_document(&patched).expect("a model");
+    assert_eq!(
+        spec.expected_duration(&serde_json::json!({})),
+        Some(std::time::Duration::from_secs(54))
+    );
 }
 
 #[test]

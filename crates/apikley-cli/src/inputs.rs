@@ -175,14 +175,15 @@ pub fn describe(spec: &ModelSpec) -> String {
 }
 
 /// What the model produces, and where that comes from: `video (declared by its spec)`, or
-/// `image (read from the spec: …)`.
+/// `other (not declared: …)`.
 fn produces(spec: &ModelSpec) -> String {
     match spec.declared_kind() {
         Some(kind) => format!("{kind} (declared by its spec)"),
-        None => {
-            let derived = spec.derived_kind();
-            format!("{} (read from the spec: {})", derived.kind, derived.reason)
-        }
+        None => format!(
+            "{} (not declared: its spec states no `{}`)",
+            spec.kind(),
+            apikley::OUTPUT_EXTENSION
+        ),
     }
 }
 

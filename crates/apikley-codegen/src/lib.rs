@@ -18,6 +18,7 @@
 
 mod api;
 mod build;
+mod declare;
 mod error;
 mod fixups;
 mod generate;
@@ -29,6 +30,7 @@ mod spec;
 
 pub use api::{ApiChange, PublicApi};
 pub use build::build_script;
+pub use declare::{Derivation, Derived, derive};
 pub use error::Error;
 pub use generate::{generate, settings};
 pub use model::{MarketModel, market_model};

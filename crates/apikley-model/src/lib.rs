@@ -4,6 +4,10 @@
 //! crate and `progenitor-client` only; the `apikley` runtime reads the spec the model carries and
 //! does everything else. No dependency runs back up from generated code to the runtime.
 //!
+//! The spec carries the model's [`Declarations`] (what it produces, how long its tasks take,
+//! what files its inputs take), which the code generator derives and a reviewed patch states;
+//! [`MediaType`] names the file formats they speak of.
+//!
 //! ```
 //! /// A model whose body is any JSON (a real one uses its raw crate's generated type).
 //! struct Echo;
@@ -17,6 +21,15 @@
 //! assert_eq!(<Echo as apikley_model::Model>::ID, "example/echo");
 //! ```
 #![deny(missing_docs)]
+
+mod declaration;
+mod media;
+
+pub use declaration::{
+    DURATION_EXTENSION, DeclarationError, Declarations, DurationHint, FILES_EXTENSION, Factor,
+    FileHint, LengthInput, OUTPUT_EXTENSION, OutputKind,
+};
+pub use media::{MediaType, Medium};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

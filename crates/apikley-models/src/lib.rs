@@ -68,4 +68,58 @@ mod tests {
         assert!(super::find("seedance-1.5").is_some());
         assert!(super::find("no-such-model").is_none());
     }
+
+    /// The vendored models' hints, read from their declarations (`x-apikley-duration`,
+    /// `x-apikley-files`): the figures the name-based guess gave before it became data.
+    #[test]
+    fn the_vendored_models_declare_their_expected_durations_and_file_rules() {
+        use apikley::MediaType::{Jpeg, Png, Webp};
+        use serde_json::json;
+        let model = |id| super::find(id).expect("registered");
+        let hint = |id, input| {
+            let spec = model(id);
+            let seconds = spec.expected_duration(&input).map(|d| d.as_secs_f64());
+            (seconds, spec.workload(&input))
+        };
+        assert_eq!(
+            hint("bytedance/seedance-1.5-pro", json!({})),
+            (Some(88.2), "8s 720p".into())
+        );
+        assert_eq!(
+            hint(
+                "bytedance/seedance-1.5-pro",
+                json!({"duration": 12, "resolution": "480p", "generate_audio": true})
+            ),
+            (Some(104.4), "12s 480p audio".into())
+        );
+        assert_eq!(
+            hint(
+                "bytedance/v1-pro-text-to-video",
+                json!({"duration": "10", "resolution": "1080p"})
+            ),
+            (Some(150.0), "10s 1080p".into())
+        );
+        // No resolution input: the unstated resolution's factor.
+        assert_eq!(
+            hint("kling-2.6/text-to-video", json!({"sound": true})),
+            (Some(64.8), "5s audio".into())
+        );
+        assert_eq!(hint("nano-banana-pro", json!({})), (None, String::new()));
+
+        let rules = |id, input| {
+            let rules = model(id)
+                .input(input)
+                .and_then(|i| i.file_rules())
+                .expect("a file input");
+            (rules.types.to_vec(), rules.max_bytes)
+        };
+        assert_eq!(
+            rules("bytedance/seedance-1.5-pro", "input_urls"),
+            (vec![Jpeg, Png, Webp], 10_000_000)
+        );
+        assert_eq!(
+            rules("nano-banana-pro", "image_input"),
+            (vec![Jpeg, Png, Webp], 30_000_000)
+        );
+    }
 }

@@ -61,6 +61,12 @@ mod transport;
 mod upload;
 mod wait;
 
+/// What a model declares about itself (`x-apikley-*` in its spec), from the `apikley-model`
+/// contract.
+pub use apikley_model::{
+    DURATION_EXTENSION, DeclarationError, Declarations, DurationHint, FILES_EXTENSION, Factor,
+    FileHint, LengthInput, OUTPUT_EXTENSION, OutputKind,
+};
 pub use client::{Client, ClientBuilder, Submission};
 pub use config::{API_KEY_VAR, ApiKey, BASE_URL_VAR, ConfigError, DEFAULT_BASE_URL, is_loopback};
 pub use download::{Download, DownloadProgress, DownloadedFile};
@@ -77,9 +83,7 @@ pub use rate_limit::{RateLimit, RateLimits};
 pub use record::{NotARecord, ResultError, TaskId, TaskRecord, TaskResult, TaskState};
 pub use request::Request;
 pub use retry::RetryPolicy;
-pub use spec::{
-    Input, ModelSpec, OUTPUT_EXTENSION, OutputDerivation, OutputKind, SpecError, derive_output,
-};
+pub use spec::{Input, ModelSpec, SpecError};
 pub use task::Task;
 pub use upload::{UPLOAD_RETENTION, UploadOptions, UploadedFile};
 pub use wait::{Clock, CompletedTask, Progress, Waiter};

@@ -1,5 +1,5 @@
-//! `ModelSpec`: a model read from its document, and every rule of its schema checked, each
-//! violation with its JSON path, all at once, in the spec's order.
+//! `ModelSpec`: a model read from its document and its declarations, and every rule of its
+//! schema checked, each violation with its JSON path, all at once, in the spec's order.
 
 use apikley::{MediaType, ModelSpec, OutputKind, SpecError};
 use serde_json::{Value, json};
@@ -14,6 +14,16 @@ fn document() -> Value {
             "/api/v1/jobs/createTask": {"post": {
                 "summary": "Generate videos from text",
                 "operationId": "example-video",
+                "x-apikley-output": "video",
+                "x-apikley-duration": {
+                    "base_seconds": 15, "seconds_per_output_second": 6,
+                    "length": {"input": "duration", "default": 5},
+                    "factors": [
+                        {"input": "resolution", "times": {"480p": 1.0, "1080p": 2.0}, "otherwise": 1.2},
+                        {"input": "sound", "times": {"true": 1.2}, "label": "audio"}
+                    ]
+                },
+                "x-apikley-files": {"image_urls": {"types": ["image/jpeg", "image/png"], "max_bytes": 10000000}},
                 "requestBody": {"content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Body"},
                     "example": {"model": "example/video", "input": {"prompt": "A fox", "sound": false}}
@@ -410,69 +420,94 @@ fn image_model() -> Value {
 }
 
 #[test]
-fn what_a_model_produces_is_read_from_the_whole_spec_not_its_summary() {
-    let spec = ModelSpec::from_document(&image_model()).expect("a model");
+fn a_model_produces_what_it_declares_and_nothing_is_guessed() {
+    let mut declared = image_model();
+    operation(&mut declared)["x-apikley-output"] = json!("image");
+    let spec = ModelSpec::from_document(&declared).expect("a model");
     assert_eq!(spec.kind(), OutputKind::Image);
-    assert_eq!(spec.declared_kind(), None);
-    assert!(
-        spec.derived_kind().reason.contains("output_format"),
-        "{:?}",
-        spec.derived_kind()
-    );
-    assert_eq!(spec.expected_duration(&json!({})), None);
+    assert_eq!(spec.declared_kind(), Some(OutputKind::Image));
+    // No `x-apikley-duration`: no expectation, however the inputs are named.
+    assert_eq!(spec.expected_duration(&json!({"resolution": "4K"})), None);
+    assert_eq!(spec.workload(&json!({"resolution": "4K"})), "");
     // The format a request asks for names its result.
     assert_eq!(spec.output_media_type(&json!({})), Some(MediaType::Png));
     assert_eq!(
         spec.output_media_type(&json!({"output_format": "jpg"})),
         Some(MediaType::Jpeg)
     );
+    // No `x-apikley-files`: a file input takes any file, of any size.
+    let rules = spec
+        .input("image_input")
+        .and_then(|i| i.file_rules())
+        .expect("a file input");
+    assert!(
+        rules.types.is_empty() && rules.max_bytes == u64::MAX,
+        "{rules:?}"
+    );
 
-    // A kind's words, where nothing stronger speaks.
-    let mut edit = image_model();
-    operation(&mut edit)["summary"] = json!("Edit an image with a prompt");
-    let inputs = &mut operation(&mut edit)["requestBody"]["content"]["application/json"]["schema"]
+    // Undeclared: other, whatever its inputs and words suggest.
+    let spec = ModelSpec::from_document(&image_model()).expect("a model");
+    assert_eq!(spec.declared_kind(), None);
+    assert_eq!(spec.kind(), OutputKind::Other);
+    assert_eq!(
+        spec.output_media_type(&json!({"output_format": "jpg"})),
+        Some(MediaType::Jpeg)
+    );
+    assert_eq!(
+        spec.output_media_type(&json!({"output_format": null})),
+        Some(MediaType::Png)
+    );
+    let mut silent = image_model();
+    let inputs = &mut operation(&mut silent)["requestBody"]["content"]["application/json"]["schema"]
         ["properties"]["input"]["properties"];
     inputs
         .as_object_mut()
         .expect("inputs")
         .remove("output_format");
-    let spec = ModelSpec::from_document(&edit).expect("a model");
-    assert_eq!(spec.kind(), OutputKind::Image, "{:?}", spec.derived_kind());
-    assert_eq!(spec.output_media_type(&json!({})), Some(MediaType::Png));
-
-    // An id that says text-to-video; an input only videos have.
-    let mut video = edit.clone();
-    operation(&mut video)["summary"] = json!("Generate content using acme/text-to-video");
-    assert_eq!(
-        ModelSpec::from_document(&video).expect("a model").kind(),
-        OutputKind::Video
-    );
-    let spec = ModelSpec::from_document(&document()).expect("a model");
-    assert_eq!(spec.kind(), OutputKind::Video);
-    assert_eq!(spec.output_media_type(&json!({})), Some(MediaType::Mp4));
-
-    // Nothing says: other, and the reason says how to declare it.
-    let mut silent = edit.clone();
-    operation(&mut silent)["summary"] = json!("Generate content using acme-1");
     let spec = ModelSpec::from_document(&silent).expect("a model");
-    assert_eq!(spec.kind(), OutputKind::Other);
-    assert!(spec.derived_kind().reason.contains("x-apikley-output"));
     assert_eq!(spec.output_media_type(&json!({})), None);
 }
 
 #[test]
-fn a_declared_output_wins_over_what_the_document_suggests() {
-    let mut document = image_model();
-    operation(&mut document)["x-apikley-output"] = json!("audio");
-    let spec = ModelSpec::from_document(&document).expect("a model");
-    assert_eq!(spec.kind(), OutputKind::Audio);
-    assert_eq!(spec.declared_kind(), Some(OutputKind::Audio));
-    assert_eq!(spec.derived_kind().kind, OutputKind::Image);
-    // A declaration this SDK cannot read is no declaration.
-    operation(&mut document)["x-apikley-output"] = json!("hologram");
-    let spec = ModelSpec::from_document(&document).expect("a model");
-    assert_eq!(spec.declared_kind(), None);
-    assert_eq!(spec.kind(), OutputKind::Image);
+fn a_declaration_that_cannot_be_read_or_names_no_such_input_is_refused() {
+    let refused = |extension: &str, value: Value| {
+        let mut document = image_model();
+        operation(&mut document)[extension] = value;
+        ModelSpec::from_document(&document)
+            .expect_err("a bad declaration")
+            .to_string()
+    };
+    let error = refused("x-apikley-output", json!("hologram"));
+    assert!(
+        error.starts_with("`x-apikley-output` cannot be read: unknown variant `hologram`"),
+        "{error}"
+    );
+    let error = refused(
+        "x-apikley-files",
+        json!({"image_input": {"types": ["image/tiff"]}}),
+    );
+    assert!(
+        error.contains("\"image/tiff\" is no MIME type this SDK tells apart"),
+        "{error}"
+    );
+    let error = refused("x-apikley-files", json!({"image_input": {"max_size": 5}}));
+    assert!(error.contains("unknown field `max_size`"), "{error}");
+    assert_eq!(
+        refused("x-apikley-files", json!({"photos": {}})),
+        "`x-apikley-files` speaks of input `photos`, which the model does not have"
+    );
+    assert_eq!(
+        refused("x-apikley-files", json!({"prompt": {}})),
+        "`x-apikley-files` speaks of input `prompt`, which takes no file URLs (`format: uri`)"
+    );
+    assert_eq!(
+        refused(
+            "x-apikley-duration",
+            json!({"base_seconds": 10, "seconds_per_output_second": 0,
+                   "factors": [{"input": "quality", "times": {}}]})
+        ),
+        "`x-apikley-duration` speaks of input `quality`, which the model does not have"
+    );
 }
 
 #[test]
@@ -480,10 +515,12 @@ fn audio_and_video_inputs_are_checked_by_content_like_images() {
     let mut document = image_model();
     let inputs = &mut operation(&mut document)["requestBody"]["content"]["application/json"]["schema"]
         ["properties"]["input"]["properties"];
-    inputs["audio_url"] = json!({"type": "string", "format": "uri",
-        "description": "Audio (Accepted types: audio/mpeg, audio/wav, audio/aac, audio/mp4, audio/ogg; Max size: 10.0MB)"});
-    // No types stated: what the name says it takes.
+    inputs["audio_url"] = json!({"type": "string", "format": "uri"});
     inputs["video_url"] = json!({"type": "string", "format": "uri"});
+    operation(&mut document)["x-apikley-files"] = json!({
+        "audio_url": {"types": ["audio/mpeg", "audio/wav", "audio/aac", "audio/mp4", "audio/ogg"], "max_bytes": 10000000},
+        "video_url": {"types": ["video/mp4", "video/quicktime", "video/webm"]}
+    });
     let spec = ModelSpec::from_document(&document).expect("a model");
     let audio = spec
         .input("audio_url")
@@ -508,6 +545,7 @@ fn audio_and_video_inputs_are_checked_by_content_like_images() {
         video.types.to_vec(),
         [MediaType::Mp4, MediaType::Mov, MediaType::Webm]
     );
+    assert_eq!(video.max_bytes, u64::MAX);
 
     let dir = tempfile::tempdir().expect("temp dir");
     let png = dir.path().join("voice.mp3");

@@ -8,13 +8,17 @@ use apikley::{Client, ModelSpec, RateLimits, Request};
 use apikley_sandbox::{Faults, Sandbox, SandboxModel};
 
 /// A video model whose task takes exactly `15 + 6 × duration` seconds on the sandbox clock
-/// (its spec's expected duration at 480p without audio): any real time from 15 s up.
+/// (the expected duration it declares, at 480p): any real time from 15 s up.
 const SPEC: &str = r#"{
   "openapi": "3.0.0",
   "info": {"title": "Bench", "version": "1"},
   "paths": {"/api/v1/jobs/createTask": {"post": {
     "summary": "Generate videos (a model for benchmarks)",
     "operationId": "bench-video",
+    "x-apikley-output": "video",
+    "x-apikley-duration": {"base_seconds": 15, "seconds_per_output_second": 6,
+      "length": {"input": "duration", "default": 5},
+      "factors": [{"input": "resolution", "times": {"480p": 1.0}, "otherwise": 1.2}]},
     "requestBody": {"content": {"application/json": {"schema": {
       "type": "object", "required": ["model"],
       "properties": {

@@ -230,8 +230,8 @@ pub fn record(task_id: &str, state: &str) -> serde_json::Value {
     serde_json::json!({"code": 200, "msg": "success", "data": data})
 }
 
-/// A model with a plain JSON body, for runtime tests: its spec expects 99 s (14 s of video at
-/// 480p).
+/// A model with a plain JSON body, for runtime tests: its spec declares it expects 99 s (14 s
+/// of video at 480p).
 pub struct ExampleModel;
 
 impl apikley::Model for ExampleModel {
@@ -242,6 +242,10 @@ impl apikley::Model for ExampleModel {
       "paths": {"/api/v1/jobs/createTask": {"post": {
         "summary": "Generate videos (an example model for tests)",
         "operationId": "example-video",
+        "x-apikley-output": "video",
+        "x-apikley-duration": {"base_seconds": 15, "seconds_per_output_second": 6,
+          "length": {"input": "duration", "default": 5},
+          "factors": [{"input": "resolution", "times": {"480p": 1.0}, "otherwise": 1.2}]},
         "requestBody": {"content": {"application/json": {"schema": {
           "type": "object", "required": ["model"],
           "properties": {
