@@ -1,9 +1,10 @@
 //! How a command ends when it does not succeed: one clear sentence, the task id and how to
 //! resume when there is a task, a JSON document with `--json`, and an exit code per kind.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use apikley::{ConfigError, Error, Violation};
+use apikley::{ConfigError, Error, ErrorKind, TaskId, Violation, Violations};
 use serde_json::{Value, json};
 
 use crate::output::Output;
@@ -30,6 +31,22 @@ pub mod exit {
 pub enum Failure {
     /// The SDK said so.
     Sdk(Error),
+    /// The command's own input is wrong (an unknown model, …): nothing was sent.
+    Invalid(Violations),
+    /// The result cannot be saved where it would go (checked before anything is paid for).
+    Target {
+        /// The file, or the folder that would hold it.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A finished task names no file to show or save.
+    NoResultFile {
+        /// The task.
+        task_id: TaskId,
+        /// `resultJson` as sent, if any.
+        text: Option<String>,
+    },
     /// The built-in sandbox could not start.
     #[cfg(feature = "sandbox")]
     Sandbox(std::io::Error),
@@ -43,10 +60,15 @@ impl From<Error> for Failure {
     }
 }
 
-impl From<apikley::Violations> for Failure {
-    fn from(violations: apikley::Violations) -> Self {
-        Failure::Sdk(Error::InvalidRequest(violations))
+impl From<Violations> for Failure {
+    fn from(violations: Violations) -> Self {
+        Failure::Invalid(violations)
     }
+}
+
+/// The violations as the JSON document's `violations`.
+fn violations_json(violations: &Violations) -> Value {
+    violations.iter().map(violation_json).collect()
 }
 
 /// Says what went wrong, on stderr or as one JSON document on stdout, and chooses the exit
@@ -76,58 +98,74 @@ pub fn report(failure: Failure, out: &mut Output, session: &Session) -> ExitCode
             None,
             false,
         ),
+        Failure::Invalid(violations) => {
+            extra.insert("violations".into(), violations_json(&violations));
+            let message = format!("invalid request: {violations}");
+            (exit::INVALID_INPUT, "invalid_request", message, None, false)
+        }
+        Failure::Target { path, reason } => {
+            let code = match state.task {
+                Some(_) => exit::NOT_SAVED,
+                None => exit::INVALID_INPUT,
+            };
+            let message = format!("{}: {reason}", path.display());
+            (code, "file", message, state.task, true)
+        }
+        Failure::NoResultFile { task_id, text } => {
+            let message = format!(
+                "task {task_id} succeeded, but its result names no file; resultJson as sent: {}",
+                text.as_deref().unwrap_or("(none)")
+            );
+            extra.insert("result_json".into(), json!(text));
+            (
+                exit::API_ERROR,
+                "result_unusable",
+                message,
+                Some(task_id),
+                false,
+            )
+        }
         Failure::Sdk(error) => {
             let task_id = error.task_id().cloned().or(state.task);
-            let (code, kind) = match &error {
-                Error::Config(_) | Error::InvalidRequest(_) => {
-                    let kind = if matches!(error, Error::Config(_)) {
-                        "config"
-                    } else {
-                        "invalid_request"
-                    };
-                    (exit::INVALID_INPUT, kind)
-                }
-                Error::File { .. } if task_id.is_some() => (exit::NOT_SAVED, "file"),
-                Error::File { .. } => (exit::INVALID_INPUT, "file"),
-                Error::TaskFailed { .. } => (exit::TASK_FAILED, "task_failed"),
-                Error::TaskEndedUnrecognized { .. } => (exit::TASK_FAILED, "task_ended"),
-                Error::ResultUnusable { .. } => (exit::API_ERROR, "result_unusable"),
-                Error::WaitTimedOut { .. } => (exit::TIMED_OUT, "timed_out"),
-                Error::Cancelled { .. } => (exit::INTERRUPTED, "interrupted"),
-                Error::OutcomeUnknown { .. } => (exit::API_ERROR, "outcome_unknown"),
-                Error::Transport { .. } => (exit::API_ERROR, "transport"),
-                Error::Download { .. } => (exit::API_ERROR, "download"),
+            let (code, kind) = match error.kind() {
+                ErrorKind::Config => (exit::INVALID_INPUT, "config"),
+                ErrorKind::InvalidRequest => (exit::INVALID_INPUT, "invalid_request"),
+                ErrorKind::File if task_id.is_some() => (exit::NOT_SAVED, "file"),
+                ErrorKind::File => (exit::INVALID_INPUT, "file"),
+                ErrorKind::TaskFailed => (exit::TASK_FAILED, "task_failed"),
+                ErrorKind::TaskEndedUnrecognized => (exit::TASK_FAILED, "task_ended"),
+                ErrorKind::ResultUnusable => (exit::API_ERROR, "result_unusable"),
+                ErrorKind::WaitTimedOut => (exit::TIMED_OUT, "timed_out"),
+                ErrorKind::Cancelled => (exit::INTERRUPTED, "interrupted"),
+                ErrorKind::OutcomeUnknown => (exit::API_ERROR, "outcome_unknown"),
+                ErrorKind::Transport => (exit::API_ERROR, "transport"),
+                ErrorKind::Download => (exit::API_ERROR, "download"),
                 // The link served a page, an error or nothing: the task's result is not saved.
-                Error::NotAResult { .. } => (exit::NOT_SAVED, "not_a_result"),
+                ErrorKind::NotAResult => (exit::NOT_SAVED, "not_a_result"),
                 _ => (exit::API_ERROR, "api"),
             };
-            match &error {
-                Error::InvalidRequest(violations) => {
-                    extra.insert(
-                        "violations".into(),
-                        violations.iter().map(violation_json).collect(),
-                    );
-                }
-                Error::TaskEndedUnrecognized { urls, .. } => {
-                    extra.insert("urls".into(), urls.iter().map(|u| u.as_str()).collect());
-                }
-                Error::ResultUnusable { text, .. } => {
-                    extra.insert("result_json".into(), json!(text));
-                }
-                _ => {}
+            if let Some(violations) = error.violations() {
+                extra.insert("violations".into(), violations_json(violations));
+            }
+            if error.kind() == ErrorKind::TaskEndedUnrecognized {
+                let urls = error.result_urls().iter().map(|u| u.as_str()).collect();
+                extra.insert("urls".into(), urls);
+            }
+            if error.kind() == ErrorKind::ResultUnusable {
+                extra.insert("result_json".into(), json!(error.result_text()));
             }
             // What is over is over; anything else with a task is picked up where it stopped.
             let resumable = !matches!(
-                error,
-                Error::TaskFailed { .. }
-                    | Error::TaskEndedUnrecognized { .. }
-                    | Error::ResultUnusable { .. }
-                    | Error::OutcomeUnknown { .. }
-                    | Error::InvalidRequest(_)
-                    | Error::Config(_)
+                error.kind(),
+                ErrorKind::TaskFailed
+                    | ErrorKind::TaskEndedUnrecognized
+                    | ErrorKind::ResultUnusable
+                    | ErrorKind::OutcomeUnknown
+                    | ErrorKind::InvalidRequest
+                    | ErrorKind::Config
             );
             let mut message = error.to_string();
-            if matches!(error, Error::Config(ConfigError::NoKeyInEnvironment))
+            if matches!(error.config(), Some(ConfigError::NoKeyInEnvironment))
                 && cfg!(feature = "sandbox")
             {
                 message.push_str("; or pass --sandbox for an offline demo");

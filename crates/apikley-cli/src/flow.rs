@@ -55,11 +55,10 @@ pub async fn connect(
 
 /// Checks that a video can be saved at `path` (or, without one, in the current folder): the
 /// file does not exist unless `overwrite`, and its folder exists and takes new files.
-pub fn check_target(path: Option<&Path>, overwrite: bool) -> Result<(), Error> {
-    let problem = |path: &Path, reason: String| Error::File {
+pub fn check_target(path: Option<&Path>, overwrite: bool) -> Result<(), Failure> {
+    let problem = |path: &Path, reason: String| Failure::Target {
         path: path.to_owned(),
         reason,
-        task_id: None,
     };
     let folder = match path {
         Some(path) => {
@@ -204,11 +203,10 @@ pub fn saved(file: &DownloadedFile, task_id: &str, done: Option<&CompletedTask>,
 /// The result URLs of a finished task, or the error that says why there are none.
 pub fn show_urls(done: &CompletedTask, out: &mut Output) -> Result<(), Failure> {
     if done.urls().is_empty() {
-        return Err(Failure::Sdk(Error::ResultUnusable {
+        return Err(Failure::NoResultFile {
             task_id: done.id().clone(),
-            reason: "its result names no file".into(),
             text: done.record().result_text(),
-        }));
+        });
     }
     let urls: Vec<&str> = done.urls().iter().map(|u| u.as_str()).collect();
     out.result(

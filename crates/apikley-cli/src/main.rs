@@ -123,9 +123,7 @@ async fn run(cli: Cli) -> ExitCode {
                     );
                     ExitCode::SUCCESS
                 }
-                Err(error) => {
-                    failure::report(Failure::Sdk(error), &mut out, &Session::new(PROGRAM))
-                }
+                Err(failure) => failure::report(failure, &mut out, &Session::new(PROGRAM)),
             };
         }
         #[cfg(feature = "sandbox")]
@@ -147,7 +145,7 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 /// The registered model `name` names: its id, or a part of it that names one model.
-fn find(name: &str) -> Result<Arc<ModelSpec>, apikley::Error> {
+fn find(name: &str) -> Result<Arc<ModelSpec>, Failure> {
     apikley_models::find(name).ok_or_else(|| {
         let known: Vec<&str> = apikley_models::all().iter().map(|m| m.id()).collect();
         let mut violations = apikley::Violations::new();
@@ -159,7 +157,7 @@ fn find(name: &str) -> Result<Arc<ModelSpec>, apikley::Error> {
             ),
             format!("{name:?}"),
         ));
-        apikley::Error::InvalidRequest(violations)
+        Failure::Invalid(violations)
     })
 }
 

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use apikley::{Error, ModelSpec, RateLimits, Request};
+use apikley::{ModelSpec, RateLimits, Request};
 use apikley_sandbox::{SAMPLE_VIDEO, Sandbox};
 use serde_json::Value;
 
@@ -100,7 +100,7 @@ async fn every_model_refuses_a_broken_input_locally_naming_the_field() {
         fields.insert("not_an_input".into(), Value::from(1));
         let request = Request::new(spec.clone()).with_inputs(inputs);
         let error = client.submit(request).await.expect_err("refused");
-        let Error::InvalidRequest(violations) = &error else {
+        let Some(violations) = error.violations() else {
             panic!("{}: {error:?}", spec.id());
         };
         let mut expected: Vec<String> = required.iter().map(|n| format!("input.{n}")).collect();
@@ -192,7 +192,9 @@ async fn the_generated_bodies_of_the_new_models_submit_wait_and_download() {
         .await
         .expect_err("refused");
     assert!(
-        matches!(&error, Error::InvalidRequest(v) if v.fields() == ["input.seed"]),
+        error
+            .violations()
+            .is_some_and(|v| v.fields() == ["input.seed"]),
         "{error}"
     );
     assert_eq!(sandbox.stats().tasks_created, 2);

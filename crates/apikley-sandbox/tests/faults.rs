@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use apikley::{Error, RateLimits, TaskState};
+use apikley::{RateLimits, TaskState};
 use apikley_sandbox::{Faults, STATUS_FAULT_DELAY, Sandbox};
 use seedance::{Resolution, VideoLength, VideoRequest};
 
@@ -100,7 +100,7 @@ async fn a_drop_after_every_create_never_duplicates_a_task() {
         .collect();
     for submit in submits {
         let error = submit.await.expect("no panic").expect_err("no answer");
-        assert!(matches!(error, Error::OutcomeUnknown { .. }), "{error:?}");
+        assert!(error.is_outcome_unknown(), "{error:?}");
         let words = error.to_string();
         assert!(words.contains("it was not resent"), "{words}");
         assert!(words.contains("Check the task list"), "{words}");

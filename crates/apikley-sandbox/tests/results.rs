@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use apikley::batch::{Batch, JobOutcome};
-use apikley::{Content, Error, MediaType, RateLimits, Request, TaskState};
+use apikley::{Content, MediaType, RateLimits, Request, TaskState};
 use apikley_sandbox::{Faults, ResultBody, SAMPLE_IMAGE, SAMPLE_JPEG, SAMPLE_VIDEO, Sandbox};
 use serde_json::json;
 
@@ -70,7 +70,7 @@ async fn a_result_link_serving_a_page_an_error_or_nothing_saves_nothing_until_fi
             .expect("finishes");
         let error = done.download(&target).await.expect_err("not a video");
         assert!(
-            matches!(error, Error::NotAResult { .. }),
+            error.kind() == apikley::ErrorKind::NotAResult,
             "{body:?}: {error:?}"
         );
         assert_eq!(error.task_id(), Some(done.id()));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use apikley::callback::axum::SignedCallback;
 use apikley::callback::{CallbackEvent, CallbackInbox, CallbackVerifier};
-use apikley::{ApiCode, Error, RateLimit, RateLimits, RetryPolicy, TaskState};
+use apikley::{ApiCode, RateLimit, RateLimits, RetryPolicy, TaskState};
 use apikley_sandbox::{ErrorShape, Faults, SAMPLE_VIDEO, Sandbox};
 use serde_json::{Value, json};
 
@@ -507,7 +507,7 @@ async fn the_client_never_duplicates_a_task_whose_answer_was_dropped() {
         .submit(seedance::VideoRequest::new("A serene beach at sunset"))
         .await
         .expect_err("no answer");
-    assert!(matches!(error, Error::OutcomeUnknown { .. }), "{error:?}");
+    assert!(error.is_outcome_unknown(), "{error:?}");
     assert_eq!(sandbox.stats().create_requests, 1);
     assert_eq!(sandbox.stats().tasks_created, 1);
 }
@@ -558,7 +558,7 @@ async fn submit_wait_and_download_end_to_end_through_faults() {
         // A 500 on createTask leaves the outcome unknown: in this test, try again.
         match client.submit(request.clone()).await {
             Ok(task) => break task,
-            Err(Error::OutcomeUnknown { .. }) => continue,
+            Err(error) if error.is_outcome_unknown() => continue,
             Err(other) => panic!("{other:?}"),
         }
     };

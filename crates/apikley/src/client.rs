@@ -17,7 +17,7 @@ use crate::config::{
 use crate::download::Download;
 use crate::endpoint::Op;
 use crate::envelope;
-use crate::error::{Error, Violation, Violations};
+use crate::error::{Error, Repr, Violation, Violations};
 use crate::model::Model;
 use crate::poll::WaitOptions;
 use crate::poll::{self, Polling};
@@ -84,9 +84,9 @@ impl Client {
     /// Checks the request against its model's spec, uploads its local files, then creates the
     /// task; `.await` the returned [`Submission`], which ends as soon as the task's id is known.
     ///
-    /// Nothing is sent when the request breaks a rule ([`Error::InvalidRequest`] lists every
+    /// Nothing is sent when the request breaks a rule ([`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) lists every
     /// one, local files included). `createTask` is resent only when it provably created
-    /// nothing; otherwise the error is [`Error::OutcomeUnknown`].
+    /// nothing; otherwise the error is [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown).
     pub fn submit(&self, request: impl Into<Request>) -> Submission<'_> {
         Submission {
             client: self,
@@ -108,10 +108,10 @@ impl Client {
     ) -> Result<Task, Error> {
         let violations = request.violations();
         if !violations.is_empty() {
-            return Err(Error::InvalidRequest(violations));
+            return Err(Repr::InvalidRequest(violations).into());
         }
         let Some(spec) = request.spec() else {
-            return Err(Error::InvalidRequest(request.violations()));
+            return Err(Repr::InvalidRequest(request.violations()).into());
         };
         // Local files become hosted URLs (uploads are free and safe to repeat).
         let mut hosted = HashMap::new();
@@ -130,7 +130,7 @@ impl Client {
                 "does not fit the model's generated type",
                 reason,
             ));
-            Error::InvalidRequest(violations)
+            Repr::InvalidRequest(violations)
         })?;
         let workload = Workload {
             key: request.workload(),
@@ -198,8 +198,8 @@ impl Client {
     /// # Ok(()) }
     /// ```
     ///
-    /// A failed task is [`Error::TaskFailed`]; one that succeeded without a file to download is
-    /// [`Error::ResultUnusable`]; one that has not finished yet is an [`Error::Download`] saying
+    /// A failed task is [`ErrorKind::TaskFailed`](crate::ErrorKind::TaskFailed); one that succeeded without a file to download is
+    /// [`ErrorKind::ResultUnusable`](crate::ErrorKind::ResultUnusable); one that has not finished yet is an [`ErrorKind::Download`](crate::ErrorKind::Download) saying
     /// so (retryable). A task that ended in a state this SDK does not know, naming files,
     /// downloads its first file.
     pub fn download_task(
@@ -221,17 +221,19 @@ impl Client {
                     Ok(url)
                 }
                 (TaskState::Success, None) => Err(wait::unusable_result(&record)),
-                (TaskState::Fail, _) => Err(Error::TaskFailed {
+                (TaskState::Fail, _) => Err(Repr::TaskFailed {
                     task_id: record.id,
                     fail_code: record.fail_code,
                     fail_message: record.fail_message,
-                }),
-                (state, _) => Err(Error::Download {
+                }
+                .into()),
+                (state, _) => Err(Repr::Download {
                     url: transport.base_url().to_string(),
                     task_id: Some(record.id.clone()),
                     status: None,
                     reason: format!("the task has no file yet (state: {state}); wait for it first"),
-                }),
+                }
+                .into()),
             }
         });
         Download::of_task(&self.transport, id, path.into(), resolve)
@@ -361,7 +363,7 @@ impl<'a> Submission<'a> {
 
     /// Like [`on_sending`](Self::on_sending), but `createTask` goes out only if `record`
     /// succeeds: for writing down durably that a task may be about to exist (a batch's
-    /// journal). If it fails, nothing is sent and the submission ends in [`Error::NotSent`]
+    /// journal). If it fails, nothing is sent and the submission ends in [`ErrorKind::NotSent`](crate::ErrorKind::NotSent)
     /// with its message. Replaces any `on_sending` hook. `record` is awaited, so a slow write
     /// (a file synced to disk) can run off the async workers.
     ///
@@ -604,7 +606,9 @@ impl ClientBuilder {
                 if !self.pool_idle_connections {
                     builder = builder.pool_max_idle_per_host(0).pool_idle_timeout(None);
                 }
-                builder.build().map_err(ConfigError::HttpClient)?
+                builder
+                    .build()
+                    .map_err(|e| ConfigError::HttpClient(Box::new(e)))?
             }
         };
         let user_agent = HeaderValue::from_str(&self.user_agent)
@@ -634,7 +638,7 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(
-            matches!(error, Error::Config(ConfigError::NoKeyInEnvironment)),
+            matches!(error.config(), Some(ConfigError::NoKeyInEnvironment)),
             "{error}"
         );
         assert!(error.to_string().contains("APIKLEY_API_KEY is not set"));
@@ -662,12 +666,12 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(
-            matches!(error, Error::Config(ConfigError::EmptyKey)),
+            matches!(error.config(), Some(ConfigError::EmptyKey)),
             "{error}"
         );
         let error = Client::builder().build().unwrap_err();
         assert!(
-            matches!(error, Error::Config(ConfigError::NoKey)),
+            matches!(error.config(), Some(ConfigError::NoKey)),
             "{error}"
         );
         let error = Client::builder()
@@ -679,7 +683,7 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(
-            matches!(error, Error::Config(ConfigError::EmptyRateLimit(_))),
+            matches!(error.config(), Some(ConfigError::EmptyRateLimit(_))),
             "{error}"
         );
     }

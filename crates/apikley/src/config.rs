@@ -60,9 +60,10 @@ pub enum ConfigError {
     /// An endpoint of a spec cannot be reached from the base URL.
     #[error("an endpoint cannot be called: {0}")]
     Endpoint(String),
-    /// The HTTP client could not be built (TLS back end unavailable, …).
+    /// The HTTP client could not be built (TLS back end unavailable, …). The cause is the
+    /// HTTP stack's own error, boxed so that its type is no part of this API.
     #[error("cannot build the HTTP client: {0}")]
-    HttpClient(#[source] reqwest::Error),
+    HttpClient(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// An Apikley API key. It never shows: `Debug` prints `ApiKey([redacted])`, and it has no

@@ -12,7 +12,7 @@ use reqwest::header::{CONTENT_RANGE, ETAG, HeaderValue, IF_RANGE, LAST_MODIFIED,
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use url::Url;
 
-use crate::error::Error;
+use crate::error::{Error, Repr};
 use crate::files::{Content, MediaType, NotMedia, SNIFF_LEN};
 use crate::record::TaskId;
 use crate::retry::{Class, Classified, RetryPolicy, retrying};
@@ -334,11 +334,12 @@ struct Target {
 impl Target {
     /// The target cannot be used, or the disk failed: a user's matter, never retried.
     fn error(&self, reason: impl fmt::Display) -> Error {
-        Error::File {
+        Repr::File {
             path: self.path.clone(),
             reason: reason.to_string(),
             task_id: self.task_id.clone(),
         }
+        .into()
     }
 
     fn folder(&self) -> PathBuf {
@@ -476,15 +477,15 @@ struct Job<'t> {
 
 impl Classified for Error {
     fn class(&self) -> Class {
-        match self {
-            Error::Download { status: None, .. } => Class::Transient,
-            Error::Download {
+        match self.repr() {
+            Repr::Download { status: None, .. } => Class::Transient,
+            Repr::Download {
                 status: Some(status),
                 ..
             } => Class::of_status(*status),
             // A page instead of the file is a passing fault as often as not (a proxy's page,
             // maintenance): retried like a 5xx.
-            Error::NotAResult { .. } => Class::Transient,
+            Repr::NotAResult { .. } => Class::Transient,
             _ => Class::Permanent,
         }
     }
@@ -493,12 +494,13 @@ impl Classified for Error {
 impl Job<'_> {
     /// A network failure (or a server answer) that another attempt may get past.
     fn error(&self, status: Option<StatusCode>, reason: impl Into<String>) -> Error {
-        Error::Download {
+        Repr::Download {
             url: self.url.to_string(),
             task_id: self.task_id.clone(),
             status,
             reason: reason.into(),
         }
+        .into()
     }
 
     /// Judges the body by its first bytes: a result, or the error that says what came instead.
@@ -518,12 +520,13 @@ impl Job<'_> {
 
     fn not_a_result(&self, found: NotMedia, head: &[u8]) -> Error {
         let snippet: String = String::from_utf8_lossy(head).chars().take(200).collect();
-        Error::NotAResult {
+        Repr::NotAResult {
             url: self.url.to_string(),
             task_id: self.task_id.clone(),
             found,
             snippet,
         }
+        .into()
     }
 
     /// Waits for `step`, at most the idle timeout.

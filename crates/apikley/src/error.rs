@@ -1,7 +1,8 @@
-//! One error type for everything a call can end in, with cases a caller can match.
+//! One error type for everything a call can end in: opaque, with a kind and accessors, so that
+//! new cases and fields never break a caller, and no HTTP-stack type is part of it.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -12,17 +13,13 @@ use crate::files::NotMedia;
 use crate::record::{TaskId, TaskState};
 use crate::retry::Class;
 
-/// Everything that can go wrong, as cases a caller can match on.
-///
-/// Every error raised once a task exists carries its id ([`Error::task_id`]), so the work can be
-/// resumed with [`Client::task`](crate::Client::task). [`Error::is_retryable`] says whether
-/// trying again later can help.
+/// The cases of an [`Error`], with everything each carries. Private: callers ask the error
+/// ([`Error::kind`] and the accessors), so that adding a case or a field never breaks them.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
+pub(crate) enum Repr {
     /// The client is misconfigured (missing key, refused base URL, …). Nothing was sent.
     #[error("configuration: {0}")]
-    Config(#[from] ConfigError),
+    Config(ConfigError),
 
     /// The request breaks the model's rules. Nothing was sent; every problem is listed.
     #[error("invalid request: {0}")]
@@ -227,26 +224,140 @@ fn task_prefix(task_id: &Option<TaskId>) -> String {
         .unwrap_or_default()
 }
 
+/// Everything that can go wrong: its [`kind`](Error::kind), the task it concerns
+/// ([`task_id`](Error::task_id), so the work can be resumed with
+/// [`Client::task`](crate::Client::task)), whether trying again can help
+/// ([`is_retryable`](Error::is_retryable)), and what each kind carries, through accessors.
+/// Its message says it all in words; [`source`](std::error::Error::source) gives the cause
+/// (the HTTP client's error, for a transport failure). No type of the HTTP stack is part of it,
+/// so upgrading that stack breaks nobody.
+///
+/// ```
+/// let error = apikley::Error::from(apikley::Violations::new());
+/// assert_eq!(error.kind(), apikley::ErrorKind::InvalidRequest);
+/// assert!(!error.is_retryable());
+/// assert!(error.violations().is_some());
+/// ```
+pub struct Error(Box<Repr>);
+
+/// What kind of failure an [`Error`] is. New kinds may be added, hence `non_exhaustive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The client is misconfigured (missing key, refused base URL, …). Nothing was sent.
+    Config,
+    /// The request breaks the model's rules. Nothing was sent; [`Error::violations`] lists
+    /// every problem.
+    InvalidRequest,
+    /// The API answered with an error `code` ([`Error::api`]), in an HTTP 200 envelope or as an
+    /// HTTP error status.
+    Api,
+    /// The request never got a complete answer (connection refused, reset, timed out).
+    Transport,
+    /// The call's deadline passed while it waited for a client-side rate-limit slot: nothing
+    /// was sent.
+    DeadlineExceeded,
+    /// A successful HTTP status whose body is not what the API documents.
+    Undecodable,
+    /// The task ended in state `fail` ([`Error::fail_code`], [`Error::fail_message`]).
+    TaskFailed,
+    /// The task is over, but in a state this SDK does not know ([`Error::state`]), with a sign
+    /// of its end; [`Error::result_urls`] names any files it left.
+    TaskEndedUnrecognized,
+    /// The task succeeded, but its result cannot be used; [`Error::result_text`] is
+    /// `resultJson` as sent, so that nothing paid for is lost.
+    ResultUnusable,
+    /// The wait's deadline passed before the task ended. The task may still finish.
+    WaitTimedOut,
+    /// The request was not sent: the check the caller asked for just before sending it
+    /// ([`Submission::record_sending`](crate::Submission::record_sending)) failed.
+    NotSent,
+    /// The wait was cancelled. The task itself goes on.
+    Cancelled,
+    /// A local file ([`Error::path`]) cannot be used: missing, unreadable, refused by the
+    /// model's rules, or (for a download) already there, or not writable. Never retried.
+    File,
+    /// A result file ([`Error::url`]) could not be downloaded.
+    Download,
+    /// A result link answered with something that is not a result (an HTML page, JSON, text,
+    /// nothing). Nothing was saved; the link may work later.
+    NotAResult,
+    /// `createTask` may or may not have created (and charged for) a task, and its id is not
+    /// known. It was deliberately not resent.
+    OutcomeUnknown,
+}
+
+impl From<Repr> for Error {
+    fn from(repr: Repr) -> Self {
+        Error(Box::new(repr))
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 impl Error {
+    /// The case, for the runtime's own decisions.
+    pub(crate) fn repr(&self) -> &Repr {
+        &self.0
+    }
+
+    /// What kind of failure it is.
+    pub fn kind(&self) -> ErrorKind {
+        match *self.0 {
+            Repr::Config(_) => ErrorKind::Config,
+            Repr::InvalidRequest(_) => ErrorKind::InvalidRequest,
+            Repr::Api(_) => ErrorKind::Api,
+            Repr::Transport { .. } => ErrorKind::Transport,
+            Repr::DeadlineExceeded { .. } => ErrorKind::DeadlineExceeded,
+            Repr::Undecodable { .. } => ErrorKind::Undecodable,
+            Repr::TaskFailed { .. } => ErrorKind::TaskFailed,
+            Repr::TaskEndedUnrecognized { .. } => ErrorKind::TaskEndedUnrecognized,
+            Repr::ResultUnusable { .. } => ErrorKind::ResultUnusable,
+            Repr::WaitTimedOut { .. } => ErrorKind::WaitTimedOut,
+            Repr::NotSent { .. } => ErrorKind::NotSent,
+            Repr::Cancelled { .. } => ErrorKind::Cancelled,
+            Repr::File { .. } => ErrorKind::File,
+            Repr::Download { .. } => ErrorKind::Download,
+            Repr::NotAResult { .. } => ErrorKind::NotAResult,
+            Repr::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
+        }
+    }
+
     /// The task this error concerns, when one exists.
     pub fn task_id(&self) -> Option<&TaskId> {
-        match self {
-            Error::Api(e) => e.task_id.as_ref(),
-            Error::Transport { task_id, .. }
-            | Error::DeadlineExceeded { task_id, .. }
-            | Error::Undecodable { task_id, .. }
-            | Error::Download { task_id, .. }
-            | Error::NotAResult { task_id, .. }
-            | Error::File { task_id, .. } => task_id.as_ref(),
-            Error::TaskFailed { task_id, .. }
-            | Error::TaskEndedUnrecognized { task_id, .. }
-            | Error::ResultUnusable { task_id, .. }
-            | Error::WaitTimedOut { task_id, .. }
-            | Error::Cancelled { task_id } => Some(task_id),
-            Error::Config(_)
-            | Error::InvalidRequest(_)
-            | Error::NotSent { .. }
-            | Error::OutcomeUnknown { .. } => None,
+        match &*self.0 {
+            Repr::Api(e) => e.task_id.as_ref(),
+            Repr::Transport { task_id, .. }
+            | Repr::DeadlineExceeded { task_id, .. }
+            | Repr::Undecodable { task_id, .. }
+            | Repr::Download { task_id, .. }
+            | Repr::NotAResult { task_id, .. }
+            | Repr::File { task_id, .. } => task_id.as_ref(),
+            Repr::TaskFailed { task_id, .. }
+            | Repr::TaskEndedUnrecognized { task_id, .. }
+            | Repr::ResultUnusable { task_id, .. }
+            | Repr::WaitTimedOut { task_id, .. }
+            | Repr::Cancelled { task_id } => Some(task_id),
+            Repr::Config(_)
+            | Repr::InvalidRequest(_)
+            | Repr::NotSent { .. }
+            | Repr::OutcomeUnknown { .. } => None,
         }
     }
 
@@ -255,35 +366,180 @@ impl Error {
     /// True for transport failures, rate limits (429, 433), maintenance (455), server errors
     /// (5xx) and pages that are not the API's answer, and for waits that timed out or were
     /// cancelled (the task may still finish). False for everything a retry cannot change, and
-    /// for [`Error::OutcomeUnknown`]: resending could pay twice. The client's own retries follow
-    /// the same classification.
+    /// for an unknown outcome ([`Error::is_outcome_unknown`]): resending could pay twice. The
+    /// client's own retries follow the same classification.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Api(e) => Class::of_code(e.code.code()).may_resend(true),
-            Error::Undecodable { transient, .. } => *transient,
-            Error::Transport { .. }
-            | Error::DeadlineExceeded { .. }
-            | Error::WaitTimedOut { .. }
-            | Error::NotAResult { .. }
-            | Error::Cancelled { .. } => true,
-            Error::Download { status, .. } => {
+        match &*self.0 {
+            Repr::Api(e) => Class::of_code(e.code.code()).may_resend(true),
+            Repr::Undecodable { transient, .. } => *transient,
+            Repr::Transport { .. }
+            | Repr::DeadlineExceeded { .. }
+            | Repr::WaitTimedOut { .. }
+            | Repr::NotAResult { .. }
+            | Repr::Cancelled { .. } => true,
+            Repr::Download { status, .. } => {
                 status.is_none_or(|s| Class::of_status(s).may_resend(true))
             }
-            Error::Config(_)
-            | Error::InvalidRequest(_)
-            | Error::NotSent { .. }
-            | Error::TaskFailed { .. }
-            | Error::TaskEndedUnrecognized { .. }
-            | Error::ResultUnusable { .. }
-            | Error::File { .. }
-            | Error::OutcomeUnknown { .. } => false,
+            Repr::Config(_)
+            | Repr::InvalidRequest(_)
+            | Repr::NotSent { .. }
+            | Repr::TaskFailed { .. }
+            | Repr::TaskEndedUnrecognized { .. }
+            | Repr::ResultUnusable { .. }
+            | Repr::File { .. }
+            | Repr::OutcomeUnknown { .. } => false,
         }
+    }
+
+    /// Whether `createTask` may have created (and charged for) a task whose id is not known:
+    /// check before submitting again.
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.kind() == ErrorKind::OutcomeUnknown
     }
 
     /// The API error, if this is one.
     pub fn api(&self) -> Option<&ApiError> {
-        match self {
-            Error::Api(e) => Some(e),
+        match &*self.0 {
+            Repr::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The API's code, if this is an API error.
+    pub fn api_code(&self) -> Option<ApiCode> {
+        self.api().map(|e| e.code)
+    }
+
+    /// Every broken rule, if the request was invalid.
+    pub fn violations(&self) -> Option<&Violations> {
+        match &*self.0 {
+            Repr::InvalidRequest(violations) => Some(violations),
+            _ => None,
+        }
+    }
+
+    /// What is misconfigured, if that is the problem.
+    pub fn config(&self) -> Option<&ConfigError> {
+        match &*self.0 {
+            Repr::Config(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status that came with the failure, when one did.
+    pub fn http_status(&self) -> Option<u16> {
+        match &*self.0 {
+            Repr::Api(e) => Some(e.status),
+            Repr::Undecodable { status, .. } => Some(status.as_u16()),
+            Repr::Download { status, .. } | Repr::OutcomeUnknown { status, .. } => {
+                status.map(|s| s.as_u16())
+            }
+            _ => None,
+        }
+    }
+
+    /// The operation that failed (`createTask`, `recordInfo`), when the error is about one.
+    pub fn operation(&self) -> Option<&'static str> {
+        match &*self.0 {
+            Repr::Api(e) => Some(e.operation),
+            Repr::Transport { operation, .. }
+            | Repr::DeadlineExceeded { operation, .. }
+            | Repr::Undecodable { operation, .. }
+            | Repr::NotSent { operation, .. } => Some(operation),
+            Repr::OutcomeUnknown { .. } => Some("createTask"),
+            _ => None,
+        }
+    }
+
+    /// The local file that cannot be used ([`ErrorKind::File`]).
+    pub fn path(&self) -> Option<&Path> {
+        match &*self.0 {
+            Repr::File { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The result link that failed ([`ErrorKind::Download`], [`ErrorKind::NotAResult`]).
+    pub fn url(&self) -> Option<&str> {
+        match &*self.0 {
+            Repr::Download { url, .. } | Repr::NotAResult { url, .. } => Some(url),
+            _ => None,
+        }
+    }
+
+    /// What a result link served instead of a media file ([`ErrorKind::NotAResult`]).
+    pub fn not_media(&self) -> Option<NotMedia> {
+        match &*self.0 {
+            Repr::NotAResult { found, .. } => Some(*found),
+            _ => None,
+        }
+    }
+
+    /// The start of an answer that was not what the API documents (an undecodable body, a
+    /// result link's page, a `createTask` answer that named no task), as received.
+    pub fn body_snippet(&self) -> Option<&str> {
+        match &*self.0 {
+            Repr::Undecodable { snippet, .. } | Repr::NotAResult { snippet, .. } => Some(snippet),
+            Repr::OutcomeUnknown { snippet, .. } => snippet.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The task's `failCode`, for a task that failed or ended in an unknown state.
+    pub fn fail_code(&self) -> Option<&str> {
+        match &*self.0 {
+            Repr::TaskFailed { fail_code, .. } | Repr::TaskEndedUnrecognized { fail_code, .. } => {
+                fail_code.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// The task's `failMsg`, for a task that failed or ended in an unknown state.
+    pub fn fail_message(&self) -> Option<&str> {
+        match &*self.0 {
+            Repr::TaskFailed { fail_message, .. }
+            | Repr::TaskEndedUnrecognized { fail_message, .. } => fail_message.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The state as the API named it, for a task that ended in a state this SDK does not know.
+    pub fn state(&self) -> Option<&str> {
+        match &*self.0 {
+            Repr::TaskEndedUnrecognized { state, .. } => Some(state),
+            _ => None,
+        }
+    }
+
+    /// How long a wait that timed out lasted.
+    pub fn waited(&self) -> Option<Duration> {
+        match &*self.0 {
+            Repr::WaitTimedOut { waited, .. } => Some(*waited),
+            _ => None,
+        }
+    }
+
+    /// The last state seen, for a wait that timed out.
+    pub fn last_state(&self) -> Option<&TaskState> {
+        match &*self.0 {
+            Repr::WaitTimedOut { last_state, .. } => last_state.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Result files a task that ended in an unknown state names: they can still be downloaded.
+    pub fn result_urls(&self) -> &[Url] {
+        match &*self.0 {
+            Repr::TaskEndedUnrecognized { urls, .. } => urls,
+            _ => &[],
+        }
+    }
+
+    /// `resultJson` as sent, for a result that cannot be used.
+    pub fn result_text(&self) -> Option<&str> {
+        match &*self.0 {
+            Repr::ResultUnusable { text, .. } => text.as_deref(),
             _ => None,
         }
     }
@@ -300,7 +556,7 @@ pub struct ApiError {
     /// The body's `msg` (or `message`), if any.
     pub message: Option<String>,
     /// The HTTP status it arrived with (200 when the error was in the envelope only).
-    pub status: StatusCode,
+    pub status: u16,
     /// How long the server asked to wait (`Retry-After`), if it said.
     pub retry_after: Option<Duration>,
     /// The task concerned, if any.
@@ -314,8 +570,8 @@ impl fmt::Display for ApiError {
         if let Some(message) = &self.message {
             write!(f, ": {message}")?;
         }
-        if self.status != StatusCode::OK {
-            write!(f, " (HTTP {})", self.status.as_u16())?;
+        if self.status != 200 {
+            write!(f, " (HTTP {})", self.status)?;
         }
         Ok(())
     }
@@ -522,12 +778,18 @@ impl fmt::Display for Violations {
 
 impl From<Violations> for Error {
     fn from(violations: Violations) -> Self {
-        Error::InvalidRequest(violations)
+        Repr::InvalidRequest(violations).into()
     }
 }
 
 impl From<ApiError> for Error {
     fn from(error: ApiError) -> Self {
-        Error::Api(error)
+        Repr::Api(error).into()
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(error: ConfigError) -> Self {
+        Repr::Config(error).into()
     }
 }

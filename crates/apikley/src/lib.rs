@@ -26,7 +26,7 @@
 //! - **Nothing invalid is sent**: [`Client::submit`] reports every violation before any request.
 //! - **Never pay twice**: `createTask` is resent only when it provably created nothing
 //!   (connection refused, 429, 433, 455). Otherwise the caller gets
-//!   [`Error::OutcomeUnknown`], never a silent duplicate.
+//!   [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown), never a silent duplicate.
 //! - **Never lose a task**: every error once a task exists carries its id ([`Error::task_id`]);
 //!   [`Client::task`] resumes it.
 //! - **Forward compatible**: unknown codes are [`ApiCode::Unknown`], unknown states
@@ -72,7 +72,7 @@ pub use config::{API_KEY_VAR, ApiKey, BASE_URL_VAR, ConfigError, DEFAULT_BASE_UR
 pub use download::{Download, DownloadProgress, DownloadedFile};
 pub use endpoint::Endpoint;
 pub use envelope::Envelope;
-pub use error::{ApiCode, ApiError, Error, Violation, Violations};
+pub use error::{ApiCode, ApiError, Error, ErrorKind, Violation, Violations};
 pub use files::{
     CheckedFile, Content, FileProblem, FileRules, MediaSource, MediaType, Medium, NotMedia,
     SNIFF_LEN,

@@ -17,7 +17,7 @@ use url::Url;
 use crate::config::{ApiKey, ConfigError};
 use crate::endpoint::Op;
 use crate::envelope::{Envelope, MAX_BODY, redact, snippet};
-use crate::error::{ApiCode, ApiError, Error};
+use crate::error::{ApiCode, ApiError, Error, Repr};
 use crate::rate_limit::{Limiter, RateLimits, Slot};
 use crate::record::TaskId;
 use crate::retry::{Class, Classified, RetryPolicy, retry_after, retrying};
@@ -105,11 +105,11 @@ impl Classified for Failure {
 
 impl Failure {
     /// The error the caller sees, built once, for `op` on `task_id`. A `createTask` that may
-    /// have been processed, and whose task id is not known, is [`Error::OutcomeUnknown`].
+    /// have been processed, and whose task id is not known, is [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown).
     fn into_error(self, op: Op<'_>, task_id: Option<&TaskId>) -> Error {
         let task_id = task_id.cloned();
         if matches!(op, Op::CreateTask(_)) {
-            let unknown = |reason: String, status, source, snippet| Error::OutcomeUnknown {
+            let unknown = |reason: String, status, source, snippet| Repr::OutcomeUnknown {
                 reason,
                 status,
                 source,
@@ -118,7 +118,7 @@ impl Failure {
             match self {
                 Failure::NoAnswer { source, status } => {
                     let reason = format!("the request was sent but its answer was lost ({source})");
-                    return unknown(reason, status, Some(source), None);
+                    return unknown(reason, status, Some(source), None).into();
                 }
                 Failure::Api {
                     code,
@@ -129,7 +129,7 @@ impl Failure {
                 } if Class::of_code(code.code()) == Class::Transient => {
                     let message = message.map(|m| format!(": {m}")).unwrap_or_default();
                     let reason = format!("the server failed while handling it: {code}{message}");
-                    return unknown(reason, Some(status), None, Some(snippet));
+                    return unknown(reason, Some(status), None, Some(snippet)).into();
                 }
                 Failure::Undecodable {
                     status,
@@ -138,24 +138,24 @@ impl Failure {
                     ..
                 } => {
                     let reason = format!("the answer (HTTP {status}) named no task: {reason}");
-                    return unknown(reason, Some(status), None, Some(snippet));
+                    return unknown(reason, Some(status), None, Some(snippet)).into();
                 }
                 _ => {}
             }
         }
-        match self {
-            Failure::NoSlot => Error::DeadlineExceeded {
+        let repr = match self {
+            Failure::NoSlot => Repr::DeadlineExceeded {
                 operation: op.name(),
                 task_id,
             },
-            Failure::Unusable(reason) => Error::Config(ConfigError::Endpoint(reason)),
-            Failure::Held(reason) => Error::NotSent {
+            Failure::Unusable(reason) => Repr::Config(ConfigError::Endpoint(reason)),
+            Failure::Held(reason) => Repr::NotSent {
                 operation: op.name(),
                 reason,
             },
             Failure::NotSent(source)
             | Failure::Unbuildable(source)
-            | Failure::NoAnswer { source, .. } => Error::Transport {
+            | Failure::NoAnswer { source, .. } => Repr::Transport {
                 operation: op.name(),
                 task_id,
                 source,
@@ -166,11 +166,11 @@ impl Failure {
                 status,
                 retry_after,
                 ..
-            } => Error::Api(ApiError {
+            } => Repr::Api(ApiError {
                 operation: op.name(),
                 code,
                 message,
-                status,
+                status: status.as_u16(),
                 retry_after,
                 task_id,
             }),
@@ -179,7 +179,7 @@ impl Failure {
                 reason,
                 snippet,
                 transient,
-            } => Error::Undecodable {
+            } => Repr::Undecodable {
                 operation: op.name(),
                 task_id,
                 status,
@@ -187,7 +187,8 @@ impl Failure {
                 snippet,
                 transient,
             },
-        }
+        };
+        repr.into()
     }
 }
 
@@ -675,15 +676,12 @@ mod tests {
         }
         for code in [500, 502, 599, 408] {
             assert!(
-                matches!(
-                    failure(code).into_error(CREATE, None),
-                    Error::OutcomeUnknown { .. }
-                ),
+                failure(code).into_error(CREATE, None).is_outcome_unknown(),
                 "{code}"
             );
         }
         assert!(
-            matches!(failure(402).into_error(CREATE, None), Error::Api(e) if e.operation == "createTask")
+            matches!(failure(402).into_error(CREATE, None).api(), Some(e) if e.operation == "createTask")
         );
         let page = Failure::Undecodable {
             status: StatusCode::OK,
@@ -691,9 +689,8 @@ mod tests {
             snippet: "<html>".into(),
             transient: true,
         };
-        match page.into_error(CREATE, None) {
-            Error::OutcomeUnknown { snippet, .. } => assert_eq!(snippet.as_deref(), Some("<html>")),
-            other => panic!("{other:?}"),
-        }
+        let error = page.into_error(CREATE, None);
+        assert!(error.is_outcome_unknown(), "{error:?}");
+        assert_eq!(error.body_snippet(), Some("<html>"));
     }
 }

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::endpoint::Op;
 use crate::envelope::Envelope;
-use crate::error::Error;
+use crate::error::{Error, Repr};
 use crate::files::{FileRules, MediaType, inspect};
 use crate::transport::{Scope, Transport};
 
@@ -44,7 +44,7 @@ pub struct UploadedFile {
 
 impl UploadedFile {
     fn from_raw(raw: raw::FileUploadResult, op: Op<'_>) -> Result<Self, Error> {
-        let download_url = Url::parse(&raw.download_url).map_err(|e| Error::Undecodable {
+        let download_url = Url::parse(&raw.download_url).map_err(|e| Repr::Undecodable {
             operation: op.name(),
             task_id: None,
             status: reqwest::StatusCode::OK,
@@ -156,7 +156,7 @@ pub(crate) async fn file(
     path: &Path,
     options: &UploadOptions,
 ) -> Result<UploadedFile, Error> {
-    let file_error = |reason: String| Error::File {
+    let file_error = |reason: String| Repr::File {
         path: path.to_owned(),
         reason,
         task_id: None,

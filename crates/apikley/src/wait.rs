@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::download::Download;
-use crate::error::Error;
+use crate::error::{Error, Repr};
 use crate::inbox::{CallbackInbox, MIN_CALLBACK_FALLBACK};
 use crate::poll::{PollSchedule, Polling, WaitOptions};
 use crate::record::{TaskId, TaskRecord, TaskResult, TaskState};
@@ -97,7 +97,7 @@ impl CompletedTask {
     /// Downloads the (first) generated file to `path`: streamed, resumed after interruptions,
     /// renamed into place only when complete, never over an existing file unless told to. A
     /// task that succeeded without naming a file makes the download end in
-    /// [`Error::ResultUnusable`].
+    /// [`ErrorKind::ResultUnusable`](crate::ErrorKind::ResultUnusable).
     ///
     /// ```no_run
     /// # async fn run(video: apikley::CompletedTask) -> Result<(), apikley::Error> {
@@ -145,11 +145,12 @@ pub(crate) fn unusable_result(record: &TaskRecord) -> Error {
         ),
         (None, None) => "it has no result".to_owned(),
     };
-    Error::ResultUnusable {
+    Repr::ResultUnusable {
         task_id: record.id.clone(),
         reason,
         text,
     }
+    .into()
 }
 
 /// What the submitting client knows about a task's expected duration.
@@ -235,7 +236,7 @@ impl<'a> Waiter<'a> {
         self
     }
 
-    /// Stops (with [`Error::Cancelled`]) when the token is cancelled. Dropping the future
+    /// Stops (with [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled)) when the token is cancelled. Dropping the future
     /// stops the wait too.
     pub fn cancel_on(mut self, token: CancellationToken) -> Self {
         self.cancel = Some(token);
@@ -319,7 +320,7 @@ impl<'a> Waiter<'a> {
                 };
                 inbox.forget(&self.id);
                 if cancelled {
-                    return Err(Error::Cancelled { task_id: self.id });
+                    return Err(Repr::Cancelled { task_id: self.id }.into());
                 }
             }
             let mut due = Instant::now();
@@ -353,13 +354,13 @@ impl<'a> Waiter<'a> {
                     Err(_) => continue,
                 },
                 () = sleep_until(query_deadline) => {
-                    return Err(Error::WaitTimedOut {
+                    return Err(Repr::WaitTimedOut {
                         task_id: self.id,
                         waited: self.options.deadline,
                         last_state,
-                    });
+                    }.into());
                 }
-                () = cancelled(cancel.as_ref()) => return Err(Error::Cancelled { task_id: self.id }),
+                () = cancelled(cancel.as_ref()) => return Err(Repr::Cancelled { task_id: self.id }.into()),
             };
             queries += 1;
             match outcome {
@@ -383,11 +384,12 @@ impl<'a> Waiter<'a> {
                     match record.state {
                         TaskState::Success => return self.finish(record, &key, started, queries),
                         TaskState::Fail => {
-                            return Err(Error::TaskFailed {
+                            return Err(Repr::TaskFailed {
                                 task_id: self.id,
                                 fail_code: record.fail_code,
                                 fail_message: record.fail_message,
-                            });
+                            }
+                            .into());
                         }
                         // Over in words this SDK does not know, with files: they are what was
                         // paid for.
@@ -397,13 +399,14 @@ impl<'a> Waiter<'a> {
                         }
                         // Over in words this SDK does not know: end, keeping what it says.
                         TaskState::Unknown(state) if record.has_ended() => {
-                            return Err(Error::TaskEndedUnrecognized {
+                            return Err(Repr::TaskEndedUnrecognized {
                                 task_id: self.id,
                                 state,
                                 fail_code: record.fail_code,
                                 fail_message: record.fail_message,
                                 urls: record.result.map(|r| r.urls).unwrap_or_default(),
-                            });
+                            }
+                            .into());
                         }
                         _ => {}
                     }
@@ -415,11 +418,12 @@ impl<'a> Waiter<'a> {
                 Err(error) => return Err(error),
             }
             if last_query || deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Error::WaitTimedOut {
+                return Err(Repr::WaitTimedOut {
                     task_id: self.id,
                     waited: self.options.deadline,
                     last_state,
-                });
+                }
+                .into());
             }
         }
     }

@@ -27,10 +27,10 @@ mod request;
 
 pub use apikley::{
     ApiCode, ApiError, CancellationToken, Client, ClientBuilder, Clock, CompletedTask, ConfigError,
-    Download, DownloadProgress, DownloadedFile, Error, MediaSource, Model, ModelSpec, PollSchedule,
-    Progress, RateLimit, RateLimits, Request, RetryPolicy, Submission, Task, TaskId, TaskRecord,
-    TaskResult, TaskState, UploadOptions, UploadedFile, Url, Violation, Violations, WaitOptions,
-    Waiter, callback,
+    Download, DownloadProgress, DownloadedFile, Error, ErrorKind, MediaSource, Model, ModelSpec,
+    PollSchedule, Progress, RateLimit, RateLimits, Request, RetryPolicy, Submission, Task, TaskId,
+    TaskRecord, TaskResult, TaskState, UploadOptions, UploadedFile, Url, Violation, Violations,
+    WaitOptions, Waiter, callback,
 };
 pub use request::{AspectRatio, ParseError, Resolution, Seedance15Pro, VideoLength, VideoRequest};
 

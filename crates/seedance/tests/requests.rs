@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use httpmock::Method::POST;
 use httpmock::MockServer;
-use seedance::{AspectRatio, Client, Error, RateLimits, Resolution, Seedance15Pro, VideoRequest};
+use seedance::{AspectRatio, Client, RateLimits, Resolution, Seedance15Pro, VideoRequest};
 use serde_json::json;
 
 #[path = "../../apikley/tests/runtime/support.rs"]
@@ -107,15 +107,14 @@ async fn invalid_requests_list_every_violation_and_send_nothing() {
         };
         let validated = case.request.validate().expect_err("invalid");
         assert_eq!(fields(&validated), case.expected, "{validated}");
-        match client.submit(case.request).await {
-            Err(Error::InvalidRequest(violations)) => {
-                assert_eq!(violations, validated);
-                let message = Error::InvalidRequest(violations).to_string();
-                for field in &case.expected {
-                    assert!(message.contains(field.as_str()), "{message}");
-                }
-            }
-            other => panic!("expected InvalidRequest, got {other:?}"),
+        let error = client
+            .submit(case.request)
+            .await
+            .expect_err("an invalid request");
+        assert_eq!(error.violations(), Some(&validated), "{error:?}");
+        let message = error.to_string();
+        for field in &case.expected {
+            assert!(message.contains(field.as_str()), "{message}");
         }
     }
     assert_eq!(
@@ -316,23 +315,20 @@ async fn disguised_and_oversized_images_are_refused_before_any_request() {
     let request = VideoRequest::new("A serene beach")
         .image(gif.as_path())
         .image(big.as_path());
-    match client(&server).submit(request).await {
-        Err(Error::InvalidRequest(violations)) => {
-            assert_eq!(
-                violations.fields(),
-                ["input.input_urls[0]", "input.input_urls[1]"]
-            );
-            let text = violations.to_string();
-            assert!(
-                text.contains("file is a GIF file (named .png); accepted: JPEG, PNG, WebP"),
-                "{text}"
-            );
-            assert!(
-                text.contains("file is 11000000 bytes, more than the 10000000 bytes allowed"),
-                "{text}"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    let error = client(&server).submit(request).await.expect_err("refused");
+    let violations = error.violations().expect("invalid request");
+    assert_eq!(
+        violations.fields(),
+        ["input.input_urls[0]", "input.input_urls[1]"]
+    );
+    let text = violations.to_string();
+    assert!(
+        text.contains("file is a GIF file (named .png); accepted: JPEG, PNG, WebP"),
+        "{text}"
+    );
+    assert!(
+        text.contains("file is 11000000 bytes, more than the 10000000 bytes allowed"),
+        "{text}"
+    );
     assert_eq!(mock.calls_async().await, 0);
 }

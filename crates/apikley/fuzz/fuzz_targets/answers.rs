@@ -5,7 +5,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use apikley::callback::{CallbackEvent, CallbackVerifier, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use apikley::callback::{CallbackEvent, CallbackVerifier, SignatureHeaders};
 use apikley::{Envelope, TaskRecord, TaskResult};
 use libfuzzer_sys::fuzz_target;
 
@@ -37,16 +37,13 @@ fuzz_target!(|bytes: &[u8]| {
     };
     let head = String::from_utf8_lossy(head);
     let (timestamp, signature) = head.split_once(' ').unwrap_or((&head, ""));
-    let mut headers = http::HeaderMap::new();
-    if let Ok(value) = http::HeaderValue::from_str(timestamp) {
-        headers.insert(TIMESTAMP_HEADER, value);
-    }
-    if let Ok(value) = http::HeaderValue::from_str(signature) {
-        headers.insert(SIGNATURE_HEADER, value);
-    }
+    let headers = SignatureHeaders {
+        timestamp: Some(timestamp),
+        signature: Some(signature),
+    };
     if let Ok(verifier) = CallbackVerifier::new("fuzz-key") {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        if let Ok(verified) = verifier.verify_at(&headers, body, now) {
+        if let Ok(verified) = verifier.verify_at(headers, body, now) {
             let _ = verified.event();
         }
     }

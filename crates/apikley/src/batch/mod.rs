@@ -50,7 +50,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
-use crate::error::{Error, Violations};
+use crate::error::{Error, ErrorKind, Violations};
 use crate::files::MediaType;
 use crate::inbox::CallbackInbox;
 use crate::record::TaskId;
@@ -919,7 +919,7 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
     drop(create);
     let task = match submitted {
         Ok(task) => task,
-        Err(error @ Error::OutcomeUnknown { .. }) => {
+        Err(error) if error.is_outcome_unknown() => {
             let reason = error.to_string();
             if let Err(e) = journal.unknown(key, &reason).await {
                 tracing::error!(key, error = %e, "cannot journal an unknown outcome");
@@ -977,12 +977,17 @@ async fn finish(shared: &Shared, index: usize, job: &Job, task: Task) -> JobOutc
     let waited = waiter.await;
     let done = match waited {
         Ok(done) => done,
-        Err(Error::Cancelled { task_id }) => {
+        Err(error) if error.kind() == ErrorKind::Cancelled => {
             return JobOutcome::Stopped {
                 task_id: Some(task_id),
             };
         }
-        Err(error @ (Error::TaskFailed { .. } | Error::TaskEndedUnrecognized { .. })) => {
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::TaskFailed | ErrorKind::TaskEndedUnrecognized
+            ) =>
+        {
             let reason = error.to_string();
             if let Err(e) = journal.failed(key, &reason).await {
                 tracing::error!(key, error = %e, "cannot journal a failed task");

@@ -28,7 +28,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use http_body_util::LengthLimitError;
 
-use super::{CallbackError, CallbackEvent, CallbackInbox, CallbackVerifier, DEFAULT_BODY_LIMIT};
+use super::{
+    CallbackError, CallbackEvent, CallbackInbox, CallbackVerifier, DEFAULT_BODY_LIMIT,
+    SignatureHeaders,
+};
 
 /// A verified, parsed callback. Needs a [`CallbackVerifier`] in the router state
 /// (`CallbackVerifier: FromRef<S>`); its [`body_limit`](CallbackVerifier::body_limit) bounds
@@ -47,8 +50,9 @@ pub struct CallbackRejection(pub CallbackError);
 
 impl IntoResponse for CallbackRejection {
     fn into_response(self) -> Response {
-        let status = self.0.status();
-        let body = serde_json::json!({"code": status.as_u16(), "msg": self.0.to_string()});
+        let code = self.0.status();
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::json!({"code": code, "msg": self.0.to_string()});
         (status, axum::Json(body)).into_response()
     }
 }
@@ -69,7 +73,10 @@ where
         let (parts, body) = request.into_parts();
         let bytes = read_body(body, verifier.body_limit).await.map_err(refuse)?;
         let event = verifier
-            .verify(&parts.headers, &bytes)
+            .verify(
+                SignatureHeaders::from_fn(|name| parts.headers.get(name)?.to_str().ok()),
+                &bytes,
+            )
             .and_then(|verified| verified.event())
             .map_err(refuse)?;
         Ok(SignedCallback(event))

@@ -18,8 +18,11 @@
 //! use apikley::callback::CallbackVerifier;
 //!
 //! # fn handle(headers: &http::HeaderMap, body: &[u8]) -> Result<(), apikley::callback::CallbackError> {
+//! use apikley::callback::SignatureHeaders;
 //! let verifier = CallbackVerifier::new("webhook-hmac-key")?.tolerance(Duration::from_secs(300));
-//! let event = verifier.verify(headers, body)?.event()?;
+//! // Any HTTP library's headers: a lookup by name.
+//! let signed = SignatureHeaders::from_fn(|name| headers.get(name)?.to_str().ok());
+//! let event = verifier.verify(signed, body)?.event()?;
 //! println!("task {} ended: {}", event.record.id, event.record.state);
 //! # Ok(()) }
 //! ```
@@ -35,7 +38,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
-use http::{HeaderMap, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
@@ -95,19 +97,41 @@ pub enum CallbackError {
 }
 
 impl CallbackError {
-    /// The status to answer the sender with: 400 for a malformed request, 401 for a failed
-    /// authentication (missing header, wrong signature, stale timestamp), 413 for an oversized
-    /// body, 500 for a receiver misconfiguration.
-    pub fn status(&self) -> StatusCode {
+    /// The HTTP status to answer the sender with: 400 for a malformed request, 401 for a
+    /// failed authentication (missing header, wrong signature, stale timestamp), 413 for an
+    /// oversized body, 500 for a receiver misconfiguration.
+    pub fn status(&self) -> u16 {
         match self {
             CallbackError::MissingHeader(_)
             | CallbackError::StaleTimestamp { .. }
-            | CallbackError::BadSignature => StatusCode::UNAUTHORIZED,
+            | CallbackError::BadSignature => 401,
             CallbackError::InvalidTimestamp(_)
             | CallbackError::MalformedBody(_)
-            | CallbackError::MissingTaskId => StatusCode::BAD_REQUEST,
-            CallbackError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            CallbackError::EmptyKey => StatusCode::INTERNAL_SERVER_ERROR,
+            | CallbackError::MissingTaskId => 400,
+            CallbackError::BodyTooLarge { .. } => 413,
+            CallbackError::EmptyKey => 500,
+        }
+    }
+}
+
+/// A callback's two signature headers as received ([`TIMESTAMP_HEADER`],
+/// [`SIGNATURE_HEADER`]), `None` when absent or not text: the one thing the check needs from
+/// whichever HTTP library received the request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignatureHeaders<'a> {
+    /// `X-Webhook-Timestamp`.
+    pub timestamp: Option<&'a str>,
+    /// `X-Webhook-Signature`.
+    pub signature: Option<&'a str>,
+}
+
+impl<'a> SignatureHeaders<'a> {
+    /// Reads both with a lookup by header name, such as
+    /// `|name| headers.get(name)?.to_str().ok()` on an `http::HeaderMap`.
+    pub fn from_fn(get: impl Fn(&'static str) -> Option<&'a str>) -> Self {
+        SignatureHeaders {
+            timestamp: get(TIMESTAMP_HEADER),
+            signature: get(SIGNATURE_HEADER),
         }
     }
 }
@@ -118,7 +142,7 @@ impl CallbackError {
 ///
 /// A shorthand for [`CallbackVerifier::new`]`(key)?.tolerance(tolerance).verify(headers, body)`.
 pub fn verify_callback(
-    headers: &HeaderMap,
+    headers: SignatureHeaders<'_>,
     body: &[u8],
     key: &str,
     tolerance: Duration,
@@ -177,7 +201,7 @@ impl CallbackVerifier {
     /// Verifies a callback against the current time.
     pub fn verify(
         &self,
-        headers: &HeaderMap,
+        headers: SignatureHeaders<'_>,
         body: &[u8],
     ) -> Result<VerifiedCallback, CallbackError> {
         self.verify_at(headers, body, SystemTime::now())
@@ -186,7 +210,7 @@ impl CallbackVerifier {
     /// Verifies a callback as of `now`.
     pub fn verify_at(
         &self,
-        headers: &HeaderMap,
+        headers: SignatureHeaders<'_>,
         body: &[u8],
         now: SystemTime,
     ) -> Result<VerifiedCallback, CallbackError> {
@@ -195,8 +219,12 @@ impl CallbackVerifier {
                 limit: self.body_limit,
             });
         }
-        let timestamp = header(headers, TIMESTAMP_HEADER)?;
-        let signature = header(headers, SIGNATURE_HEADER)?;
+        let timestamp = headers
+            .timestamp
+            .ok_or(CallbackError::MissingHeader(TIMESTAMP_HEADER))?;
+        let signature = headers
+            .signature
+            .ok_or(CallbackError::MissingHeader(SIGNATURE_HEADER))?;
         let seconds: u64 = timestamp
             .trim()
             .parse()
@@ -258,13 +286,6 @@ impl CallbackVerifier {
 
 fn signing_input(task_id: &str, timestamp: &str) -> String {
     format!("{task_id}.{timestamp}")
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, CallbackError> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(CallbackError::MissingHeader(name))
 }
 
 /// A callback whose signature checked out.
@@ -367,6 +388,7 @@ impl CallbackEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderMap;
 
     /// Computed independently of this module with:
     /// `printf 'task_abc.1700000000' | openssl dgst -sha256 -hmac 'test-webhook-key' -binary | base64`
@@ -398,6 +420,11 @@ mod tests {
         headers
     }
 
+    /// What an HTTP library's headers give the check.
+    fn signed(headers: &HeaderMap) -> SignatureHeaders<'_> {
+        SignatureHeaders::from_fn(|name| headers.get(name)?.to_str().ok())
+    }
+
     fn at(seconds: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(seconds)
     }
@@ -414,7 +441,7 @@ mod tests {
         );
         let verified = verifier()
             .verify_at(
-                &headers("1700000000", OPENSSL_SIGNATURE),
+                signed(&headers("1700000000", OPENSSL_SIGNATURE)),
                 &body("taskId"),
                 at(1_700_000_030),
             )
@@ -473,25 +500,25 @@ mod tests {
         ];
         for (headers, verifier, now, expected) in cases {
             assert_eq!(
-                verifier.verify_at(&headers, &body("taskId"), now),
+                verifier.verify_at(signed(&headers), &body("taskId"), now),
                 Err(expected)
             );
         }
         let mut missing = good.clone();
         missing.remove(SIGNATURE_HEADER);
         assert_eq!(
-            verifier().verify_at(&missing, &body("taskId"), now),
+            verifier().verify_at(signed(&missing), &body("taskId"), now),
             Err(CallbackError::MissingHeader(SIGNATURE_HEADER))
         );
         assert_eq!(
             verifier()
-                .verify_at(&good, b"{not json", now)
+                .verify_at(signed(&good), b"{not json", now)
                 .unwrap_err()
                 .status(),
-            StatusCode::BAD_REQUEST
+            400
         );
         assert_eq!(
-            verifier().verify_at(&good, br#"{"code":200,"data":{}}"#, now),
+            verifier().verify_at(signed(&good), br#"{"code":200,"data":{}}"#, now),
             Err(CallbackError::MissingTaskId)
         );
     }
@@ -505,7 +532,7 @@ mod tests {
         let signature = verifier().sign("task_abc", now);
         let fresh = headers(&now.to_string(), &signature);
         let verified = verify_callback(
-            &fresh,
+            signed(&fresh),
             &body("taskId"),
             "test-webhook-key",
             DEFAULT_TOLERANCE,
@@ -515,7 +542,12 @@ mod tests {
         // The vector signed in 2023 is far outside any window today.
         let old = headers("1700000000", OPENSSL_SIGNATURE);
         assert!(matches!(
-            verify_callback(&old, &body("taskId"), "test-webhook-key", DEFAULT_TOLERANCE),
+            verify_callback(
+                signed(&old),
+                &body("taskId"),
+                "test-webhook-key",
+                DEFAULT_TOLERANCE
+            ),
             Err(CallbackError::StaleTimestamp { .. })
         ));
     }
@@ -524,7 +556,7 @@ mod tests {
     fn the_task_id_may_be_snake_case() {
         let verified = verifier()
             .verify_at(
-                &headers("1700000000", OPENSSL_SIGNATURE),
+                signed(&headers("1700000000", OPENSSL_SIGNATURE)),
                 &body("task_id"),
                 at(1_700_000_000),
             )
@@ -537,26 +569,17 @@ mod tests {
 
     #[test]
     fn statuses_tell_the_sender_what_went_wrong() {
-        assert_eq!(
-            CallbackError::BadSignature.status(),
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            CallbackError::MissingHeader(TIMESTAMP_HEADER).status(),
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(CallbackError::BadSignature.status(), 401);
+        assert_eq!(CallbackError::MissingHeader(TIMESTAMP_HEADER).status(), 401);
         assert_eq!(
             CallbackError::StaleTimestamp {
                 age_seconds: 1,
                 tolerance_seconds: 0
             }
             .status(),
-            StatusCode::UNAUTHORIZED
+            401
         );
-        assert_eq!(
-            CallbackError::BodyTooLarge { limit: 1 }.status(),
-            StatusCode::PAYLOAD_TOO_LARGE
-        );
+        assert_eq!(CallbackError::BodyTooLarge { limit: 1 }.status(), 413);
         assert!(!format!("{:?}", verifier()).contains("test-webhook-key"));
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apikley::{Client, Error, RetryPolicy, TaskState};
+use apikley::{Client, ErrorKind, RetryPolicy, TaskState};
 use serde_json::{Value, json};
 
 use crate::support::{ExampleModel, Reply, ScriptedServer, body, builder, client, raw_response};
@@ -102,18 +102,11 @@ async fn an_answer_without_a_task_id_is_kept_in_outcome_unknown() {
             .submit_body::<ExampleModel>(&body())
             .await
             .expect_err("no id");
-        match &error {
-            Error::OutcomeUnknown {
-                snippet: Some(snippet),
-                status,
-                ..
-            } => {
-                assert!(answer.starts_with(&snippet.as_bytes()[..20]), "{snippet}");
-                assert!(snippet.chars().count() <= 512);
-                assert_eq!(status.map(|s| s.as_u16()), Some(sent));
-            }
-            other => panic!("{other:?}"),
-        }
+        assert!(error.is_outcome_unknown(), "{error:?}");
+        let snippet = error.body_snippet().expect("the answer's start");
+        assert!(answer.starts_with(&snippet.as_bytes()[..20]), "{snippet}");
+        assert!(snippet.chars().count() <= 512);
+        assert_eq!(error.http_status(), Some(sent));
         assert!(error.to_string().contains("the answer starts:"), "{error}");
         assert_eq!(server.seen().len(), 1, "never resent");
     }
@@ -186,7 +179,7 @@ async fn a_finished_task_yields_its_urls_whatever_else_the_record_holds() {
             .await
             .expect_err("nothing listens on port 9");
         assert!(
-            matches!(&error, Error::Download { url, .. } if url == "http://127.0.0.1:9/v.mp4"),
+            error.kind() == ErrorKind::Download && error.url() == Some("http://127.0.0.1:9/v.mp4"),
             "{error}"
         );
     }
@@ -206,18 +199,13 @@ async fn an_unreadable_result_is_shown_as_sent() {
         .wait()
         .await
         .expect_err("no URL");
-    match &error {
-        Error::ResultUnusable {
-            task_id,
-            text: Some(shown),
-            reason,
-        } => {
-            assert_eq!(task_id.as_str(), "t");
-            assert_eq!(shown, text);
-            assert!(reason.contains("none with a usable URL"), "{reason}");
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(error.kind(), ErrorKind::ResultUnusable, "{error:?}");
+    assert_eq!(error.task_id().map(|t| t.as_str()), Some("t"));
+    assert_eq!(error.result_text(), Some(text));
+    assert!(
+        error.to_string().contains("none with a usable URL"),
+        "{error}"
+    );
     assert!(error.to_string().contains("cdn.example/v.mp4 (signed)"));
     assert!(!error.is_retryable());
 }
@@ -245,8 +233,9 @@ async fn a_success_without_files_downloads_nothing() {
     ];
     for error in errors {
         assert!(
-            matches!(&error, Error::ResultUnusable { task_id, reason, .. }
-                if task_id.as_str() == "t" && reason.contains("names no file")),
+            error.kind() == ErrorKind::ResultUnusable
+                && error.task_id().map(|t| t.as_str()) == Some("t")
+                && error.to_string().contains("names no file"),
             "{error:?}"
         );
         assert!(!error.is_retryable());
@@ -288,19 +277,14 @@ async fn unknown_states_end_the_wait_only_when_the_record_says_it_is_over() {
             .wait()
             .await
             .expect_err("over");
-        match &error {
-            Error::TaskEndedUnrecognized {
-                task_id,
-                state,
-                fail_message,
-                ..
-            } => {
-                assert_eq!(task_id.as_str(), "t");
-                assert_eq!(Some(state.as_str()), data["state"].as_str());
-                assert_eq!(fail_message.as_deref(), message);
-            }
-            other => panic!("{data}: {other:?}"),
-        }
+        assert_eq!(
+            error.kind(),
+            ErrorKind::TaskEndedUnrecognized,
+            "{data}: {error:?}"
+        );
+        assert_eq!(error.task_id().map(|t| t.as_str()), Some("t"));
+        assert_eq!(error.state(), data["state"].as_str());
+        assert_eq!(error.fail_message(), message);
         assert_eq!(
             started.elapsed(),
             Duration::ZERO,
@@ -341,7 +325,8 @@ async fn unknown_states_end_the_wait_only_when_the_record_says_it_is_over() {
         .await
         .expect_err("still running");
     assert!(
-        matches!(&error, Error::WaitTimedOut { last_state: Some(TaskState::Unknown(s)), .. } if s == "processing"),
+        error.kind() == ErrorKind::WaitTimedOut
+            && matches!(error.last_state(), Some(TaskState::Unknown(s)) if s == "processing"),
         "{error:?}"
     );
     assert!(server.seen().len() > 5);
@@ -431,7 +416,7 @@ async fn malformed_truncated_oversized_and_mistyped_bodies_never_panic() {
     for (status, body) in &bodies {
         *current.lock().expect("not poisoned") = (*status, body.clone());
         let options = apikley::UploadOptions::default();
-        let results: Vec<Result<(), Error>> = vec![
+        let results: Vec<Result<(), apikley::Error>> = vec![
             client
                 .submit_body::<ExampleModel>(&crate::support::body())
                 .await
@@ -474,7 +459,7 @@ async fn the_files_of_an_unknown_end_download_by_id() {
         .await
         .expect_err("nothing listens on port 9");
     assert!(
-        matches!(&error, Error::Download { url, .. } if url == "http://127.0.0.1:9/v.mp4"),
+        error.kind() == ErrorKind::Download && error.url() == Some("http://127.0.0.1:9/v.mp4"),
         "{error}"
     );
 }
@@ -491,7 +476,7 @@ async fn a_silent_server_cannot_hold_a_wait_past_its_deadline() {
         .deadline(Duration::from_secs(60))
         .await
         .expect_err("no answer");
-    assert!(matches!(error, Error::WaitTimedOut { .. }), "{error:?}");
+    assert_eq!(error.kind(), ErrorKind::WaitTimedOut, "{error:?}");
     assert!(
         started.elapsed() <= Duration::from_secs(70),
         "{:?}",
@@ -518,7 +503,10 @@ async fn a_record_about_another_task_is_never_used() {
         .await
         .expect_err("not this task's");
     assert!(
-        matches!(&error, Error::Undecodable { transient: true, reason, .. } if reason.contains("about task someone-elses, not t")),
+        error.kind() == ErrorKind::Undecodable
+            && error
+                .to_string()
+                .contains("about task someone-elses, not t"),
         "{error:?}"
     );
     assert!(error.is_retryable());

@@ -1,6 +1,6 @@
 //! Uploads (streamed, Base64, URL) and credits, against servers on 127.0.0.1.
 
-use apikley::{Error, FileRules, MediaType, UPLOAD_RETENTION, UploadOptions};
+use apikley::{ErrorKind, FileRules, MediaType, UPLOAD_RETENTION, UploadOptions};
 use base64::Engine as _;
 use httpmock::Method::GET;
 use httpmock::MockServer;
@@ -118,17 +118,14 @@ async fn rules_refuse_a_disguised_or_oversized_file_before_any_request() {
             "is 11000000 bytes, more than the 10000000 bytes allowed",
         ),
     ] {
-        match client.upload_file_with(path, &options).await {
-            Err(Error::File {
-                path: p,
-                reason: r,
-                task_id: None,
-            }) => {
-                assert_eq!(&p, path);
-                assert_eq!(r, reason);
-            }
-            other => panic!("{other:?}"),
-        }
+        let error = client
+            .upload_file_with(path, &options)
+            .await
+            .expect_err("refused");
+        assert_eq!(error.kind(), ErrorKind::File, "{error:?}");
+        assert_eq!(error.path(), Some(path.as_path()));
+        assert_eq!(error.task_id(), None);
+        assert_eq!(error.to_string(), format!("{}: {reason}", path.display()));
     }
     assert!(server.seen().is_empty(), "nothing was sent");
 }
@@ -236,7 +233,7 @@ async fn a_url_upload_is_given_time_and_never_resent_once_sent() {
         .upload_from_url(&url, &options)
         .await
         .expect_err("no answer");
-    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert_eq!(error.kind(), ErrorKind::Transport, "{error:?}");
     assert_eq!(
         dropping.seen().len(),
         1,
@@ -253,7 +250,7 @@ async fn a_url_upload_is_given_time_and_never_resent_once_sent() {
         .upload_from_url(&url, &options)
         .await
         .expect_err("times out");
-    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert_eq!(error.kind(), ErrorKind::Transport, "{error:?}");
     assert!(
         started.elapsed() >= std::time::Duration::from_secs(60),
         "gave up after {:?}, while the service may still be fetching",
