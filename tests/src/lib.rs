@@ -1,4 +1,4 @@
-//! Shared helpers of the workspace integration tests.
+#![doc = include_str!("../README.md")]
 
 use std::path::{Path, PathBuf};
 
@@ -62,3 +62,7 @@ pub fn same_json(a: &Value, b: &Value) -> bool {
         _ => a == b,
     }
 }
+
+/// The workspace README, whose Rust examples compile as this crate's doctests.
+#[doc = include_str!("../../README.md")]
+pub mod readme {}

@@ -1,5 +1,4 @@
-//! The workspace's maintenance tasks, as a library so that they can be tested on a copy of the
-//! workspace.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 use std::path::{Path, PathBuf};

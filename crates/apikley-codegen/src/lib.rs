@@ -1,19 +1,4 @@
-//! The pipeline that turns an Apikley OpenAPI document into Rust code.
-//!
-//! ```text
-//! openapi/<spec>.json ──► patches/<spec>/*.json ──► progenitor ──► fixups ──► prettyplease
-//!        (verbatim)        (reviewed, with reasons)  (one settings set)
-//! ```
-//!
-//! A raw crate's `build.rs` is one call to [`build_script`]; `cargo xtask regen` uses the same
-//! [`Spec::generate`] to snapshot the code, so what is reviewed is exactly what is compiled.
-//!
-//! ```no_run
-//! let spec = apikley_codegen::Spec::new("openapi", "seedance-1.5-pro.json");
-//! let code = spec.generate()?;
-//! assert!(code.contains("pub struct Client"));
-//! # Ok::<(), apikley_codegen::Error>(())
-//! ```
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 mod api;

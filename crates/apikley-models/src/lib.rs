@@ -1,18 +1,4 @@
-//! Every Apikley Market model this workspace generates, by id: the dynamic way in.
-//!
-//! A model added with `cargo xtask new-model --spec openapi/<model>.json` is a raw crate, and
-//! a dependency of this crate; it appears here, in the `apikley` command and in the sandbox
-//! after a rebuild, with no code written for it.
-//!
-//! ```
-//! use serde_json::json;
-//!
-//! let spec = apikley_models::find("bytedance/seedance-1.5-pro").expect("registered");
-//! let request = apikley::Request::new(spec)
-//!     .with_inputs(json!({"prompt": "A serene beach at sunset", "aspect_ratio": "16:9"}));
-//! assert!(request.violations().is_empty());
-//! // client.submit(request).await? sends it, with every guarantee of the runtime.
-//! ```
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 use std::sync::{Arc, OnceLock};

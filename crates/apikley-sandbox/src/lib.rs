@@ -1,22 +1,4 @@
-//! A local stand-in for the Apikley API, for tests, demos and offline development (as
-//! stripe-mock is for Stripe).
-//!
-//! It speaks the documented endpoints: `createTask` (validating each body against its model's
-//! generated, spec-exact type), Get Task Details (running each task through waiting, queuing,
-//! generating and success or fail on a clock whose speed you choose), credits, the three upload
-//! routes, and the result files themselves (a small, playable MP4). It POSTs callbacks (to
-//! loopback addresses only: it never reaches the internet), signed when a webhook key is set,
-//! and it can misbehave on purpose ([`Faults`]).
-//!
-//! Its clock is tokio's: in a test on tokio's paused clock, tasks progress in virtual time.
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let sandbox = apikley_sandbox::Sandbox::builder().speed(30.0).start().await?;
-//! let client = sandbox.client().build()?; // an apikley::Client pointed at the sandbox
-//! println!("credits: {}", client.credits().await?);
-//! # Ok(()) }
-//! ```
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 mod api;

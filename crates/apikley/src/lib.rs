@@ -1,41 +1,4 @@
-//! The model-agnostic runtime for Apikley's Market models: configuration and auth, the
-//! `{code, msg, data}` envelope, typed errors, safe retries, client-side rate limits, task
-//! handles with polling, typed results, streamed uploads and resumable downloads, credits, and
-//! [callbacks](callback) with their signature check (plus an axum extractor behind the `axum`
-//! feature).
-//!
-//! Every model is described by its OpenAPI document ([`ModelSpec`]): the spec alone checks
-//! each [`Request`] (every rule, every violation at once), gives the `createTask` endpoint and
-//! the defaults. A model's raw crate adds the spec-exact generated body ([`Model`]); a friendly
-//! crate (such as `seedance`) adds only names. Everything else is here, written once for every
-//! model.
-//!
-//! ```no_run
-//! # async fn run(request: apikley::Request) -> Result<(), apikley::Error> {
-//! let client = apikley::Client::from_env()?;
-//! let done = client
-//!     .submit(request)
-//!     .await?
-//!     .wait_with(|progress| eprintln!("{progress}"))
-//!     .await?;
-//! println!("{}", done.urls()[0]);
-//! # Ok(()) }
-//! ```
-//!
-//! # Guarantees
-//! - **Nothing invalid is sent**: [`Client::submit`] reports every violation before any request.
-//! - **Never pay twice**: `createTask` is resent only when it provably created nothing
-//!   (connection refused, 429, 433, 455). Otherwise the caller gets
-//!   [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown), never a silent duplicate.
-//! - **Never lose a task**: every error once a task exists carries its id ([`Error::task_id`]);
-//!   [`Client::task`] resumes it.
-//! - **Forward compatible**: unknown codes are [`ApiCode::Unknown`], unknown states
-//!   [`TaskState::Unknown`], unknown fields are ignored.
-//! - **Secrets stay secret**: the key never appears in `Debug` output, logs or errors.
-//!
-//! # Tracing
-//! Every HTTP attempt runs in an `apikley.call` span with `operation`, `task_id`, `attempt`,
-//! `status` and `duration_ms`; retries are logged at `warn`.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 #[cfg(feature = "batch")]

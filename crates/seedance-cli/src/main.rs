@@ -1,6 +1,4 @@
-//! `seedance`: generate videos with Apikley's Seedance 1.5 Pro from a terminal. A friendly face
-//! on the parts every model's command shares (`apikley_cli`): the flags are Seedance's names for
-//! the inputs of its spec, which types, checks and documents them.
+#![doc = include_str!("../README.md")]
 
 mod cli;
 

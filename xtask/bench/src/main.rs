@@ -1,9 +1,4 @@
-//! `apikley-bench [--quick]`: the benchmarks behind `cargo xtask bench`, printed as one
-//! Markdown table. Every comparison is measured side by side in the same run; time-driven
-//! benchmarks run on tokio's paused clock against the sandbox (simulated hours in seconds,
-//! unaffected by how busy the machine is); throughput and memory are real, on this machine.
-//!
-//! `--quick` runs every benchmark small, to keep the harness working (CI runs it).
+#![doc = include_str!("../README.md")]
 
 mod bulk;
 mod common;
