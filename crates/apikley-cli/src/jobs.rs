@@ -171,27 +171,15 @@ mod tests {
     use super::*;
 
     fn find(name: &str) -> Option<Arc<ModelSpec>> {
-        let spec = ModelSpec::parse(
-            r#"{"paths": {"/api/v1/jobs/createTask": {"post": {"summary": "Generate videos",
-              "requestBody": {"content": {"application/json": {"schema": {
-                "type": "object", "required": ["model"],
-                "properties": {
-                  "model": {"type": "string", "enum": ["example/video"]},
-                  "callBackUrl": {"type": "string", "format": "uri"},
-                  "input": {"type": "object", "required": ["prompt"], "properties": {
-                    "prompt": {"type": "string", "maxLength": 20},
-                    "duration": {"type": "string", "enum": ["5", "10"]}
-                  }}}}}}}}}}}"#,
-        )
-        .expect("a spec");
-        (name == "example/video").then(|| Arc::new(spec))
+        let spec = ModelSpec::of::<apikley_test_support::ExampleVideo>().expect("a spec");
+        (name == "example/video").then_some(spec)
     }
 
     #[test]
     fn good_lines_become_jobs() {
         let text = r#"{"key": "a", "model": "example/video", "input": {"prompt": "A fox"}}
 
-{"key": "b", "model": "example/video", "input": {"prompt": "A cat", "duration": "10"}, "callBackUrl": "https://example.com/cb"}
+{"key": "b", "model": "example/video", "input": {"prompt": "A cat", "duration": 10}, "callBackUrl": "https://example.com/cb"}
 "#;
         let jobs = parse(text, find).expect("valid");
         let lines: Vec<(usize, &str)> = jobs.iter().map(|j| (j.line, j.key.as_str())).collect();
@@ -210,7 +198,7 @@ mod tests {
             "not json",
             r#"["a list"]"#,
             r#"{"model": "nope", "input": {}}"#,
-            r#"{"key": "../x", "model": "example/video", "input": {"prompt": "This prompt is far too long", "duration": 5}, "extra": 1}"#,
+            r#"{"key": "../x", "model": "example/video", "input": {"prompt": "", "duration": -5}, "extra": 1}"#,
         ]
         .join("\n");
         let problems = parse(&text, find).expect_err("broken");

@@ -12,7 +12,8 @@ use apikley_sandbox::{Faults, ResultBody, SAMPLE_VIDEO, Sandbox};
 use serde_json::Value;
 
 mod support;
-use support::{apikley, text};
+use apikley_test_support::cli::until;
+use support::{APIKLEY, apikley, spawn, text};
 
 /// Runs `hint` exactly as printed, through `sh`, in `dir`, with `apikley` on the PATH and the
 /// environment pointing at `sandbox` (as the user's shell would).
@@ -248,38 +249,18 @@ async fn ctrl_c_twice_stops_a_batch_at_once_and_its_hint_goes_on_without_paying_
         .map(|i| job(&format!("shot-{i}"), &format!("Shot {i}")))
         .collect();
     std::fs::write(dir.path().join("jobs.jsonl"), jobs.join("\n")).expect("writes");
-    let child = Command::new(env!("CARGO_BIN_EXE_apikley"))
-        .args(BATCH)
-        .current_dir(dir.path())
-        .env("APIKLEY_BASE_URL", sandbox.url())
-        .env("APIKLEY_API_KEY", sandbox.api_key())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    for _ in 0..200 {
-        if sandbox.stats().create_requests == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let running = spawn(APIKLEY, Some(&sandbox), &BATCH, dir.path());
+    until(&sandbox, |s| s.stats().create_requests == 2).await;
     assert_eq!(
         sandbox.stats().create_requests,
         2,
         "two creates on their way"
     );
-    let pid = child.id().to_string();
-    let interrupt = || {
-        let status = Command::new("kill").args(["-INT", &pid]).status();
-        assert!(status.expect("kill runs").success());
-    };
-    interrupt();
+    running.interrupt();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    interrupt();
+    running.interrupt();
     let started = std::time::Instant::now();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output().expect("exits"))
-        .await
-        .expect("joins");
+    let output = running.output(Duration::from_secs(30)).await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "stopped at once"

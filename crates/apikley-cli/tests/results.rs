@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use apikley_sandbox::{Faults, ResultBody, SAMPLE_IMAGE, SAMPLE_JPEG, SAMPLE_VIDEO, Sandbox};
+use apikley_sandbox::{Faults, ResultBody, SAMPLE_IMAGE, SAMPLE_JPEG, SAMPLE_VIDEO};
 
 mod support;
-use support::{apikley, text};
+use support::{apikley, sandbox, text};
 
 fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -17,15 +17,6 @@ fn files(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-async fn sandbox(faults: Faults) -> Sandbox {
-    Sandbox::builder()
-        .speed(60.0)
-        .faults(faults)
-        .start()
-        .await
-        .expect("sandbox starts")
 }
 
 #[tokio::test(flavor = "multi_thread")]

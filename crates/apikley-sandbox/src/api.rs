@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::files;
 use crate::reply::{Envelope, error, gate, ok};
 use crate::server::DropConnection;
+use crate::signature;
 use crate::state::{State, TaskEntry};
 
 pub(crate) fn router(state: Arc<State>) -> Router {
@@ -187,11 +188,8 @@ async fn lifecycle(state: Arc<State>, task: TaskEntry) {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         request = request
-            .header(apikley::callback::TIMESTAMP_HEADER, timestamp.to_string())
-            .header(
-                apikley::callback::SIGNATURE_HEADER,
-                signer.sign(&task.id, timestamp),
-            );
+            .header(signature::TIMESTAMP, timestamp.to_string())
+            .header(signature::SIGNATURE, signer.sign(&task.id, timestamp));
     }
     match request.send().await {
         Ok(response) if response.status().is_success() => {

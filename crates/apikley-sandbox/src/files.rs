@@ -31,7 +31,7 @@ fn stored(
 ) -> Response {
     let mime = mime
         .filter(|m| !m.is_empty() && m != "application/octet-stream")
-        .or_else(|| apikley::MediaType::sniff(&bytes).map(|t| t.mime().to_owned()))
+        .or_else(|| crate::signature::mime_of(&bytes).map(str::to_owned))
         .unwrap_or_else(|| "application/octet-stream".into());
     let file_name = file_name
         .filter(|n| !n.is_empty())

@@ -7,6 +7,7 @@ mod models;
 mod reply;
 mod samples;
 mod server;
+mod signature;
 mod state;
 
 use std::net::SocketAddr;
@@ -350,10 +351,9 @@ impl SandboxBuilder {
         let address = listener.local_addr()?;
         let url = format!("http://{address}");
         let webhook = match self.webhook_key {
-            Some(key) => Some(
-                apikley::callback::CallbackVerifier::new(key)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
-            ),
+            Some(key) => Some(signature::WebhookKey::new(key).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "the webhook key is empty")
+            })?),
             None => None,
         };
         let state = Arc::new(State::new(state::Settings {

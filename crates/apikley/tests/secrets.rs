@@ -9,7 +9,8 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use support::{ExampleModel, KEY, Reply, ScriptedServer, body, client, created, record};
+use apikley_test_support::ExampleVideo;
+use support::{KEY, Reply, ScriptedServer, body, client, created, record};
 
 /// Collects everything a tracing subscriber writes.
 #[derive(Clone, Default)]
@@ -59,7 +60,7 @@ async fn a_full_run_never_shows_the_key() {
     .await;
     let client = client(&server.url);
     let done = client
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect("created")
         .wait()

@@ -7,35 +7,10 @@ use std::time::Duration;
 use apikley::{Client, ModelSpec, RateLimits, Request};
 use apikley_sandbox::{Faults, Sandbox, SandboxModel};
 
-/// A video model whose task takes exactly `15 + 6 × duration` seconds on the sandbox clock
-/// (the expected duration it declares, at 480p): any real time from 15 s up.
-const SPEC: &str = r#"{
-  "openapi": "3.0.0",
-  "info": {"title": "Bench", "version": "1"},
-  "paths": {"/api/v1/jobs/createTask": {"post": {
-    "summary": "Generate videos (a model for benchmarks)",
-    "operationId": "bench-video",
-    "x-apikley-output": "video",
-    "x-apikley-duration": {"base_seconds": 15, "seconds_per_output_second": 6,
-      "length": {"input": "duration", "default": 5},
-      "factors": [{"input": "resolution", "times": {"480p": 1.0}, "otherwise": 1.2}]},
-    "requestBody": {"content": {"application/json": {"schema": {
-      "type": "object", "required": ["model"],
-      "properties": {
-        "model": {"type": "string", "enum": ["bench/video"]},
-        "callBackUrl": {"type": "string", "format": "uri"},
-        "input": {"type": "object", "required": ["prompt"], "properties": {
-          "prompt": {"type": "string"},
-          "duration": {"type": "number", "minimum": 0},
-          "resolution": {"type": "string", "default": "480p"}
-        }}
-      }}}}},
-    "responses": {"200": {"description": "ok"}}
-  }}}
-}"#;
-
+/// The example video model, whose task takes exactly `15 + 6 × duration` seconds on the
+/// sandbox clock (the expected duration it declares, at 480p): any real time from 15 s up.
 pub fn spec() -> Arc<ModelSpec> {
-    Arc::new(ModelSpec::parse(SPEC).expect("the bench spec reads"))
+    ModelSpec::of::<apikley_test_support::ExampleVideo>().expect("the example spec reads")
 }
 
 /// A request whose task takes `real` on the sandbox clock.

@@ -5,7 +5,9 @@ use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
 use serde_json::json;
 
-use crate::support::{ExampleModel, KEY, body as example_body, builder, client, record};
+use apikley_test_support::ExampleVideo;
+
+use crate::support::{KEY, body as example_body, builder, client, record};
 
 const CODES: [i64; 11] = [400, 401, 402, 404, 422, 429, 433, 455, 500, 501, 505];
 
@@ -86,7 +88,7 @@ async fn create_task_errors_are_typed_and_a_500_leaves_the_outcome_unknown() {
                 })
                 .await;
             let error = client
-                .submit_body::<ExampleModel>(&example_body())
+                .submit_body::<ExampleVideo>(&example_body())
                 .await
                 .expect_err("refused");
             mock.delete_async().await;
@@ -120,7 +122,7 @@ async fn gateway_errors_on_create_leave_the_outcome_unknown() {
             })
             .await;
         let error = client
-            .submit_body::<ExampleModel>(&example_body())
+            .submit_body::<ExampleVideo>(&example_body())
             .await
             .expect_err("refused");
         mock.delete_async().await;
@@ -232,7 +234,7 @@ async fn errors_never_show_the_key_even_when_the_server_echoes_it() {
     let client = client(&server.base_url());
     let errors: Vec<Error> = vec![
         client
-            .submit_body::<ExampleModel>(&example_body())
+            .submit_body::<ExampleVideo>(&example_body())
             .await
             .expect_err("401"),
         client.task("t").status().await.expect_err("undecodable"),
@@ -269,7 +271,7 @@ async fn a_failed_record_before_sending_sends_nothing() {
         .await;
     let client = client(&server.base_url());
     let error = client
-        .submit_body::<ExampleModel>(&example_body())
+        .submit_body::<ExampleVideo>(&example_body())
         .record_sending(|| async { Err::<(), _>("the journal's disk is full") })
         .await
         .expect_err("held back");
@@ -283,7 +285,7 @@ async fn a_failed_record_before_sending_sends_nothing() {
     assert_eq!(create.calls_async().await, 0);
 
     let task = client
-        .submit_body::<ExampleModel>(&example_body())
+        .submit_body::<ExampleVideo>(&example_body())
         .record_sending(|| async { Ok::<(), String>(()) })
         .await
         .expect("sent once recorded");

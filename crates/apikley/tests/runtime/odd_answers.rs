@@ -8,7 +8,9 @@ use std::time::Duration;
 use apikley::{Client, ErrorKind, RetryPolicy, TaskState};
 use serde_json::{Value, json};
 
-use crate::support::{ExampleModel, Reply, ScriptedServer, body, builder, client, raw_response};
+use apikley_test_support::ExampleVideo;
+
+use crate::support::{Reply, ScriptedServer, body, builder, client, raw_response};
 
 /// A server answering createTask with `create` and every status query with `status`.
 async fn serving(create: Reply, status: Value) -> ScriptedServer {
@@ -74,7 +76,7 @@ async fn a_created_task_id_survives_odd_bytes_names_types_and_wrappings() {
     for (answer, id) in answers {
         let server = serving(raw(200, answer), json!({})).await;
         let task = client(&server.url)
-            .submit_body::<ExampleModel>(&body())
+            .submit_body::<ExampleVideo>(&body())
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(answer)));
         assert_eq!(task.id().as_str(), id);
@@ -99,7 +101,7 @@ async fn an_answer_without_a_task_id_is_kept_in_outcome_unknown() {
     ] {
         let server = serving(raw(sent, &answer), json!({})).await;
         let error = client(&server.url)
-            .submit_body::<ExampleModel>(&body())
+            .submit_body::<ExampleVideo>(&body())
             .await
             .expect_err("no id");
         assert!(error.is_outcome_unknown(), "{error:?}");
@@ -132,7 +134,7 @@ async fn a_short_key_never_mangles_what_is_decoded() {
         .build()
         .expect("client");
     let task = client
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect("created");
     assert_eq!(task.id().as_str(), "task_k_1");
@@ -418,7 +420,7 @@ async fn malformed_truncated_oversized_and_mistyped_bodies_never_panic() {
         let options = apikley::UploadOptions::default();
         let results: Vec<Result<(), apikley::Error>> = vec![
             client
-                .submit_body::<ExampleModel>(&crate::support::body())
+                .submit_body::<ExampleVideo>(&crate::support::body())
                 .await
                 .map(drop),
             client.task("t").status().await.map(drop),

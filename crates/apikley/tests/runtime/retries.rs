@@ -9,15 +9,15 @@ use httpmock::Method::POST;
 use httpmock::{HttpMockResponse, MockServer};
 use serde_json::json;
 
-use crate::support::{
-    ExampleModel, Reply, ScriptedServer, TestClock, body, builder, client, created,
-};
+use apikley_test_support::ExampleVideo;
+
+use crate::support::{Reply, ScriptedServer, TestClock, body, builder, client, created};
 
 #[tokio::test(start_paused = true)]
 async fn a_create_whose_connection_drops_is_sent_once_and_reported_unknown() {
     let server = ScriptedServer::start(|_, _| Reply::Drop).await;
     let error = client(&server.url)
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect_err("no answer");
     assert_eq!(server.seen().len(), 1, "createTask must not be resent");
@@ -37,7 +37,7 @@ async fn a_create_answered_500_is_not_resent() {
     })
     .await;
     let error = client(&server.url)
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect_err("500");
     assert!(error.is_outcome_unknown(), "{error:?}");
@@ -94,7 +94,7 @@ async fn a_create_rate_limited_twice_is_retried_as_retry_after_says() {
     })
     .await;
     let task = client(&server.base_url())
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect("the third attempt succeeds");
     assert_eq!(task.id().as_str(), "task-ok");
@@ -129,7 +129,7 @@ async fn without_retry_after_the_backoff_is_bounded_and_the_budget_ends_retries(
         .retry(policy)
         .build()
         .unwrap()
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect_err("always in maintenance");
     assert_eq!(error.api().map(|e| e.code), Some(ApiCode::Maintenance));
@@ -153,7 +153,7 @@ async fn the_time_budget_ends_retries_before_the_attempts_run_out() {
         .retry(policy)
         .build()
         .unwrap()
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect_err("always rate limited");
     assert_eq!(error.api().map(|e| e.code), Some(ApiCode::RateLimited));
@@ -193,7 +193,7 @@ async fn a_refused_connection_is_retried_until_the_server_is_up() {
         .build()
         .unwrap();
     let task = client
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect("retried until up");
     assert_eq!(task.id().as_str(), "task-late");
@@ -244,7 +244,7 @@ async fn a_burst_of_100_creates_meets_no_429() {
     let submits: Vec<_> = (0..100)
         .map(|_| {
             let client = client.clone();
-            tokio::spawn(async move { client.submit_body::<ExampleModel>(&body()).await })
+            tokio::spawn(async move { client.submit_body::<ExampleVideo>(&body()).await })
         })
         .collect();
     let mut ids = Vec::new();

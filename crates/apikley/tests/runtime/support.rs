@@ -230,41 +230,8 @@ pub fn record(task_id: &str, state: &str) -> serde_json::Value {
     serde_json::json!({"code": 200, "msg": "success", "data": data})
 }
 
-/// A model with a plain JSON body, for runtime tests: its spec declares it expects 99 s (14 s
-/// of video at 480p).
-pub struct ExampleModel;
-
-impl apikley::Model for ExampleModel {
-    const ID: &'static str = "example/video";
-    const SPEC: &'static str = r#"{
-      "openapi": "3.0.0",
-      "info": {"title": "Example", "version": "1"},
-      "paths": {"/api/v1/jobs/createTask": {"post": {
-        "summary": "Generate videos (an example model for tests)",
-        "operationId": "example-video",
-        "x-apikley-output": "video",
-        "x-apikley-duration": {"base_seconds": 15, "seconds_per_output_second": 6,
-          "length": {"input": "duration", "default": 5},
-          "factors": [{"input": "resolution", "times": {"480p": 1.0}, "otherwise": 1.2}]},
-        "requestBody": {"content": {"application/json": {"schema": {
-          "type": "object", "required": ["model"],
-          "properties": {
-            "model": {"type": "string", "enum": ["example/video"]},
-            "callBackUrl": {"type": "string", "format": "uri"},
-            "input": {"type": "object", "required": ["prompt"], "properties": {
-              "prompt": {"type": "string", "minLength": 1},
-              "duration": {"type": "integer", "default": 14},
-              "resolution": {"type": "string", "default": "480p"}
-            }}
-          }}}}},
-        "responses": {"200": {"description": "ok"}}
-      }}}
-    }"#;
-    type Body = serde_json::Value;
-}
-
 pub fn body() -> serde_json::Value {
-    serde_json::json!({"model": "example/video", "input": {"prompt": "A serene beach"}})
+    apikley_test_support::example_body("A serene beach")
 }
 
 pub fn created(task_id: &str) -> serde_json::Value {

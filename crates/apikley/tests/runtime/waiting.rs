@@ -8,7 +8,9 @@ use apikley::{ErrorKind, PollSchedule, Progress, RetryPolicy, TaskState, WaitOpt
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::support::{ExampleModel, Reply, ScriptedServer, body, builder, client, created, record};
+use apikley_test_support::ExampleVideo;
+
+use crate::support::{Reply, ScriptedServer, body, builder, client, created, record};
 
 /// A server whose task "task-1" succeeds `done_after` after `start`.
 async fn server_with_task(start: Instant, done_after: Duration) -> ScriptedServer {
@@ -65,7 +67,7 @@ async fn a_wait_survives_failures_and_queries_less_than_the_documented_schedule(
         .build()
         .expect("client builds");
     let task = client
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect("created");
     let progress = Arc::new(Mutex::new(Vec::<Progress>::new()));
@@ -119,7 +121,7 @@ async fn a_wait_survives_failures_and_queries_less_than_the_documented_schedule(
 async fn the_deadline_ends_a_wait_with_the_task_id() {
     let server = server_with_task(Instant::now(), Duration::MAX).await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect("created");
     let started = Instant::now();
@@ -146,7 +148,7 @@ async fn the_deadline_ends_a_wait_with_the_task_id() {
 async fn a_deadline_before_the_first_query_still_queries_once() {
     let server = server_with_task(Instant::now(), Duration::MAX).await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect("created");
     let started = Instant::now();
@@ -173,7 +175,7 @@ async fn a_deadline_before_the_first_query_still_queries_once() {
 async fn a_spawned_wait_owns_its_task() {
     let server = server_with_task(Instant::now(), Duration::from_secs(30)).await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect("created");
     let waiting = tokio::spawn(
@@ -190,7 +192,7 @@ async fn a_spawned_wait_owns_its_task() {
 async fn cancellation_ends_a_wait_with_the_task_id() {
     let server = server_with_task(Instant::now(), Duration::MAX).await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect("created");
     let token = apikley::CancellationToken::new();
@@ -222,7 +224,7 @@ async fn a_failed_task_is_an_error_with_its_code_and_message() {
     })
     .await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect("created");
     let error = task.wait().await.expect_err("failed");
@@ -260,7 +262,7 @@ async fn a_lasting_refusal_ends_the_wait_with_the_task_id() {
     })
     .await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect("created");
     let error = task.wait().await.expect_err("401 is final");
@@ -275,7 +277,7 @@ async fn a_lasting_refusal_ends_the_wait_with_the_task_id() {
 async fn a_progress_callback_may_borrow_local_state() {
     let server = server_with_task(Instant::now(), Duration::from_secs(10)).await;
     let task = client(&server.url)
-        .submit_body::<ExampleModel>(&body())
+        .submit_body::<ExampleVideo>(&body())
         .await
         .expect("created");
     let mut states = Vec::new();

@@ -1,0 +1,47 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+#[cfg(feature = "cli")]
+pub mod cli;
+
+/// The example video model's spec: `example/video`, a required `prompt`, a `duration` in
+/// seconds (14 by default) and a `resolution` (480p by default), with its declarations.
+pub const EXAMPLE_SPEC: &str = r#"{
+  "openapi": "3.0.0",
+  "info": {"title": "Example", "version": "1"},
+  "paths": {"/api/v1/jobs/createTask": {"post": {
+    "summary": "Generate videos (an example model for tests and benchmarks)",
+    "operationId": "example-video",
+    "x-apikley-output": "video",
+    "x-apikley-duration": {"base_seconds": 15, "seconds_per_output_second": 6,
+      "length": {"input": "duration", "default": 5},
+      "factors": [{"input": "resolution", "times": {"480p": 1.0}, "otherwise": 1.2}]},
+    "requestBody": {"content": {"application/json": {"schema": {
+      "type": "object", "required": ["model"],
+      "properties": {
+        "model": {"type": "string", "enum": ["example/video"]},
+        "callBackUrl": {"type": "string", "format": "uri"},
+        "input": {"type": "object", "required": ["prompt"], "properties": {
+          "prompt": {"type": "string", "minLength": 1},
+          "duration": {"type": "number", "minimum": 0, "default": 14},
+          "resolution": {"type": "string", "default": "480p"}
+        }}
+      }}}}},
+    "responses": {"200": {"description": "ok"}}
+  }}}
+}"#;
+
+/// The example video model, with a plain JSON body: expected to take 99 s by default (14 s of
+/// 480p video).
+pub struct ExampleVideo;
+
+impl apikley_model::Model for ExampleVideo {
+    const ID: &'static str = "example/video";
+    const SPEC: &'static str = EXAMPLE_SPEC;
+    type Body = serde_json::Value;
+}
+
+/// A `createTask` body for the example model.
+pub fn example_body(prompt: &str) -> serde_json::Value {
+    serde_json::json!({"model": "example/video", "input": {"prompt": prompt}})
+}
