@@ -63,6 +63,8 @@ pub fn same_json(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// The workspace README, whose Rust examples compile as this crate's doctests.
+/// The workspace README, whose Rust examples compile as this crate's doctests (only then: the
+/// README is outside this crate's package).
+#[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub mod readme {}
