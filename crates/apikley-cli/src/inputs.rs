@@ -96,15 +96,19 @@ pub fn request(
             request.with_input(name, value)
         };
     }
-    // The spec's own rules, for what could be read (a problem above is not repeated).
+    // The spec's own rules, for what could be read (a problem above is not repeated); checked
+    // once: the client does not check the request again.
     let read: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
-    problems.extend(
-        request
-            .violations()
-            .iter()
-            .filter(|v| !read.iter().any(|f| v.field.starts_with(f.as_str())))
-            .cloned(),
-    );
+    let request = match request.check() {
+        Ok(request) => request,
+        Err(violations) => {
+            let new = violations
+                .iter()
+                .filter(|v| !read.iter().any(|f| v.field.starts_with(f.as_str())));
+            problems.extend(new.cloned());
+            return Err(problems);
+        }
+    };
     problems.into_result().map(|()| request)
 }
 

@@ -141,9 +141,16 @@ pub fn parse(
         if let Some(url) = callback {
             request = request.with_callback_url(url);
         }
-        for violation in request.violations().iter() {
-            problem(violation.to_string());
-        }
+        // Checked once: a batch does not check its jobs again.
+        let request = match request.check() {
+            Ok(request) => request,
+            Err(violations) => {
+                for violation in violations.iter() {
+                    problem(violation.to_string());
+                }
+                continue;
+            }
+        };
         if let Some(key) = key {
             jobs.push(JobLine { line, key, request });
         }

@@ -106,32 +106,35 @@ impl Client {
         request: Request,
         on_sending: Option<&SendHook<'_>>,
     ) -> Result<Task, Error> {
-        let violations = request.violations();
-        if !violations.is_empty() {
-            return Err(Repr::InvalidRequest(violations).into());
-        }
+        // Checked once: a request checked before (`Request::check`) is not checked again.
+        let checked = request.checked().map_err(Repr::InvalidRequest)?;
         let Some(spec) = request.spec() else {
             return Err(Repr::InvalidRequest(request.violations()).into());
         };
         // Local files become hosted URLs (uploads are free and safe to repeat).
-        let mut hosted = HashMap::new();
-        for (_, _, path) in request.local_files() {
-            if hosted.contains_key(&path) {
-                continue;
+        let local = request.local_files();
+        let body = if local.is_empty() {
+            checked
+        } else {
+            let mut hosted = HashMap::new();
+            for (_, _, path) in local {
+                if hosted.contains_key(&path) {
+                    continue;
+                }
+                let uploaded = self.upload_file(&path).await?;
+                tracing::info!(file = %path.display(), url = %uploaded.download_url, "uploaded input file");
+                hosted.insert(path, uploaded.download_url.to_string());
             }
-            let uploaded = self.upload_file(&path).await?;
-            tracing::info!(file = %path.display(), url = %uploaded.download_url, "uploaded input file");
-            hosted.insert(path, uploaded.download_url.to_string());
-        }
-        let body = request.final_body(&hosted).map_err(|reason| {
-            let mut violations = Violations::new();
-            violations.push(Violation::new(
-                "body",
-                "does not fit the model's generated type",
-                reason,
-            ));
-            Repr::InvalidRequest(violations)
-        })?;
+            request.final_body(&hosted).map_err(|reason| {
+                let mut violations = Violations::new();
+                violations.push(Violation::new(
+                    "body",
+                    "does not fit the model's generated type",
+                    reason,
+                ));
+                Repr::InvalidRequest(violations)
+            })?
+        };
         let workload = Workload {
             key: request.workload(),
             prior: request.expected_duration(),

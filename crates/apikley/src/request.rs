@@ -55,6 +55,9 @@ pub struct Request {
     input: Map<String, Value>,
     callback_url: Option<String>,
     typed: Option<Typed>,
+    /// The body as [`check`](Request::check) found it valid: a request is checked once, and
+    /// any change forgets it.
+    checked: Option<Value>,
 }
 
 impl Request {
@@ -65,6 +68,7 @@ impl Request {
             input: Map::new(),
             callback_url: None,
             typed: None,
+            checked: None,
         }
     }
 
@@ -80,6 +84,7 @@ impl Request {
                     .and_then(serde_json::to_value)
                     .map_err(|e| e.to_string())
             }),
+            checked: None,
         }
     }
 
@@ -103,6 +108,7 @@ impl Request {
 
     /// Sets input `name` (replacing any earlier value).
     pub fn with_input(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.checked = None;
         self.input.insert(name.to_owned(), value.into());
         self
     }
@@ -110,6 +116,7 @@ impl Request {
     /// Sets every input of a JSON object (a value that is not an object sets nothing).
     pub fn with_inputs(mut self, inputs: Value) -> Self {
         if let Value::Object(inputs) = inputs {
+            self.checked = None;
             self.input.extend(inputs);
         }
         self
@@ -117,6 +124,7 @@ impl Request {
 
     /// Adds a value to list input `name` (making it a list if it was not one).
     pub fn with_item(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.checked = None;
         let entry = self
             .input
             .entry(name.to_owned())
@@ -147,6 +155,7 @@ impl Request {
 
     /// Where Apikley POSTs the result when the task ends (an absolute http(s) URL).
     pub fn with_callback_url(mut self, url: impl Into<String>) -> Self {
+        self.checked = None;
         self.callback_url = Some(url.into());
         self
     }
@@ -201,6 +210,24 @@ impl Request {
     /// Every rule the request breaks, all at once: the spec's (each with its JSON path), and
     /// those of its local files (format by content, size). Empty when it may be sent.
     pub fn violations(&self) -> Violations {
+        match &self.checked {
+            Some(_) => Violations::new(),
+            None => self.checked_body().err().unwrap_or_default(),
+        }
+    }
+
+    /// Checks the request once, as [`violations`](Request::violations) does, and keeps what it
+    /// found valid, so that submitting it does not check it again (until it is changed).
+    pub fn check(mut self) -> Result<Request, Violations> {
+        if self.checked.is_none() {
+            self.checked = Some(self.checked_body()?);
+        }
+        Ok(self)
+    }
+
+    /// The body the request makes, spec-exact through the model's generated type when it has
+    /// one (local files still as paths), or every rule it breaks.
+    fn checked_body(&self) -> Result<Value, Violations> {
         let mut violations = Violations::new();
         let spec = match &self.spec {
             Ok(spec) => spec,
@@ -210,22 +237,33 @@ impl Request {
                     format!("has a spec that cannot be read ({reason})"),
                     "the model's document",
                 ));
-                return violations;
+                return Err(violations);
             }
         };
         let draft = self.body();
         violations.extend(spec.validate_request(&draft).iter().cloned());
-        if violations.is_empty()
-            && let Some(typed) = self.typed
-            && let Err(reason) = typed(&draft)
-        {
-            violations.push(Violation::new(
-                "body",
-                "does not fit the model's generated type",
-                reason,
-            ));
+        violations.into_result()?;
+        match self.typed {
+            None => Ok(draft),
+            Some(typed) => typed(&draft).map_err(|reason| {
+                let mut violations = Violations::new();
+                violations.push(Violation::new(
+                    "body",
+                    "does not fit the model's generated type",
+                    reason,
+                ));
+                violations
+            }),
         }
-        violations
+    }
+
+    /// The body to send when the request has no local files, checked once: kept by
+    /// [`check`](Request::check), or checked now.
+    pub(crate) fn checked(&self) -> Result<Value, Violations> {
+        match &self.checked {
+            Some(body) => Ok(body.clone()),
+            None => self.checked_body(),
+        }
     }
 
     /// The `createTask` body this request makes: required inputs the spec gives a default

@@ -682,3 +682,21 @@ fn every_keyword_is_enforced_or_named() {
             .is_empty()
     );
 }
+
+/// A request is checked once: `check` keeps what it found valid (so a submit does not check it
+/// again), and any change forgets it.
+#[test]
+fn a_checked_request_is_checked_again_only_once_changed() {
+    let spec = std::sync::Arc::new(spec());
+    let request = apikley::Request::new(spec.clone())
+        .with_input("prompt", "A fox")
+        .with_input("sound", true);
+    let checked = request.check().expect("valid");
+    assert!(checked.violations().is_empty());
+    let changed = checked.clone().with_input("prompt", "ab");
+    assert_eq!(changed.violations().fields(), ["input.prompt"]);
+    let refused = changed.check().expect_err("invalid");
+    assert_eq!(refused.fields(), ["input.prompt"]);
+    let url = checked.with_callback_url("not a url");
+    assert_eq!(url.check().expect_err("invalid").fields(), ["callBackUrl"]);
+}
