@@ -119,15 +119,157 @@ pub enum TaskCommand {
     Credits,
 }
 
-impl TaskCommand {
-    /// Runs the command, reporting on `out`; `session` knows the task for the resume hints.
-    pub async fn run(
-        &self,
-        global: &Global,
-        out: &mut Output,
-        session: &Session,
+/// How a submission goes on: where the result is saved, or not waited for.
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    /// Where Apikley POSTs the result when the task ends (an absolute http(s) URL; checked with
+    /// the inputs, every problem listed at once).
+    #[arg(long, value_name = "URL")]
+    pub callback_url: Option<String>,
+    /// Submit and print the task id, without waiting.
+    #[arg(long, conflicts_with_all = ["output", "overwrite"])]
+    pub no_wait: bool,
+    /// Where the result goes.
+    #[command(flatten)]
+    pub save: Save,
+}
+
+/// Runs a command's `main` on a multi-threaded tokio runtime, or says why none could start.
+pub fn block_on(main: impl Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(main),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a command does, resolved from its arguments before anything runs: plain data.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one plan is made per run of a command"
+)]
+pub enum Plan<'a> {
+    /// Submit a checked request, then follow the task as `args` say; a result without `-o`
+    /// is named `<prefix>-<task id>.<extension>`.
+    Submit {
+        /// The request, checked.
+        request: Request,
+        /// Whether and where the result is saved.
+        args: &'a SubmitArgs,
+        /// The default file name's start (the model id, or the program).
+        prefix: String,
+    },
+    /// Follow a task that exists, or show the account.
+    Task(&'a TaskCommand),
+}
+
+/// Runs `plan` for `program` until it ends or Ctrl-C, and reports a failure (one that
+/// resolving the plan met included) or an interruption, with what can be resumed and how.
+pub async fn run(
+    program: &'static str,
+    global: &Global,
+    plan: Result<Plan<'_>, Failure>,
+) -> ExitCode {
+    let mut runner = Runner {
+        global,
+        out: Output::new(global.json),
+        session: Session::new(program).on_sandbox(global.sandbox()),
+    };
+    let outcome = match plan {
+        Err(failure) => Err(failure),
+        Ok(plan) => tokio::select! {
+            outcome = runner.execute(plan) => outcome,
+            _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
+        },
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => crate::failure::report(failure, &mut runner.out, &runner.session),
+    }
+}
+
+/// A plan being carried out: the flags, the output, and the session that knows what has been
+/// paid for and how to resume.
+struct Runner<'a> {
+    global: &'a Global,
+    out: Output,
+    session: Session,
+}
+
+impl Runner<'_> {
+    async fn execute(&mut self, plan: Plan<'_>) -> Result<(), Failure> {
+        match plan {
+            Plan::Submit {
+                request,
+                args,
+                prefix,
+            } => self.submit(request, args, &prefix).await,
+            Plan::Task(command) => self.task(command).await,
+        }
+    }
+
+    /// Submits `request` once everything that can be checked is (the request was, by its
+    /// builder; here, where the result will go), then follows the task: its id, and with
+    /// `--no-wait` the command that resumes, or a wait with progress and the result saved where
+    /// `args` says, or as `<prefix>-<task id>.<extension>` with the extension its content shows.
+    async fn submit(
+        &mut self,
+        request: Request,
+        args: &SubmitArgs,
+        prefix: &str,
     ) -> Result<(), Failure> {
-        match self {
+        let (global, out, session) = (self.global, &mut self.out, &self.session);
+        if !args.no_wait {
+            flow::check_target(args.save.output.as_deref(), args.save.overwrite)?;
+        }
+        let extension = flow::guessed_extension(&request);
+        let (client, _sandbox) = global.connect().await?;
+        let task = client
+            .submit(request)
+            .on_sending(|| session.phase(Phase::Creating))
+            .await?;
+        let id = task.id();
+        session.task(id, Phase::Waiting);
+        out.line(format!("submitted task {id}"));
+        let save = &args.save;
+        let target = match &save.output {
+            Some(path) => flow::Target {
+                path: path.clone(),
+                by_content: false,
+                overwrite: save.overwrite,
+            },
+            None => flow::Target {
+                path: flow::default_file(prefix, id, extension),
+                by_content: true,
+                overwrite: save.overwrite,
+            },
+        };
+        if args.no_wait {
+            // Where the result would have gone, so that the hint can be run as printed.
+            session.output(&target.path, false);
+            let hint = match (session.resume_command(), session.sandbox_note()) {
+                (Some(command), _) => format!("resume with: {command}"),
+                (None, Some(note)) => note,
+                (None, None) => String::new(),
+            };
+            out.line(&hint);
+            out.result(
+                json!({"task_id": id, "state": "submitted", "resume": session.resume_command()}),
+                id.as_str(),
+            );
+            return Ok(());
+        }
+        session.output(&target.path, save.overwrite);
+        let done = flow::wait(&task, out, session).await?;
+        flow::save(&done, &target, out, session).await
+    }
+
+    /// A command for a task that exists, or for the account.
+    async fn task(&mut self, command: &TaskCommand) -> Result<(), Failure> {
+        let (global, out, session) = (self.global, &mut self.out, &self.session);
+        match command {
             TaskCommand::Wait { task_id, save } => {
                 if let Some(path) = &save.output {
                     flow::check_target(Some(path), save.overwrite)?;
@@ -191,107 +333,5 @@ impl TaskCommand {
                 Ok(())
             }
         }
-    }
-}
-
-/// How a submission goes on: where the result is saved, or not waited for.
-#[derive(Args, Debug)]
-pub struct SubmitArgs {
-    /// Where Apikley POSTs the result when the task ends (an absolute http(s) URL; checked with
-    /// the inputs, every problem listed at once).
-    #[arg(long, value_name = "URL")]
-    pub callback_url: Option<String>,
-    /// Submit and print the task id, without waiting.
-    #[arg(long, conflicts_with_all = ["output", "overwrite"])]
-    pub no_wait: bool,
-    /// Where the result goes.
-    #[command(flatten)]
-    pub save: Save,
-}
-
-/// Submits `request` once everything that can be checked is (the request was, by its
-/// builder; here, where the result will go), then follows the task: its id, and with
-/// `--no-wait` the command that resumes, or a wait with progress and the result saved where
-/// `args` says, or as `<prefix>-<task id>.<extension>` with the extension its content shows.
-pub async fn submit(
-    request: Request,
-    args: &SubmitArgs,
-    prefix: &str,
-    global: &Global,
-    out: &mut Output,
-    session: &Session,
-) -> Result<(), Failure> {
-    if !args.no_wait {
-        flow::check_target(args.save.output.as_deref(), args.save.overwrite)?;
-    }
-    let extension = flow::guessed_extension(&request);
-    let (client, _sandbox) = global.connect().await?;
-    let task = client
-        .submit(request)
-        .on_sending(|| session.phase(Phase::Creating))
-        .await?;
-    let id = task.id();
-    session.task(id, Phase::Waiting);
-    out.line(format!("submitted task {id}"));
-    let save = &args.save;
-    let target = match &save.output {
-        Some(path) => flow::Target {
-            path: path.clone(),
-            by_content: false,
-            overwrite: save.overwrite,
-        },
-        None => flow::Target {
-            path: flow::default_file(prefix, id, extension),
-            by_content: true,
-            overwrite: save.overwrite,
-        },
-    };
-    if args.no_wait {
-        // Where the result would have gone, so that the hint can be run as printed.
-        session.output(&target.path, false);
-        let hint = match (session.resume_command(), session.sandbox_note()) {
-            (Some(command), _) => format!("resume with: {command}"),
-            (None, Some(note)) => note,
-            (None, None) => String::new(),
-        };
-        out.line(&hint);
-        out.result(
-            json!({"task_id": id, "state": "submitted", "resume": session.resume_command()}),
-            id.as_str(),
-        );
-        return Ok(());
-    }
-    session.output(&target.path, save.overwrite);
-    let done = flow::wait(&task, out, session).await?;
-    flow::save(&done, &target, out, session).await
-}
-
-/// Runs a command's `main` on a multi-threaded tokio runtime, or says why none could start.
-pub fn block_on(main: impl Future<Output = ExitCode>) -> ExitCode {
-    match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime.block_on(main),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Runs `command` of `program` until it ends or Ctrl-C, and reports a failure or an
-/// interruption with what can be resumed and how.
-pub async fn interruptible(
-    program: &'static str,
-    global: &Global,
-    command: impl AsyncFnOnce(&mut Output, &Session) -> Result<(), Failure>,
-) -> ExitCode {
-    let mut out = Output::new(global.json);
-    let session = Session::new(program).on_sandbox(global.sandbox());
-    let outcome = tokio::select! {
-        outcome = command(&mut out, &session) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => crate::failure::report(failure, &mut out, &session),
     }
 }

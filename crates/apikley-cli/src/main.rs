@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use apikley::ModelSpec;
-use apikley_cli::commands::{self, Global, SubmitArgs, TaskCommand};
+use apikley_cli::commands::{self, Global, Plan, SubmitArgs, TaskCommand};
 use apikley_cli::failure::{self, Failure};
 #[cfg(feature = "sandbox")]
 use apikley_cli::flow;
@@ -137,11 +137,11 @@ async fn run(cli: Cli) -> ExitCode {
             return flow::serve_sandbox(*listen, *speed, key, *latency, global.json, example).await;
         }
     };
-    commands::interruptible(PROGRAM, global, async |out, session| match command {
-        ApiCommand::Run(args) => run_model(args, global, out, session).await,
-        ApiCommand::Task(command) => command.run(global, out, session).await,
-    })
-    .await
+    let plan = match command {
+        ApiCommand::Run(args) => run_plan(args),
+        ApiCommand::Task(command) => Ok(Plan::Task(command)),
+    };
+    commands::run(PROGRAM, global, plan).await
 }
 
 /// The registered model `name` names: its id, or a part of it that names one model.
@@ -161,18 +161,18 @@ fn find(name: &str) -> Result<Arc<ModelSpec>, Failure> {
     })
 }
 
-/// `apikley run`: everything that can be checked is, before anything is paid for (the inputs,
-/// and where the result will go); then submit, and follow the task.
-async fn run_model(
-    args: &Run,
-    global: &Global,
-    out: &mut Output,
-    session: &Session,
-) -> Result<(), Failure> {
+/// `apikley run` as a plan: the model found, its inputs typed and checked by its spec (every
+/// problem at once); where the result goes is checked when the plan runs, before anything is
+/// paid for.
+fn run_plan(args: &Run) -> Result<Plan<'_>, Failure> {
     let spec = find(&args.model)?;
     let callback_url = args.submit.callback_url.as_deref();
     let request = inputs::request(spec.clone(), &args.inputs, callback_url)?;
-    commands::submit(request, &args.submit, spec.id(), global, out, session).await
+    Ok(Plan::Submit {
+        request,
+        args: &args.submit,
+        prefix: spec.id().to_owned(),
+    })
 }
 
 #[cfg(test)]

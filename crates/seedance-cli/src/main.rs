@@ -6,13 +6,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use apikley::{ModelSpec, Violations};
-use apikley_cli::commands::{self, Global};
+use apikley_cli::commands::{self, Plan};
 use apikley_cli::failure::{self, Failure};
 #[cfg(feature = "sandbox")]
 use apikley_cli::flow;
 use apikley_cli::inputs;
-use apikley_cli::output::Output;
-use apikley_cli::session::Session;
 use clap::{CommandFactory, FromArgMatches};
 use seedance::Seedance15Pro;
 
@@ -75,24 +73,17 @@ async fn run(cli: Cli, spec: Arc<ModelSpec>) -> ExitCode {
             return flow::serve_sandbox(*listen, *speed, key, None, global.json, example).await;
         }
     };
-    commands::interruptible(PROGRAM, global, async |out, session| match command {
-        ApiCommand::Generate(args) => generate(args, spec, global, out, session).await,
-        ApiCommand::Task(command) => command.run(global, out, session).await,
-    })
-    .await
-}
-
-/// `seedance generate`: everything that can be checked is, before anything is paid for (the
-/// request, and where its video will go); then submit, and follow the task.
-async fn generate(
-    args: &Generate,
-    spec: Arc<ModelSpec>,
-    global: &Global,
-    out: &mut Output,
-    session: &Session,
-) -> Result<(), Failure> {
-    let request = video_request(spec, args)?;
-    commands::submit(request, &args.submit, PROGRAM, global, out, session).await
+    let plan = match command {
+        ApiCommand::Generate(args) => video_request(spec, args)
+            .map(|request| Plan::Submit {
+                request,
+                args: &args.submit,
+                prefix: PROGRAM.to_owned(),
+            })
+            .map_err(Failure::from),
+        ApiCommand::Task(command) => Ok(Plan::Task(command)),
+    };
+    commands::run(PROGRAM, global, plan).await
 }
 
 /// The request, typed and checked by the spec, every problem found at once.

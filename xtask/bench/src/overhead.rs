@@ -83,8 +83,8 @@ async fn sdk(client: &Client, trips: usize) {
 async fn raw(http: &reqwest::Client, url: &str, trips: usize) {
     let work = (0..WORKERS).map(|_| async move {
         for _ in 0..trips / WORKERS {
-            let body =
-                json!({"model": "bench/video", "input": {"prompt": "overhead", "duration": 7.5}});
+            let model = <apikley_test_support::ExampleVideo as apikley::Model>::ID;
+            let body = json!({"model": model, "input": {"prompt": "overhead", "duration": 7.5}});
             let created: Value = http
                 .post(format!("{url}/api/v1/jobs/createTask"))
                 .bearer_auth(apikley_sandbox::DEFAULT_API_KEY)
