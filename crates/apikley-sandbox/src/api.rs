@@ -158,6 +158,16 @@ fn stages(total: Duration) -> [Duration; 3] {
     [waiting, queuing, total.saturating_sub(waiting + queuing)]
 }
 
+/// Whether a URL names this machine: `localhost` or a loopback address.
+fn on_this_machine(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// Ends the task: refunds a failure, POSTs the callback.
 async fn lifecycle(state: Arc<State>, task: TaskEntry) {
     tokio::time::sleep(state.real(task.total())).await;
@@ -167,7 +177,7 @@ async fn lifecycle(state: Arc<State>, task: TaskEntry) {
     }
     let Some(url) = &task.callback else { return };
     // The sandbox never reaches the internet: callbacks go to this machine only.
-    if !url::Url::parse(url).is_ok_and(|u| apikley::is_loopback(&u)) {
+    if !url::Url::parse(url).is_ok_and(|u| on_this_machine(&u)) {
         tracing::warn!(task_id = %task.id, %url, "callback not sent: the sandbox only calls loopback addresses");
         return;
     }

@@ -119,8 +119,8 @@ pub(crate) fn check_base_url(text: &str, allow_insecure_http: bool) -> Result<Ur
 }
 
 /// Whether a URL names this machine (`localhost` or a loopback address): where plain `http://`
-/// carries no risk, and where a local stand-in for the service may send callbacks.
-pub fn is_loopback(url: &Url) -> bool {
+/// carries no risk.
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),

@@ -31,7 +31,7 @@ pub use apikley_model::{
     FileHint, LengthInput, OUTPUT_EXTENSION, OutputKind,
 };
 pub use client::{Client, ClientBuilder, Submission};
-pub use config::{API_KEY_VAR, ApiKey, BASE_URL_VAR, ConfigError, DEFAULT_BASE_URL, is_loopback};
+pub use config::{API_KEY_VAR, ApiKey, BASE_URL_VAR, ConfigError, DEFAULT_BASE_URL};
 pub use download::{Download, DownloadProgress, DownloadedFile};
 pub use endpoint::Endpoint;
 pub use envelope::Envelope;
@@ -41,7 +41,7 @@ pub use files::{
     SNIFF_LEN,
 };
 pub use model::Model;
-pub use poll::{FASTER_THAN_EXPECTED, PollSchedule, WaitOptions};
+pub use poll::{PollSchedule, WaitOptions};
 pub use rate_limit::{RateLimit, RateLimits};
 pub use record::{NotARecord, ResultError, TaskId, TaskRecord, TaskResult, TaskState};
 pub use request::Request;

@@ -81,7 +81,7 @@ impl WaitOptions {
 /// How much faster than expected a service may be and still have its tasks seen as promptly as
 /// the documented schedule would see them: the adaptive schedule is sparse only before a task
 /// could end at this speed-up.
-pub const FASTER_THAN_EXPECTED: f64 = 3.0;
+pub(crate) const FASTER_THAN_EXPECTED: f64 = 3.0;
 
 /// The documented schedule at its thrifty end, band by band: (start, interval) — every 3 s for
 /// the first 30 s, every 10 s until 2 minutes, every 30 s after.
@@ -102,7 +102,7 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 pub enum PollSchedule {
     /// The documented schedule at its thrifty end (every 3 s for the first 30 s, every 10 s until
     /// 2 minutes, every 30 s after), stretched at the start, while even a service
-    /// [`FASTER_THAN_EXPECTED`] times faster than the task's expected duration could not have
+    /// three times faster than the task's expected duration could not have
     /// finished it: each wait is then half the time left to 90% of that earliest end (at most a
     /// minute), never shorter than the documented interval, and lengthened by up to 10% of
     /// jitter so that many tasks do not poll in step. From there on it queries exactly when the
