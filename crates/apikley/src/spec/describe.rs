@@ -39,13 +39,7 @@ impl ModelSpec {
     /// The model's inputs, in the document's order.
     pub fn inputs(&self) -> Vec<Input<'_>> {
         let schema = self.input_schema();
-        let required: Vec<&str> = schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let required = required(schema);
         schema
             .get("properties")
             .and_then(Value::as_object)
@@ -230,6 +224,17 @@ pub(super) fn file_rules(schema: &Value, declared: Option<&FileHint>) -> Option<
         declared.max_bytes.unwrap_or(u64::MAX),
         declared.types,
     ))
+}
+
+/// The names an object schema's `required` lists.
+pub(super) fn required(schema: &Value) -> Vec<&str> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
 }
 
 pub(super) fn type_of(schema: &Value) -> Option<&str> {

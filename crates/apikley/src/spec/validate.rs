@@ -9,7 +9,7 @@ use apikley_model::FileHint;
 use serde_json::{Map, Value};
 
 use super::ModelSpec;
-use super::describe::{display, file_rules, type_of};
+use super::describe::{display, file_rules, required, type_of};
 use crate::error::{Violation, Violations};
 use crate::files::{FileRules, MediaSource};
 
@@ -385,13 +385,7 @@ fn check_object(
     out: &mut Violations,
 ) {
     let properties = schema.get("properties").and_then(Value::as_object);
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let required = required(schema);
     let missing = |name: &str| fields.get(name).is_none_or(Value::is_null);
     for (name, item_schema) in properties.into_iter().flatten() {
         match fields.get(name) {
