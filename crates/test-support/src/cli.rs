@@ -16,21 +16,33 @@ pub async fn run(
     args: &[impl AsRef<OsStr>],
     dir: &Path,
 ) -> Output {
-    let mut command = assert_cmd::Command::new(bin);
+    let mut command = assert_cmd::Command::from_std(command(bin, sandbox, args, dir));
+    command.timeout(Duration::from_secs(60));
+    tokio::task::spawn_blocking(move || command.output().expect("runs"))
+        .await
+        .expect("joins")
+}
+
+/// The binary `bin` with `args`, in `dir`, pointed at `sandbox` when given and otherwise at no
+/// service: never a key or a base URL from the environment.
+fn command(
+    bin: &str,
+    sandbox: Option<&Sandbox>,
+    args: &[impl AsRef<OsStr>],
+    dir: &Path,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(bin);
     command
         .args(args)
         .current_dir(dir)
         .env_remove("APIKLEY_API_KEY")
-        .env_remove("APIKLEY_BASE_URL")
-        .timeout(Duration::from_secs(60));
+        .env_remove("APIKLEY_BASE_URL");
     if let Some(sandbox) = sandbox {
         command
             .env("APIKLEY_BASE_URL", sandbox.url())
             .env("APIKLEY_API_KEY", sandbox.api_key());
     }
-    tokio::task::spawn_blocking(move || command.output().expect("runs"))
-        .await
-        .expect("joins")
+    command
 }
 
 /// A sandbox in the test's process, 60 times faster than real time, with `faults`.
@@ -115,22 +127,12 @@ pub fn spawn(
     args: &[impl AsRef<OsStr>],
     dir: &Path,
 ) -> Running {
-    let mut command = std::process::Command::new(bin);
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("APIKLEY_API_KEY")
-        .env_remove("APIKLEY_BASE_URL")
+    let child = command(bin, sandbox, args, dir)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    if let Some(sandbox) = sandbox {
-        command
-            .env("APIKLEY_BASE_URL", sandbox.url())
-            .env("APIKLEY_API_KEY", sandbox.api_key());
-    }
-    Running {
-        child: command.spawn().expect("starts"),
-    }
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    Running { child }
 }
 
 /// Waits (up to 10 s) until `ready` holds of `sandbox`; then lets 300 ms pass, so that what
