@@ -1,13 +1,13 @@
 //! What every model's command line has beside its own way to submit: the flags they share, the
 //! commands that follow a task already paid for (`status`, `wait`, `download`) or show the
-//! account (`credits`), and what follows a submission. The `apikley` and `seedance` binaries
-//! flatten these into their own command lines, so both behave the same.
+//! account (`credits`), the sandbox, and what follows a submission. The `apikley` and
+//! `seedance` binaries flatten these into their own command lines, so both behave the same.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use apikley::{PollSchedule, Request, TaskId};
+use apikley::{PollSchedule, Request, TaskId, Violations};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -24,7 +24,7 @@ const GLOBAL_ORDER: usize = 1000;
 pub struct Global {
     /// Print one JSON document on stdout instead of human-readable output.
     #[arg(long, global = true, display_order = GLOBAL_ORDER)]
-    pub json: bool,
+    pub(crate) json: bool,
 
     /// Use a built-in local sandbox with a fast clock instead of the real service.
     #[cfg(feature = "sandbox")]
@@ -37,12 +37,12 @@ pub struct Global {
 
     /// Log the HTTP calls (to stderr).
     #[arg(short, long, global = true, display_order = GLOBAL_ORDER)]
-    pub verbose: bool,
+    verbose: bool,
 }
 
 impl Global {
     /// Whether to use the built-in sandbox (never, in a build without the `sandbox` feature).
-    pub fn sandbox(&self) -> bool {
+    pub(crate) fn sandbox(&self) -> bool {
         #[cfg(feature = "sandbox")]
         return self.sandbox;
         #[cfg(not(feature = "sandbox"))]
@@ -51,7 +51,7 @@ impl Global {
 
     /// The polling schedule asked for: `--poll-interval`, or every second on the fast sandbox;
     /// `None` for the client's adaptive default.
-    pub fn schedule(&self) -> Option<PollSchedule> {
+    pub(crate) fn schedule(&self) -> Option<PollSchedule> {
         match (self.poll_interval, self.sandbox()) {
             (Some(seconds), _) => Some(PollSchedule::Every(Duration::from_secs(seconds))),
             (None, true) => Some(PollSchedule::Every(Duration::from_secs(1))),
@@ -60,12 +60,12 @@ impl Global {
     }
 
     /// A client as the flags ask for ([`flow::connect`]).
-    pub async fn connect(&self) -> Result<(apikley::Client, flow::Sandbox), Failure> {
+    pub(crate) async fn connect(&self) -> Result<(apikley::Client, flow::Sandbox), Failure> {
         flow::connect(self.sandbox(), self.schedule()).await
     }
 
     /// Sends the SDK's logs to stderr with `--verbose`.
-    pub fn init_logging(&self) {
+    pub(crate) fn init_logging(&self) {
         if self.verbose {
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
@@ -81,10 +81,10 @@ pub struct Save {
     /// Where to save the result (default: a file named after the model and the task id, in the
     /// current folder).
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Replace the file if it exists.
     #[arg(long)]
-    pub overwrite: bool,
+    pub(crate) overwrite: bool,
 }
 
 /// The commands for a task that exists already, and for the account.
@@ -125,17 +125,42 @@ pub struct SubmitArgs {
     /// Where Apikley POSTs the result when the task ends (an absolute http(s) URL; checked with
     /// the inputs, every problem listed at once).
     #[arg(long, value_name = "URL")]
-    pub callback_url: Option<String>,
+    pub(crate) callback_url: Option<String>,
     /// Submit and print the task id, without waiting.
     #[arg(long, conflicts_with_all = ["output", "overwrite"])]
-    pub no_wait: bool,
+    pub(crate) no_wait: bool,
     /// Where the result goes.
     #[command(flatten)]
-    pub save: Save,
+    pub(crate) save: Save,
+}
+
+impl SubmitArgs {
+    /// `--callback-url`, which the request carries (and its check covers).
+    pub fn callback_url(&self) -> Option<&str> {
+        self.callback_url.as_deref()
+    }
+}
+
+/// The `sandbox` command's options.
+#[cfg(feature = "sandbox")]
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// How much faster than real time tasks progress (above 0, at most 100000).
+    #[arg(long, default_value_t = 1.0, value_parser = crate::checks::speed)]
+    pub(crate) speed: f64,
+    /// The API key to accept.
+    #[arg(long, default_value = apikley_sandbox::DEFAULT_API_KEY)]
+    pub(crate) key: String,
+    /// Answer every API call this many milliseconds late (0 to 600000), like a slow network.
+    #[arg(long, value_name = "MS", value_parser = crate::checks::latency)]
+    pub(crate) latency: Option<Duration>,
 }
 
 /// Runs a command's `main` on a multi-threaded tokio runtime, or says why none could start.
-pub fn block_on(main: impl Future<Output = ExitCode>) -> ExitCode {
+pub(crate) fn block_on(main: impl Future<Output = ExitCode>) -> ExitCode {
     match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(main),
         Err(e) => {
@@ -163,11 +188,26 @@ pub enum Plan<'a> {
     },
     /// Follow a task that exists, or show the account.
     Task(&'a TaskCommand),
+    /// Serve a sandbox until Ctrl-C; `example` is the command its banner suggests.
+    #[cfg(feature = "sandbox")]
+    Sandbox {
+        /// Where and how it serves.
+        args: &'a SandboxArgs,
+        /// A command to try against it, as the banner prints it.
+        example: &'a str,
+    },
 }
 
-/// Runs `plan` for `program` until it ends or Ctrl-C, and reports a failure (one that
-/// resolving the plan met included) or an interruption, with what can be resumed and how.
-pub async fn run(
+/// Runs `plan` for `program` (the name resume hints use) with the flags every command takes,
+/// until it ends or Ctrl-C, and reports the request's problems, a failure or an interruption,
+/// with what can be resumed and how; the exit code says which.
+pub fn run(program: &'static str, global: &Global, plan: Result<Plan<'_>, Violations>) -> ExitCode {
+    global.init_logging();
+    block_on(execute(program, global, plan.map_err(Failure::Invalid)))
+}
+
+/// [`run`], on a runtime already started, with a failure met while resolving the plan.
+pub(crate) async fn execute(
     program: &'static str,
     global: &Global,
     plan: Result<Plan<'_>, Failure>,
@@ -179,14 +219,29 @@ pub async fn run(
     };
     let outcome = match plan {
         Err(failure) => Err(failure),
-        Ok(plan) => tokio::select! {
-            outcome = runner.execute(plan) => outcome,
-            _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
-        },
+        Ok(Plan::Submit {
+            request,
+            args,
+            prefix,
+        }) => interruptible(runner.submit(request, args, &prefix)).await,
+        Ok(Plan::Task(command)) => interruptible(runner.task(command)).await,
+        // It ends on Ctrl-C itself: that is no interruption.
+        #[cfg(feature = "sandbox")]
+        Ok(Plan::Sandbox { args, example }) => {
+            return flow::serve_sandbox(args, global.json, example).await;
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => crate::failure::report(failure, &mut runner.out, &runner.session),
+    }
+}
+
+/// `work`, or [`Failure::Interrupted`] at the first Ctrl-C.
+async fn interruptible(work: impl Future<Output = Result<(), Failure>>) -> Result<(), Failure> {
+    tokio::select! {
+        outcome = work => outcome,
+        _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
     }
 }
 
@@ -199,17 +254,6 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    async fn execute(&mut self, plan: Plan<'_>) -> Result<(), Failure> {
-        match plan {
-            Plan::Submit {
-                request,
-                args,
-                prefix,
-            } => self.submit(request, args, &prefix).await,
-            Plan::Task(command) => self.task(command).await,
-        }
-    }
-
     /// Submits `request` once everything that can be checked is (the request was, by its
     /// builder; here, where the result will go), then follows the task: its id, and with
     /// `--no-wait` the command that resumes, or a wait with progress and the result saved where

@@ -274,18 +274,22 @@ pub fn record_json(record: &TaskRecord) -> Value {
     })
 }
 
-/// Serves a sandbox until Ctrl-C.
+/// Serves a sandbox as `args` say until Ctrl-C; its banner suggests `example`.
 #[cfg(feature = "sandbox")]
 pub async fn serve_sandbox(
-    listen: std::net::SocketAddr,
-    speed: f64,
-    key: &str,
-    latency: Option<std::time::Duration>,
+    args: &crate::commands::SandboxArgs,
     json: bool,
     example: &str,
 ) -> std::process::ExitCode {
+    let crate::commands::SandboxArgs {
+        listen,
+        speed,
+        key,
+        latency,
+    } = args;
+    let (listen, speed) = (*listen, *speed);
     let mut faults = apikley_sandbox::Faults::none();
-    if let Some(latency) = latency {
+    if let Some(latency) = *latency {
         faults = faults.with_slow(latency);
     }
     let started = apikley_sandbox::Sandbox::builder()

@@ -10,16 +10,6 @@ use serde_json::Value;
 /// Builds a request to `spec`'s model from `key=value` (or `key:=JSON`) arguments and an
 /// optional callback URL, listing every problem at once: unknown keys, values that are not of
 /// the input's type, and then every rule of the spec.
-///
-/// ```
-/// let spec = apikley_models::find("bytedance/seedance-1.5-pro").expect("registered");
-/// let args = ["prompt=A fox in snow", "duration=8", "generate_audio=yes", "aspect_ratio=16:9"];
-/// let request = apikley_cli::inputs::request(spec.clone(), &args, None).expect("valid");
-/// assert_eq!(request.inputs()["duration"], 8);
-/// let problems = apikley_cli::inputs::request(spec, &["prompt=hi", "duration=eight", "colour=red"], None)
-///     .unwrap_err();
-/// assert_eq!(problems.fields(), ["input.duration", "input.colour", "input.prompt"]);
-/// ```
 pub fn request(
     spec: Arc<ModelSpec>,
     args: &[impl AsRef<str>],
@@ -290,6 +280,26 @@ fn shown(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arguments_are_typed_and_every_problem_is_listed() {
+        let spec = apikley_models::find("bytedance/seedance-1.5-pro").expect("registered");
+        let args = [
+            "prompt=A fox in snow",
+            "duration=8",
+            "generate_audio=yes",
+            "aspect_ratio=16:9",
+        ];
+        let valid = request(spec.clone(), &args, None).expect("valid");
+        assert_eq!(valid.inputs()["duration"], 8);
+        assert_eq!(valid.inputs()["generate_audio"], true);
+        let problems = request(spec, &["prompt=hi", "duration=eight", "colour=red"], None)
+            .expect_err("invalid");
+        assert_eq!(
+            problems.fields(),
+            ["input.duration", "input.colour", "input.prompt"]
+        );
+    }
 
     #[test]
     fn sizes_read_as_the_specs_write_them() {

@@ -1,12 +1,20 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-pub mod batch;
-pub mod checks;
-pub mod commands;
-pub mod failure;
-pub mod flow;
-pub mod inputs;
-pub mod jobs;
-pub mod output;
-pub mod session;
+mod batch;
+mod checks;
+mod commands;
+mod failure;
+mod flow;
+mod inputs;
+mod jobs;
+mod output;
+mod program;
+mod session;
+
+#[cfg(feature = "sandbox")]
+pub use commands::SandboxArgs;
+pub use commands::{Global, Plan, Save, SubmitArgs, TaskCommand, run};
+pub use failure::usage;
+pub use inputs::facts;
+pub use program::main;

@@ -60,11 +60,6 @@ impl Session {
         self
     }
 
-    /// The name the resume hints use.
-    pub fn program(&self) -> &'static str {
-        self.program
-    }
-
     fn update(&self, change: impl FnOnce(&mut State)) {
         if let Ok(mut state) = self.state.lock() {
             change(&mut state);

@@ -136,7 +136,7 @@ async fn a_broken_input_lists_every_problem_and_sends_nothing() {
     });
     let spec = apikley_models::find("kling-2.6/text-to-video").expect("registered");
     for input in ["aspect_ratio", "duration"] {
-        let facts = apikley_cli::inputs::facts(&spec, input).expect("an input");
+        let facts = apikley_cli::facts(&spec, input).expect("an input");
         let values = facts
             .split("; ")
             .find_map(|f| f.strip_prefix("one of "))
@@ -189,7 +189,7 @@ async fn models_and_describe_say_what_the_specs_say() {
         "{described}"
     );
     for input in spec.inputs() {
-        let facts = apikley_cli::inputs::facts(&spec, input.name()).expect("facts");
+        let facts = apikley_cli::facts(&spec, input.name()).expect("facts");
         let line = format!("  {}  ({}; {facts})", input.name(), input.kind());
         assert!(described.contains(&line), "{line}\n{described}");
         for description in input.description().into_iter().flat_map(str::lines) {

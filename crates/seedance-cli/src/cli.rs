@@ -1,9 +1,9 @@
 //! The command line, as clap reads it.
 
-use apikley_cli::commands::{Global, SubmitArgs, TaskCommand};
-use clap::{Args, Parser, Subcommand};
 #[cfg(feature = "sandbox")]
-use std::net::SocketAddr;
+use apikley_cli::SandboxArgs;
+use apikley_cli::{Global, SubmitArgs, TaskCommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Generate videos with Apikley's Seedance 1.5 Pro (bytedance/seedance-1.5-pro).
 ///
@@ -25,17 +25,7 @@ pub enum Command {
     Api(ApiCommand),
     /// Run a local sandbox server until Ctrl-C.
     #[cfg(feature = "sandbox")]
-    Sandbox {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// How much faster than real time tasks progress (above 0, at most 100000).
-        #[arg(long, default_value_t = 1.0, value_parser = apikley_cli::checks::speed)]
-        speed: f64,
-        /// The API key to accept.
-        #[arg(long, default_value = apikley_sandbox::DEFAULT_API_KEY)]
-        key: String,
-    },
+    Sandbox(SandboxArgs),
 }
 
 /// The commands that talk to the API (or the built-in sandbox).

@@ -3,16 +3,12 @@
 mod cli;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use apikley::{ModelSpec, Violations};
-use apikley_cli::commands::{self, Plan};
-use apikley_cli::failure::{self, Failure};
-#[cfg(feature = "sandbox")]
-use apikley_cli::flow;
-use apikley_cli::inputs;
+use apikley::{ModelSpec, Request, Violations};
+use apikley_cli::Plan;
 use clap::{CommandFactory, FromArgMatches};
-use seedance::Seedance15Pro;
+use seedance::{AspectRatio, Resolution, Seedance15Pro, VideoLength, VideoRequest};
+use serde_json::Value;
 
 use cli::{ApiCommand, Cli, Command, Generate};
 
@@ -31,7 +27,7 @@ const FLAGS: [(&str, &str); 7] = [
 ];
 
 fn main() -> ExitCode {
-    let spec = match apikley::ModelSpec::of::<Seedance15Pro>() {
+    let spec = match ModelSpec::of::<Seedance15Pro>() {
         Ok(spec) => spec,
         Err(reason) => {
             eprintln!("error: the Seedance spec cannot be read: {reason}");
@@ -40,10 +36,24 @@ fn main() -> ExitCode {
     };
     let cli = match parse(&spec) {
         Ok(cli) => cli,
-        Err(error) => return failure::usage(error),
+        Err(error) => return apikley_cli::usage(error),
     };
-    cli.global.init_logging();
-    commands::block_on(run(cli, spec))
+    let plan = match &cli.command {
+        Command::Api(ApiCommand::Generate(args)) => {
+            video_request(args).map(|request| Plan::Submit {
+                request,
+                args: &args.submit,
+                prefix: PROGRAM.to_owned(),
+            })
+        }
+        Command::Api(ApiCommand::Task(command)) => Ok(Plan::Task(command)),
+        #[cfg(feature = "sandbox")]
+        Command::Sandbox(args) => Ok(Plan::Sandbox {
+            args,
+            example: "seedance generate \"A serene beach at sunset\"",
+        }),
+    };
+    apikley_cli::run(PROGRAM, &cli.global, plan)
 }
 
 /// The command line, with `generate`'s help completed from the spec (allowed values,
@@ -51,7 +61,7 @@ fn main() -> ExitCode {
 fn parse(spec: &ModelSpec) -> Result<Cli, clap::Error> {
     let command = Cli::command().mut_subcommand("generate", |generate| {
         FLAGS.iter().fold(generate, |generate, (flag, input)| {
-            let Some(facts) = inputs::facts(spec, input) else {
+            let Some(facts) = apikley_cli::facts(spec, input) else {
                 return generate;
             };
             generate.mut_arg(*flag, |arg| {
@@ -63,55 +73,53 @@ fn parse(spec: &ModelSpec) -> Result<Cli, clap::Error> {
     Cli::from_arg_matches(&command.try_get_matches()?)
 }
 
-async fn run(cli: Cli, spec: Arc<ModelSpec>) -> ExitCode {
-    let global = &cli.global;
-    let command = match &cli.command {
-        Command::Api(command) => command,
-        #[cfg(feature = "sandbox")]
-        Command::Sandbox { listen, speed, key } => {
-            let example = "seedance generate \"A serene beach at sunset\"";
-            return flow::serve_sandbox(*listen, *speed, key, None, global.json, example).await;
+/// `generate`'s flags as a typed [`VideoRequest`], checked by the spec with every problem
+/// found at once. A flag that names no value of its setting goes into the request as written,
+/// so that the spec's check words its refusal beside the others, in the spec's order.
+fn video_request(args: &Generate) -> Result<Request, Violations> {
+    let mut video = VideoRequest::new(&args.prompt);
+    let mut unread: Vec<(&str, Value)> = Vec::new();
+    if let Some(text) = &args.aspect_ratio {
+        match text.parse::<AspectRatio>() {
+            Ok(ratio) => video = video.aspect_ratio(ratio),
+            Err(_) => unread.push(("aspect_ratio", text.as_str().into())),
         }
-    };
-    let plan = match command {
-        ApiCommand::Generate(args) => video_request(spec, args)
-            .map(|request| Plan::Submit {
-                request,
-                args: &args.submit,
-                prefix: PROGRAM.to_owned(),
-            })
-            .map_err(Failure::from),
-        ApiCommand::Task(command) => Ok(Plan::Task(command)),
-    };
-    commands::run(PROGRAM, global, plan).await
-}
-
-/// The request, typed and checked by the spec, every problem found at once.
-fn video_request(spec: Arc<ModelSpec>, args: &Generate) -> Result<apikley::Request, Violations> {
-    let mut pairs = vec![format!("prompt={}", args.prompt)];
-    let mut set = |input: &str, value: &Option<String>| {
-        if let Some(value) = value {
-            pairs.push(format!("{input}={value}"));
+    }
+    if let Some(text) = &args.resolution {
+        match text.parse::<Resolution>() {
+            Ok(resolution) => video = video.resolution(resolution),
+            Err(_) => unread.push(("resolution", text.as_str().into())),
         }
-    };
-    set("aspect_ratio", &args.aspect_ratio);
-    set("resolution", &args.resolution);
-    // `8s` reads as 8, as people write it.
-    let seconds = args
-        .duration
-        .as_deref()
-        .map(|d| d.trim().trim_end_matches('s').to_owned());
-    set("duration", &seconds);
+    }
+    if let Some(text) = &args.duration {
+        match text.parse::<VideoLength>() {
+            Ok(length) => video = video.duration(length),
+            // `5s` is refused as 5: the number the spec's rule is about.
+            Err(_) => {
+                let number = text.trim().trim_end_matches('s');
+                let value = number
+                    .parse::<u64>()
+                    .map_or_else(|_| text.as_str().into(), Value::from);
+                unread.push(("duration", value));
+            }
+        }
+    }
     if args.fixed_lens {
-        pairs.push("fixed_lens=true".into());
+        video = video.fixed_lens(true);
     }
     if args.audio {
-        pairs.push("generate_audio=true".into());
+        video = video.generate_audio(true);
     }
-    pairs.extend(
-        args.images
-            .iter()
-            .map(|image| format!("input_urls={image}")),
-    );
-    inputs::request(spec, &pairs, args.submit.callback_url.as_deref())
+    for image in &args.images {
+        video = video.image(image.as_str());
+    }
+    if let Some(url) = args.submit.callback_url() {
+        video = video.callback_url(url);
+    }
+    unread
+        .into_iter()
+        .fold(Request::from(video), |request, (input, value)| {
+            request.with_input(input, value)
+        })
+        .check()
 }

@@ -1,0 +1,344 @@
+//! The `apikley` program: run any Apikley Market model from a terminal.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use apikley::ModelSpec;
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+#[cfg(feature = "sandbox")]
+use crate::commands::SandboxArgs;
+use crate::commands::{self, Global, Plan, SubmitArgs, TaskCommand};
+use crate::failure::{self, Failure};
+use crate::inputs;
+use crate::output::Output;
+use crate::session::Session;
+
+/// The name resume hints use.
+const PROGRAM: &str = "apikley";
+
+/// Run Apikley Market models: inputs typed and checked by each model's spec, then submit, wait
+/// with progress, download.
+///
+/// Talks to the service configured by APIKLEY_API_KEY and APIKLEY_BASE_URL, or, with
+/// --sandbox, to a built-in local sandbox: no key, no network.
+#[derive(Parser, Debug)]
+#[command(name = "apikley", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    #[command(flatten)]
+    global: Global,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    #[command(flatten)]
+    Api(ApiCommand),
+    /// Run a jobs file (one JSON object per line: {"key", "model", "input"}) as a batch that
+    /// survives a crash: every line checked first, results saved as OUT_DIR/KEY.EXT (named by their content), every
+    /// step journaled in OUT_DIR; running it again goes on where it stopped, never paying twice.
+    Batch(crate::batch::BatchArgs),
+    /// List the models this build knows.
+    Models,
+    /// Show a model's inputs: type, allowed values, default, bounds, description.
+    Describe {
+        /// The model id (or a part of it that names one model).
+        model: String,
+    },
+    /// Run a local sandbox server (every model this build knows) until Ctrl-C.
+    #[cfg(feature = "sandbox")]
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ApiCommand {
+    /// Run a model: check the inputs against its spec, upload local files, submit, wait with
+    /// progress, download the result.
+    Run(Run),
+    #[command(flatten)]
+    Task(TaskCommand),
+}
+
+#[derive(Args, Debug)]
+struct Run {
+    /// The model id (or a part of it that names one model; see `apikley models`).
+    model: String,
+    /// Inputs: key=value (typed by the spec; repeat a key for each item of a list), or
+    /// key:=JSON. Local files for file inputs are uploaded first.
+    #[arg(value_name = "KEY=VALUE")]
+    inputs: Vec<String>,
+    #[command(flatten)]
+    submit: SubmitArgs,
+}
+
+/// The `apikley` command: reads the process's arguments, runs what they ask, and returns the
+/// exit code (one per kind of failure, listed in this crate's README).
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return failure::usage(error),
+    };
+    cli.global.init_logging();
+    commands::block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let global = &cli.global;
+    let plan = match &cli.command {
+        Command::Api(ApiCommand::Run(args)) => run_plan(args),
+        Command::Api(ApiCommand::Task(command)) => Ok(Plan::Task(command)),
+        // It handles Ctrl-C itself, letting a createTask on its way finish.
+        Command::Batch(args) => return crate::batch::command(args, global, PROGRAM).await,
+        Command::Models => {
+            let models: Vec<_> = apikley_models::all()
+                .iter()
+                .map(|m| json!({"model": m.id(), "summary": m.summary()}))
+                .collect();
+            let lines: Vec<String> = apikley_models::all()
+                .iter()
+                .map(|m| format!("{}  {}", m.id(), m.summary().unwrap_or("")))
+                .collect();
+            Output::new(global.json).result(json!({ "models": models }), lines.join("\n"));
+            return ExitCode::SUCCESS;
+        }
+        Command::Describe { model } => {
+            let mut out = Output::new(global.json);
+            return match find(model) {
+                Ok(spec) => {
+                    out.result(
+                        inputs::describe_json(&spec),
+                        inputs::describe(&spec).trim_end(),
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(failure) => failure::report(failure, &mut out, &Session::new(PROGRAM)),
+            };
+        }
+        #[cfg(feature = "sandbox")]
+        Command::Sandbox(args) => Ok(Plan::Sandbox {
+            args,
+            example: "apikley run seedance-1.5-pro prompt=\"A serene beach at sunset\"",
+        }),
+    };
+    commands::execute(PROGRAM, global, plan).await
+}
+
+/// The registered model `name` names: its id, or a part of it that names one model.
+fn find(name: &str) -> Result<Arc<ModelSpec>, Failure> {
+    apikley_models::find(name).ok_or_else(|| {
+        let known: Vec<&str> = apikley_models::all().iter().map(|m| m.id()).collect();
+        let mut violations = apikley::Violations::new();
+        violations.push(apikley::Violation::new(
+            "model",
+            format!(
+                "names no model of this build (models: {})",
+                known.join(", ")
+            ),
+            format!("{name:?}"),
+        ));
+        Failure::Invalid(violations)
+    })
+}
+
+/// `apikley run` as a plan: the model found, its inputs typed and checked by its spec (every
+/// problem at once); where the result goes is checked when the plan runs, before anything is
+/// paid for.
+fn run_plan(args: &Run) -> Result<Plan<'_>, Failure> {
+    let spec = find(&args.model)?;
+    let callback_url = args.submit.callback_url.as_deref();
+    let request = inputs::request(spec.clone(), &args.inputs, callback_url)?;
+    Ok(Plan::Submit {
+        request,
+        args: &args.submit,
+        prefix: spec.id().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Words the command line knows, and values that have made it panic or misbehave.
+    const WORDS: &[&str] = &[
+        "run",
+        "batch",
+        "status",
+        "wait",
+        "download",
+        "credits",
+        "models",
+        "describe",
+        "sandbox",
+        "kling-2.6",
+        "nano-banana-pro",
+        "seedance-1.5-pro",
+        "prompt=A fox",
+        "sound=true",
+        "duration=10",
+        "output_format=jpg",
+        "image_input=photo.png",
+        "seed:=1e400",
+        "x:={",
+        "--poll-interval",
+        "--concurrency",
+        "--speed",
+        "--latency",
+        "--callback-url",
+        "--callback-listen",
+        "--webhook-key",
+        "--journal",
+        "--out-dir",
+        "-o",
+        "--overwrite",
+        "--no-wait",
+        "--json",
+        "--sandbox",
+        "--resend-unknown",
+        "-v",
+        "--listen",
+        "--key",
+        "18446744073709551615",
+        "-1",
+        "0",
+        "NaN",
+        "inf",
+        "1e308",
+        "3",
+        "",
+        "https://h.example/cb/:x",
+        "ftp://h.example/cb",
+        "https://u:p@h.example/cb",
+        "127.0.0.1:0",
+        "0.0.0.0:99999",
+        "jobs.jsonl",
+        "task_1",
+        "--",
+        "-",
+        "--help",
+    ];
+
+    fn word() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => prop::sample::select(WORDS).prop_map(str::to_owned),
+            1 => "\\PC{0,12}",
+            1 => any::<i128>().prop_map(|n| n.to_string()),
+            1 => any::<f64>().prop_map(|n| n.to_string()),
+        ]
+    }
+
+    /// Command lines that reach each value the user gives (a placeholder `V` for the value),
+    /// so that every check is exercised, not only the parser's first refusal.
+    const SKELETONS: &[&[&str]] = &[
+        &[
+            "run",
+            "kling-2.6",
+            "prompt=A fox",
+            "sound=true",
+            "--poll-interval",
+            "V",
+        ],
+        &[
+            "run",
+            "kling-2.6",
+            "prompt=A fox",
+            "sound=true",
+            "--callback-url",
+            "V",
+        ],
+        &["run", "nano-banana-pro", "V", "--no-wait"],
+        &[
+            "batch",
+            "jobs.jsonl",
+            "--out-dir",
+            "o",
+            "--concurrency",
+            "V",
+        ],
+        &[
+            "batch",
+            "jobs.jsonl",
+            "--out-dir",
+            "o",
+            "--callback-url",
+            "V",
+            "--callback-listen",
+            "127.0.0.1:0",
+        ],
+        &["sandbox", "--speed", "V"],
+        &["sandbox", "--latency", "V"],
+        &["wait", "task_1", "-o", "V", "--poll-interval", "V"],
+    ];
+
+    fn argv() -> impl Strategy<Value = Vec<String>> {
+        let random = prop::collection::vec(word(), 0..8);
+        let aimed = (
+            prop::sample::select(SKELETONS),
+            word(),
+            prop::collection::vec(word(), 0..3),
+        )
+            .prop_map(|(skeleton, value, extra)| {
+                skeleton
+                    .iter()
+                    .map(|w| {
+                        if *w == "V" {
+                            value.clone()
+                        } else {
+                            (*w).to_owned()
+                        }
+                    })
+                    .chain(extra)
+                    .collect()
+            });
+        prop_oneof![random, aimed]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any argument vector parses to a command or to a usage error (exit 2, or 0 for help
+        /// and version), and what is checked before anything is sent never panics.
+        #[test]
+        fn no_argument_vector_panics(words in argv()) {
+            let argv: Vec<String> = std::iter::once("apikley".to_owned()).chain(words).collect();
+            let parsed = std::panic::catch_unwind(|| Cli::try_parse_from(&argv));
+            let parsed = parsed.map_err(|_| format!("{argv:?} panicked while parsing"));
+            prop_assert!(parsed.is_ok(), "{}", parsed.err().unwrap_or_default());
+            match parsed.ok().into_iter().flatten().next() {
+                None => {}
+                Some(cli) => {
+                    if let Some(apikley::PollSchedule::Every(every)) = cli.global.schedule() {
+                        prop_assert!(every <= std::time::Duration::from_secs(3600), "{argv:?}");
+                    }
+                    let checked = std::panic::catch_unwind(|| {
+                        // The endpoint a batch would serve for its callbacks.
+                        #[cfg(feature = "callbacks")]
+                        if let Command::Batch(batch) = &cli.command
+                            && let Some(url) = &batch.callback_url
+                            && let Ok(url) = url::Url::parse(url)
+                        {
+                            let inbox = apikley::callback::CallbackInbox::new();
+                            let _ = apikley::callback::axum::inbox_router(url.path(), inbox, None);
+                        }
+                        if let Command::Api(ApiCommand::Run(run)) = &cli.command
+                            && let Ok(spec) = find(&run.model)
+                        {
+                            let _ = inputs::request(
+                                spec,
+                                &run.inputs,
+                                run.submit.callback_url.as_deref(),
+                            );
+                        }
+                    });
+                    prop_assert!(checked.is_ok(), "{argv:?} panicked in its checks");
+                }
+            }
+            if let Err(error) = Cli::try_parse_from(&argv) {
+                prop_assert!([0, 2].contains(&error.exit_code()), "{argv:?}: {}", error.exit_code());
+            }
+        }
+    }
+}
