@@ -163,7 +163,7 @@ fn build_cost(root: &Path) -> Result<String, Error> {
             "apikley-seedance = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt-multi-thread\"] }}\n",
             seedance.display().to_string()
         ),
-        "#[tokio::main]\nasync fn main() {\n    let client = seedance::Client::from_env();\n    println!(\"{}\", client.is_ok());\n}\n",
+        "#[tokio::main]\nasync fn main() {\n    let client = seedance::apikley::Client::from_env();\n    println!(\"{}\", client.is_ok());\n}\n",
     )?;
     consumer(
         root,

@@ -71,6 +71,7 @@ fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() 
         "openapi/patches/example-video/05-expected-duration.json",
         "crates/models/example-video-raw/Cargo.toml",
         "crates/models/example-video-raw/build.rs",
+        "crates/models/example-video-raw/README.md",
         "crates/models/example-video-raw/src/lib.rs",
         "Cargo.toml",
         "crates/apikley-models/Cargo.toml",
@@ -95,6 +96,17 @@ fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() 
         scratch
             .read("crates/apikley-models/Cargo.toml")
             .contains("\nexample-video-raw.workspace = true\n")
+    );
+    assert!(
+        scratch
+            .read("crates/models/example-video-raw/src/lib.rs")
+            .starts_with("#![doc = include_str!(\"../README.md\")]"),
+        "the crate docs open with the README"
+    );
+    assert!(
+        scratch
+            .read("crates/models/example-video-raw/README.md")
+            .starts_with("# example-video-raw\n\nSpec-exact types and client for Apikley's `example/video` model"),
     );
     let manifest = scratch.read("crates/models/example-video-raw/Cargo.toml");
     assert!(

@@ -28,7 +28,7 @@ use crate::retry::RetryPolicy;
 use crate::task::Task;
 use crate::transport::{Scope, SendHook, Settings, Transport};
 use crate::upload::{self, UploadOptions, UploadedFile};
-use crate::wait::{self, CompletedTask, Workload};
+use crate::wait::{self, CompletedTask};
 
 /// An Apikley client. Cheap to clone; clones share the connection pool, the rate limits and
 /// what has been learned about task durations.
@@ -135,20 +135,18 @@ impl Client {
                 Repr::InvalidRequest(violations)
             })?
         };
-        let workload = Workload {
-            key: request.workload(),
-            prior: request.expected_duration(),
-        };
+        let workload = request.workload();
         let scope = Scope {
             on_send: on_sending,
             ..Scope::default()
         };
         let id = self
             .transport
-            .call(
+            .call_fast(
                 Op::CreateTask(spec.endpoint()),
                 scope,
                 |request| request.json(&body),
+                envelope::documented_task_id,
                 |answer| {
                     answer
                         .task_id()

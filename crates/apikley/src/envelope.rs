@@ -1,6 +1,9 @@
 //! The `{code, msg, data}` envelope every answer comes in, read leniently: the server is someone
 //! else's, and an answer that carries a task id or a result must never be lost to a detail.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Answers are small JSON documents; a body longer than this is not one (and is not read further).
@@ -79,6 +82,38 @@ impl Envelope {
                 }),
         }
     }
+}
+
+/// A success answer of exactly the documented shape, `{"code": 200, "msg": …, "data": …}`, read
+/// by a typed decoder (no JSON tree for the envelope). The lenient reader takes everything else.
+#[derive(Deserialize)]
+struct Documented<D> {
+    code: i64,
+    data: D,
+}
+
+/// `createTask`'s documented `data`: the task id and nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Created<'a> {
+    #[serde(rename = "taskId", borrow)]
+    task_id: Cow<'a, str>,
+}
+
+/// The task id of a `createTask` answer of exactly the documented shape (`code` 200, `data`
+/// holding a non-blank `taskId` string and nothing else); `None` for any other answer, which
+/// [`Envelope::find`] and [`Envelope::task_id`] then read.
+pub(crate) fn documented_task_id(body: &[u8]) -> Option<String> {
+    let answer: Documented<Created<'_>> = serde_json::from_slice(body).ok()?;
+    let id = answer.data.task_id;
+    (answer.code == 200 && !id.is_empty() && id.trim() == id).then(|| id.into_owned())
+}
+
+/// The `data` object of a success answer of exactly the documented shape (`code` 200, `data`
+/// an object); `None` for any other answer, which [`Envelope::find`] then reads.
+pub(crate) fn documented_data(body: &[u8]) -> Option<Value> {
+    let answer: Documented<Value> = serde_json::from_slice(body).ok()?;
+    (answer.code == 200 && answer.data.is_object()).then_some(answer.data)
 }
 
 /// The first JSON object in `body`, tried from each `{` in turn.
@@ -332,6 +367,50 @@ mod tests {
     }
 
     #[test]
+    fn only_answers_of_the_documented_shape_take_the_fast_path() {
+        let documented = br#"{"code":200,"msg":"success","data":{"taskId":"t1"}}"#;
+        assert_eq!(documented_task_id(documented).as_deref(), Some("t1"));
+        let record = br#"{"code":200,"msg":"success","data":{"taskId":"t1","state":"waiting"}}"#;
+        assert_eq!(
+            documented_data(record).expect("an object")["state"],
+            "waiting"
+        );
+        // Everything else is left to the lenient reader, which finds what there is to find.
+        for body in [
+            &br#"{"code":"200","data":{"taskId":"t1"}}"#[..],
+            br#"{"code":200,"data":{"taskId":"t1","task_id":"t2"}}"#,
+            br#"{"code":200,"data":{"taskId":" t1 "}}"#,
+            br#"{"code":200,"data":{"taskId":""}}"#,
+            br#"{"code":200,"data":{"taskId":12345}}"#,
+            br#"{"code":200,"data":{"data":{"taskId":"t1"}}}"#,
+            br#"{"code":433,"data":{"taskId":"t1"}}"#,
+            br#"{"code":200,"code":200,"data":{"taskId":"t1"}}"#,
+            b"\xEF\xBB\xBF{\"code\":200,\"data\":{\"taskId\":\"t1\"}}",
+            br#"{"code":200,"data":{"taskId":"t1"}} trailing"#,
+        ] {
+            assert_eq!(
+                documented_task_id(body),
+                None,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        for body in [
+            &br#"{"code":200,"data":null}"#[..],
+            br#"{"code":200,"data":"t1"}"#,
+            br#"{"code":500,"data":{}}"#,
+            br#"{"code":200.0,"data":{}}"#,
+        ] {
+            assert_eq!(
+                documented_data(body),
+                None,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
     fn snippets_are_bounded_and_never_show_the_key() {
         assert_eq!(
             snippet(b"bad key sk-1 (sk-1)", "sk-1"),
@@ -366,6 +445,10 @@ mod tests {
             let body = serde_json::json!({"code": code_json, "msg": message, "data": {"taskId": id}});
             let wire = format!("{prefix}{body}{suffix}");
             let envelope = Envelope::find(wire.as_bytes()).expect("found");
+            // The fast path, where it applies, reads the same id.
+            if let Some(fast) = documented_task_id(wire.as_bytes()) {
+                prop_assert_eq!(Some(fast), envelope.task_id());
+            }
             prop_assert_eq!(envelope.code, Some(i64::from(code)));
             prop_assert_eq!(envelope.message.clone(), Some(message.clone()).filter(|m| !m.trim().is_empty()));
             prop_assert_eq!(envelope.task_id(), Some(id));

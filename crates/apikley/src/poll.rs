@@ -20,6 +20,7 @@ use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
 use crate::endpoint::Op;
+use crate::envelope;
 use crate::error::Error;
 use crate::rate_limit::Slot;
 use crate::record::{TaskId, TaskRecord};
@@ -456,20 +457,25 @@ pub(crate) async fn query(
         granted: Some(&granted),
         ..Scope::default()
     };
+    // A record about another task (a misbehaving proxy or cache) is a bad answer, retried
+    // like a 5xx: its results must never be taken for this task's.
+    let about_this_task = |record: TaskRecord| match record.id.as_str() {
+        "" => Ok(record),
+        other if other == id.as_str() => Ok(record),
+        other => Err(format!("the record is about task {other}, not {id}")),
+    };
     let mut record = transport
-        .call(
+        .call_fast(
             Op::TaskDetail,
             scope,
             |request| request.query(&[(Op::TASK_ID_PARAMETER, id.as_str())]),
+            |body| {
+                let record = TaskRecord::from_value(envelope::documented_data(body)?).ok()?;
+                about_this_task(record).ok()
+            },
             |answer| {
                 let record = TaskRecord::from_value(answer.data).map_err(|e| e.to_string())?;
-                // A record about another task (a misbehaving proxy or cache) is a bad answer,
-                // retried like a 5xx: its results must never be taken for this task's.
-                match record.id.as_str() {
-                    "" => Ok(record),
-                    other if other == id.as_str() => Ok(record),
-                    other => Err(format!("the record is about task {other}, not {id}")),
-                }
+                about_this_task(record)
             },
         )
         .await?;

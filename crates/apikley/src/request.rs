@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -12,6 +11,7 @@ use crate::error::{Violation, Violations};
 use crate::files::MediaSource;
 use crate::model::Model;
 use crate::spec::ModelSpec;
+use crate::wait::Workload;
 
 /// Re-reads a body through a model's generated type: the body that is sent is spec-exact.
 type Typed = fn(&Value) -> Result<Value, String>;
@@ -295,12 +295,9 @@ impl Request {
             }
         }
         let spec = self.spec();
-        for field in spec.map(ModelSpec::inputs).unwrap_or_default() {
-            if field.is_required()
-                && !input.contains_key(field.name())
-                && let Some(default) = field.default()
-            {
-                input.insert(field.name().to_owned(), default.clone());
+        for (name, default) in spec.into_iter().flat_map(ModelSpec::required_defaults) {
+            if !input.contains_key(name) {
+                input.insert(name.to_owned(), default.clone());
             }
         }
         let mut body = Map::new();
@@ -323,22 +320,19 @@ impl Request {
         }
     }
 
-    /// A rough prior for how long the task takes, from the spec and the inputs.
-    pub(crate) fn expected_duration(&self) -> Option<Duration> {
-        self.spec()?
-            .expected_duration(&Value::Object(self.input.clone()))
-    }
-
-    /// The label tasks that take about as long are learned under.
-    pub(crate) fn workload(&self) -> String {
+    /// The label tasks that take about as long are learned under, and a rough prior for how
+    /// long the task takes, from the spec and the inputs.
+    pub(crate) fn workload(&self) -> Workload {
         let Some(spec) = self.spec() else {
-            return String::new();
+            return Workload {
+                key: String::new(),
+                prior: None,
+            };
         };
-        format!(
-            "{} {}",
-            spec.id(),
-            spec.workload(&Value::Object(self.input.clone()))
-        )
+        Workload {
+            key: format!("{} {}", spec.id(), spec.workload_of(Some(&self.input))),
+            prior: spec.expected_duration_of(Some(&self.input)),
+        }
     }
 }
 

@@ -41,10 +41,7 @@ impl Task {
     /// The same task, known to come from `request`: waits expect it to take what such
     /// requests take, and learn from it (for a task resumed by id after a restart).
     pub fn with_request(mut self, request: &Request) -> Self {
-        self.workload = Some(Workload {
-            key: request.workload(),
-            prior: request.expected_duration(),
-        });
+        self.workload = Some(request.workload());
         self
     }
 

@@ -69,6 +69,12 @@ impl fmt::Display for Clock {
 #[derive(Debug, Clone)]
 pub struct CompletedTask {
     transport: Transport,
+    /// Boxed: a spawned wait's task is sized for its output, and every waiting task pays it.
+    done: Box<Done>,
+}
+
+#[derive(Debug, Clone)]
+struct Done {
     record: TaskRecord,
     result: TaskResult,
 }
@@ -76,22 +82,22 @@ pub struct CompletedTask {
 impl CompletedTask {
     /// The task's id.
     pub fn id(&self) -> &TaskId {
-        &self.record.id
+        &self.done.record.id
     }
 
     /// The final record.
     pub fn record(&self) -> &TaskRecord {
-        &self.record
+        &self.done.record
     }
 
     /// What the task produced.
     pub fn result(&self) -> &TaskResult {
-        &self.result
+        &self.done.result
     }
 
     /// The generated files. They expire: download promptly.
     pub fn urls(&self) -> &[Url] {
-        &self.result.urls
+        &self.done.result.urls
     }
 
     /// Downloads the (first) generated file to `path`: streamed, resumed after interruptions,
@@ -110,14 +116,14 @@ impl CompletedTask {
     /// ```
     pub fn download(&self, path: impl Into<std::path::PathBuf>) -> Download<'static> {
         let path = path.into();
-        match self.result.urls.first() {
+        match self.done.result.urls.first() {
             Some(url) => Download::of_url(
                 &self.transport,
                 url.clone(),
                 path,
-                Some(self.record.id.clone()),
+                Some(self.done.record.id.clone()),
             ),
-            None => Download::refused(&self.transport, path, unusable_result(&self.record)),
+            None => Download::refused(&self.transport, path, unusable_result(&self.done.record)),
         }
     }
 }
@@ -228,7 +234,7 @@ impl<'a> Waiter<'a> {
     /// decides how sparse queries are while the end is far, and which task the client's
     /// scheduler queries first when the query budget is short.
     pub fn expecting(mut self, duration: Duration) -> Self {
-        let key = self.learning_key(None);
+        let key = self.learning_key();
         self.workload = Some(Workload {
             key,
             prior: Some(duration),
@@ -272,187 +278,210 @@ impl<'a> Waiter<'a> {
         }
     }
 
-    /// The key timings are learned under: the submitted workload, else the record's model.
-    fn learning_key(&self, record: Option<&TaskRecord>) -> String {
-        match (&self.workload, record.and_then(|r| r.model.as_deref())) {
-            (Some(w), _) => w.key.clone(),
-            (None, Some(model)) => model.to_owned(),
-            (None, None) => String::new(),
-        }
+    /// The key timings are learned under: the submitted workload's (a wait resumed by id
+    /// learns the model's from its first record).
+    fn learning_key(&self) -> String {
+        self.workload
+            .as_ref()
+            .map_or_else(String::new, |w| w.key.clone())
     }
 
-    async fn run(mut self) -> Result<CompletedTask, Error> {
-        let started = Instant::now();
-        // A deadline too far to represent is no deadline.
-        let deadline = started.checked_add(self.options.deadline);
-        let cancel = self.cancel.take();
-        let mut key = self.learning_key(None);
-        let prior = self.workload.as_ref().and_then(|w| w.prior);
-        let mut expected = self.polling.expected(&key).or(prior);
-        let mut last_state = None;
-        let mut queries = 0;
-        // A task this client just created cannot be done yet; one resumed by id may be.
-        let mut query_now = !self.fresh;
-        // Every look goes through the client's scheduler, which shares the query budget.
-        let ticket = self.polling.register(self.id.clone(), key.clone(), prior);
+    /// The wait. Taken apart first: the future keeps only what it uses while it rests, since
+    /// thousands may rest at once.
+    fn run(self) -> impl Future<Output = Result<CompletedTask, Error>> + Send + 'a {
+        let mut key = self.learning_key();
+        let Waiter {
+            transport,
+            polling,
+            id,
+            workload,
+            fresh,
+            options,
+            cancel,
+            callbacks: mut inbox,
+            mut progress,
+        } = self;
+        // A resumed task with no expectation given learns under the model its record names.
+        let keyed_by_record = workload.is_none();
+        let prior = workload.and_then(|w| w.prior);
+        async move {
+            let started = Instant::now();
+            // A deadline too far to represent is no deadline.
+            let deadline = started.checked_add(options.deadline);
+            let mut expected = polling.expected(&key).or(prior);
+            let mut last_state = None;
+            let mut queries = 0;
+            // A task this client just created cannot be done yet; one resumed by id may be.
+            let mut query_now = !fresh;
+            // Every look goes through the client's scheduler, which shares the query budget.
+            let ticket = polling.register(id.clone(), key.clone(), prior);
 
-        // With an inbox, a look waits for the task's callback, or for the fallback; a task
-        // resumed by id is looked at once first (it may have ended while nothing listened).
-        let mut inbox = self.callbacks.take();
+            // With an inbox, a look waits for the task's callback, or for the fallback; a task
+            // resumed by id is looked at once first (it may have ended while nothing listened).
+            loop {
+                if !query_now && let Some(inbox) = inbox.take() {
+                    let fallback = expected
+                        .map_or(MIN_CALLBACK_FALLBACK, |e| e.saturating_mul(3))
+                        .max(MIN_CALLBACK_FALLBACK);
+                    let until = later(started, fallback);
+                    let until = deadline.map_or(until, |d| d.min(until));
+                    // Boxed: only the waits on callbacks pay for this branch's state.
+                    let cancelled = Box::pin(async {
+                        tokio::select! {
+                            () = inbox.heard(&id) => {
+                                query_now = true;
+                                false
+                            }
+                            () = tokio::time::sleep_until(until) => {
+                                tracing::warn!(task_id = %id, "no callback came; polling instead");
+                                false
+                            }
+                            () = cancelled(cancel.as_ref()) => true,
+                        }
+                    })
+                    .await;
+                    inbox.forget(&id);
+                    if cancelled {
+                        return Err(Repr::Cancelled { task_id: id }.into());
+                    }
+                }
+                let mut due = Instant::now();
+                if !query_now {
+                    let delay = self
+                        .options
+                        .schedule
+                        .next_delay(started.elapsed(), expected);
+                    due = later(due, delay);
+                    if let Some(deadline) = deadline {
+                        due = due.min(deadline);
+                    }
+                }
+                query_now = false;
+                // The deadline never passes unseen: the last query happens at the deadline.
+                let last_query = deadline.is_some_and(|d| due >= d);
 
-        loop {
-            if !query_now && let Some(inbox) = inbox.take() {
-                let fallback = expected
-                    .map_or(MIN_CALLBACK_FALLBACK, |e| e.saturating_mul(3))
-                    .max(MIN_CALLBACK_FALLBACK);
-                let until = later(started, fallback);
-                let until = deadline.map_or(until, |d| d.min(until));
-                let cancelled = tokio::select! {
-                    () = inbox.heard(&self.id) => {
-                        query_now = true;
-                        false
+                // Waiting for a query slot counts against the deadline too.
+                let query_deadline = deadline.and_then(|d| d.checked_add(QUERY_GRACE));
+                let earliest = match options.schedule {
+                    PollSchedule::Adaptive => {
+                        started + PollSchedule::documented_time(queries + 1).max(started.elapsed())
                     }
-                    () = tokio::time::sleep_until(until) => {
-                        tracing::warn!(task_id = %self.id, "no callback came; polling instead");
-                        false
-                    }
-                    () = cancelled(cancel.as_ref()) => true,
+                    _ => due,
                 };
-                inbox.forget(&self.id);
-                if cancelled {
-                    return Err(Repr::Cancelled { task_id: self.id }.into());
+                let answer = ticket.look(due, earliest, query_deadline);
+                let outcome = tokio::select! {
+                    answer = answer => match answer {
+                        Ok(outcome) => *outcome,
+                        // The query was never made (its slot came after its deadline).
+                        Err(_) => continue,
+                    },
+                    () = sleep_until(query_deadline) => {
+                        return Err(Repr::WaitTimedOut {
+                            task_id: id,
+                            waited: options.deadline,
+                            last_state,
+                        }.into());
+                    }
+                    () = cancelled(cancel.as_ref()) => return Err(Repr::Cancelled { task_id: id }.into()),
+                };
+                queries += 1;
+                match outcome {
+                    Ok(record) => {
+                        if keyed_by_record
+                            && key.is_empty()
+                            && let Some(model) = record.model.as_deref()
+                        {
+                            model.clone_into(&mut key);
+                            expected = polling.expected(&key);
+                            ticket.set_learning_key(&key);
+                        }
+                        last_state = Some(record.state.clone());
+                        if let Some(progress) = &mut progress {
+                            progress(&Progress {
+                                task_id: id.clone(),
+                                state: record.state.clone(),
+                                elapsed: started.elapsed(),
+                                queries,
+                                expected,
+                                percent: record.progress,
+                            });
+                        }
+                        match record.state {
+                            TaskState::Success => {
+                                return finish(transport, &polling, record, &key, started, queries);
+                            }
+                            TaskState::Fail => {
+                                return Err(Repr::TaskFailed {
+                                    task_id: id,
+                                    fail_code: record.fail_code,
+                                    fail_message: record.fail_message,
+                                }
+                                .into());
+                            }
+                            // Over in words this SDK does not know, with files: they are what was
+                            // paid for.
+                            TaskState::Unknown(ref state) if record.finished_with_files() => {
+                                tracing::warn!(task_id = %id, state = %state, "the task ended in a state this SDK does not know, naming result files: taken as a success");
+                                return finish(transport, &polling, record, &key, started, queries);
+                            }
+                            // Over in words this SDK does not know: end, keeping what it says.
+                            TaskState::Unknown(state) if record.has_ended() => {
+                                return Err(Repr::TaskEndedUnrecognized {
+                                    task_id: id,
+                                    state,
+                                    fail_code: record.fail_code,
+                                    fail_message: record.fail_message,
+                                    urls: record.result.map(|r| r.urls).unwrap_or_default(),
+                                }
+                                .into());
+                            }
+                            _ => {}
+                        }
+                    }
+                    // An outage shorter than the deadline must not end the wait.
+                    Err(error) if error.is_retryable() => {
+                        tracing::warn!(task_id = %id, %error, "status query failed; still waiting");
+                    }
+                    Err(error) => return Err(error),
                 }
-            }
-            let mut due = Instant::now();
-            if !query_now {
-                let delay = self
-                    .options
-                    .schedule
-                    .next_delay(started.elapsed(), expected);
-                due = later(due, delay);
-                if let Some(deadline) = deadline {
-                    due = due.min(deadline);
-                }
-            }
-            query_now = false;
-            // The deadline never passes unseen: the last query happens at the deadline.
-            let last_query = deadline.is_some_and(|d| due >= d);
-
-            // Waiting for a query slot counts against the deadline too.
-            let query_deadline = deadline.and_then(|d| d.checked_add(QUERY_GRACE));
-            let earliest = match self.options.schedule {
-                PollSchedule::Adaptive => {
-                    started + PollSchedule::documented_time(queries + 1).max(started.elapsed())
-                }
-                _ => due,
-            };
-            let answer = ticket.look(due, earliest, query_deadline);
-            let outcome = tokio::select! {
-                answer = answer => match answer {
-                    Ok(outcome) => *outcome,
-                    // The query was never made (its slot came after its deadline).
-                    Err(_) => continue,
-                },
-                () = sleep_until(query_deadline) => {
+                if last_query || deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(Repr::WaitTimedOut {
-                        task_id: self.id,
-                        waited: self.options.deadline,
+                        task_id: id,
+                        waited: options.deadline,
                         last_state,
-                    }.into());
-                }
-                () = cancelled(cancel.as_ref()) => return Err(Repr::Cancelled { task_id: self.id }.into()),
-            };
-            queries += 1;
-            match outcome {
-                Ok(record) => {
-                    if key.is_empty() {
-                        key = self.learning_key(Some(&record));
-                        expected = self.polling.expected(&key);
-                        ticket.set_learning_key(&key);
                     }
-                    last_state = Some(record.state.clone());
-                    if let Some(progress) = &mut self.progress {
-                        progress(&Progress {
-                            task_id: self.id.clone(),
-                            state: record.state.clone(),
-                            elapsed: started.elapsed(),
-                            queries,
-                            expected,
-                            percent: record.progress,
-                        });
-                    }
-                    match record.state {
-                        TaskState::Success => return self.finish(record, &key, started, queries),
-                        TaskState::Fail => {
-                            return Err(Repr::TaskFailed {
-                                task_id: self.id,
-                                fail_code: record.fail_code,
-                                fail_message: record.fail_message,
-                            }
-                            .into());
-                        }
-                        // Over in words this SDK does not know, with files: they are what was
-                        // paid for.
-                        TaskState::Unknown(ref state) if record.finished_with_files() => {
-                            tracing::warn!(task_id = %self.id, state = %state, "the task ended in a state this SDK does not know, naming result files: taken as a success");
-                            return self.finish(record, &key, started, queries);
-                        }
-                        // Over in words this SDK does not know: end, keeping what it says.
-                        TaskState::Unknown(state) if record.has_ended() => {
-                            return Err(Repr::TaskEndedUnrecognized {
-                                task_id: self.id,
-                                state,
-                                fail_code: record.fail_code,
-                                fail_message: record.fail_message,
-                                urls: record.result.map(|r| r.urls).unwrap_or_default(),
-                            }
-                            .into());
-                        }
-                        _ => {}
-                    }
+                    .into());
                 }
-                // An outage shorter than the deadline must not end the wait.
-                Err(error) if error.is_retryable() => {
-                    tracing::warn!(task_id = %self.id, %error, "status query failed; still waiting");
-                }
-                Err(error) => return Err(error),
-            }
-            if last_query || deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Repr::WaitTimedOut {
-                    task_id: self.id,
-                    waited: self.options.deadline,
-                    last_state,
-                }
-                .into());
             }
         }
     }
+}
 
-    fn finish(
-        self,
-        record: TaskRecord,
-        key: &str,
-        started: Instant,
-        queries: u32,
-    ) -> Result<CompletedTask, Error> {
-        if let Some(took) = record.generation_time() {
-            self.polling.learn(key, took);
-        }
-        let Some(result) = record.result.clone() else {
-            return Err(unusable_result(&record));
-        };
-        tracing::info!(
-            task_id = %self.id,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            queries,
-            "task succeeded"
-        );
-        Ok(CompletedTask {
-            transport: self.transport,
-            record,
-            result,
-        })
+/// The wait's end on a success: timings learned, the result kept.
+fn finish(
+    transport: Transport,
+    polling: &Polling,
+    record: TaskRecord,
+    key: &str,
+    started: Instant,
+    queries: u32,
+) -> Result<CompletedTask, Error> {
+    if let Some(took) = record.generation_time() {
+        polling.learn(key, took);
     }
+    let Some(result) = record.result.clone() else {
+        return Err(unusable_result(&record));
+    };
+    tracing::info!(
+        task_id = %record.id,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        queries,
+        "task succeeded"
+    );
+    Ok(CompletedTask {
+        transport,
+        done: Box::new(Done { record, result }),
+    })
 }
 
 /// How long the last query may take beyond the deadline.

@@ -6,7 +6,8 @@
 //!
 //! `APIKLEY_BASE_URL` points it elsewhere, e.g. at a local sandbox.
 
-use seedance::{AspectRatio, Client, Resolution, VideoLength, VideoRequest};
+use seedance::apikley::Client;
+use seedance::{AspectRatio, Resolution, VideoLength, VideoRequest};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

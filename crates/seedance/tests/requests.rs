@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use httpmock::Method::POST;
 use httpmock::MockServer;
-use seedance::{AspectRatio, Client, RateLimits, Resolution, Seedance15Pro, VideoRequest};
+use seedance::apikley::{Client, RateLimits, Violations};
+use seedance::{AspectRatio, Resolution, Seedance15Pro, VideoRequest};
 use serde_json::json;
 
 #[path = "../../apikley/tests/runtime/support.rs"]
@@ -102,7 +103,7 @@ async fn invalid_requests_list_every_violation_and_send_nothing() {
     let cases = invalid_cases();
     assert!(cases.len() >= 50, "{} cases", cases.len());
     for case in cases {
-        let fields = |violations: &seedance::Violations| -> Vec<String> {
+        let fields = |violations: &Violations| -> Vec<String> {
             violations.fields().into_iter().map(str::to_owned).collect()
         };
         let validated = case.request.validate().expect_err("invalid");

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use apikley_model::FileHint;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::ModelSpec;
 use crate::files::{FileRules, MediaType};
@@ -31,8 +31,10 @@ impl ModelSpec {
     }
 
     fn input_schema(&self) -> &Value {
+        // Not `pointer`: that allocates, and every submit reads the input schema.
         self.body
-            .pointer("/properties/input")
+            .get("properties")
+            .and_then(|properties| properties.get("input"))
             .unwrap_or(&Value::Null)
     }
 
@@ -56,13 +58,39 @@ impl ModelSpec {
 
     /// One input, by name.
     pub fn input(&self, name: &str) -> Option<Input<'_>> {
-        self.inputs().into_iter().find(|i| i.name == name)
+        // Looked up, not listed: the expectation of every submit asks for inputs by name.
+        let schema = self.input_schema();
+        let (name, input) = schema.get("properties")?.as_object()?.get_key_value(name)?;
+        Some(Input {
+            name,
+            schema: input,
+            required: required(schema).contains(&name.as_str()),
+            file: self.declared.files.get(name),
+        })
+    }
+
+    /// The required inputs the spec gives a default, with it.
+    pub(crate) fn required_defaults(&self) -> impl Iterator<Item = (&str, &Value)> {
+        let schema = self.input_schema();
+        let properties = schema.get("properties");
+        required(schema).into_iter().filter_map(move |name| {
+            let default = properties?.get(name)?.get("default")?;
+            Some((name, default))
+        })
     }
 
     /// A rough prior for how long a task takes, from its inputs, as the model declares it
     /// (`x-apikley-duration`; for a video model, longer videos, higher resolutions and sound
     /// take longer). `None` for a model that declares nothing.
     pub fn expected_duration(&self, input: &Value) -> Option<Duration> {
+        self.expected_duration_of(input.as_object())
+    }
+
+    /// [`expected_duration`](Self::expected_duration) of an `input` object, if any.
+    pub(crate) fn expected_duration_of(
+        &self,
+        input: Option<&Map<String, Value>>,
+    ) -> Option<Duration> {
         let hint = self.declared.duration.as_ref()?;
         let length = match &hint.length {
             Some(length) => self
@@ -86,6 +114,11 @@ impl ModelSpec {
     /// A label for tasks that take about as long as each other (`8s 720p audio`): the inputs
     /// the model declares its expected duration depends on.
     pub fn workload(&self, input: &Value) -> String {
+        self.workload_of(input.as_object())
+    }
+
+    /// [`workload`](Self::workload) of an `input` object, if any.
+    pub(crate) fn workload_of(&self, input: Option<&Map<String, Value>>) -> String {
         let Some(hint) = &self.declared.duration else {
             return String::new();
         };
@@ -106,9 +139,13 @@ impl ModelSpec {
         length.chain(factors).collect::<Vec<_>>().join(" ")
     }
 
-    fn value_or_default<'a>(&'a self, input: &'a Value, name: &str) -> Option<&'a Value> {
+    fn value_or_default<'a>(
+        &'a self,
+        input: Option<&'a Map<String, Value>>,
+        name: &str,
+    ) -> Option<&'a Value> {
         input
-            .get(name)
+            .and_then(|input| input.get(name))
             .filter(|v| !v.is_null())
             .or_else(|| self.input(name)?.schema.get("default"))
     }
