@@ -44,9 +44,10 @@ fn run(command: &mut Command) -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Runs the benchmarks and prints the table.
-pub fn bench(root: &Path, quick: bool) -> Result<(), Error> {
+/// Runs the benchmarks (`only` these rows, when any are named) and prints the table.
+pub fn bench(root: &Path, quick: bool, only: &[String]) -> Result<(), Error> {
     let profile = if quick { "debug" } else { "release" };
+    let wanted = |row: &str| only.is_empty() || only.iter().any(|o| o == row);
     // Each built alone, as `cargo run -p …` builds it, so that the runs below find them warm.
     for package in ["apikley-bench", "seedance-cli"] {
         let mut build = Command::new(cargo());
@@ -60,19 +61,26 @@ pub fn bench(root: &Path, quick: bool) -> Result<(), Error> {
         run(&mut build)?;
     }
     let target = target_dir(root);
-    let mut bench = Command::new(target.join(profile).join("apikley-bench"));
-    if quick {
-        bench.arg("--quick");
+    let rows = ["1", "2", "3", "4", "5", "6", "9"];
+    let binary_rows: Vec<&str> = rows.into_iter().filter(|row| wanted(row)).collect();
+    if !binary_rows.is_empty() {
+        let mut bench = Command::new(target.join(profile).join("apikley-bench"));
+        if quick {
+            bench.arg("--quick");
+        }
+        if !only.is_empty() {
+            bench.args(binary_rows.iter().flat_map(|row| ["--only", row]));
+        }
+        print!("{}", run(&mut bench)?);
     }
-    let table = run(&mut bench)?;
-    print!("{table}");
-    let first_video = first_video(root, quick)?;
-    println!("{first_video}");
-    if quick {
+    if wanted("8") {
+        println!("{}", first_video(root, quick)?);
+    }
+    if wanted("7") && quick {
         println!(
             "| 7 build cost | clean builds, three alternating rounds | (full run only) | | | |"
         );
-    } else {
+    } else if wanted("7") {
         println!("{}", build_cost(root)?);
     }
     Ok(())

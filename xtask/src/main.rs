@@ -44,6 +44,9 @@ enum Command {
         /// Every benchmark small and in the debug build (under two minutes; CI runs it).
         #[arg(long)]
         quick: bool,
+        /// Only the rows whose number is given (`--only 4 --only 5`).
+        #[arg(long, value_name = "ROW")]
+        only: Vec<String>,
     },
 }
 
@@ -51,7 +54,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let workspace = xtask::workspace_root();
     match cli.command {
-        Command::Bench { quick } => match xtask::bench::bench(&workspace, quick) {
+        Command::Bench { quick, only } => match xtask::bench::bench(&workspace, quick, &only) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("bench: {e}");

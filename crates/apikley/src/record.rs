@@ -363,6 +363,7 @@ impl TaskResult {
     /// the text is not JSON, or names files of which not one is a usable URL.
     pub fn parse(text: &str) -> Result<Self, ResultError> {
         let object = match serde_json::from_str::<Value>(text.trim()) {
+            Ok(Value::Object(object)) => object,
             // A JSON string holding the JSON text (encoded twice).
             Ok(Value::String(inner)) if inner.trim_start().starts_with('{') => {
                 return TaskResult::parse(&inner);

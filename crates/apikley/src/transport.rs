@@ -1,10 +1,11 @@
 //! One API call: rate limit, request, envelope, typed failure; retried as the one
 //! classification allows. The [`Transport`] owns everything a call needs.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -15,7 +16,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::config::{ApiKey, ConfigError};
-use crate::endpoint::Op;
+use crate::endpoint::{Endpoint, Op};
 use crate::envelope::{Envelope, MAX_BODY, redact, snippet};
 use crate::error::{ApiCode, ApiError, Error, Repr};
 use crate::rate_limit::{Limiter, RateLimits, Slot};
@@ -235,6 +236,8 @@ struct Shared {
     settings: Settings,
     creates: Option<Limiter>,
     queries: Option<Limiter>,
+    /// Each endpoint's URL on the base URL, joined once (every status query needs one).
+    urls: Mutex<HashMap<Endpoint, Url>>,
 }
 
 impl fmt::Debug for Transport {
@@ -255,6 +258,7 @@ impl Transport {
         Transport(Arc::new(Shared {
             creates: settings.rate_limits.creates.map(Limiter::new),
             queries: settings.rate_limits.queries.map(Limiter::new),
+            urls: Mutex::default(),
             settings,
         }))
     }
@@ -344,13 +348,23 @@ impl Transport {
         let endpoint = op.endpoint();
         let method = Method::from_bytes(endpoint.method().as_bytes())
             .map_err(|_| Failure::Unusable(format!("the method {:?}", endpoint.method())))?;
+        Ok(self.0.settings.http.request(method, self.url(&endpoint)?))
+    }
+
+    /// `endpoint`'s URL on the base URL.
+    fn url(&self, endpoint: &Endpoint) -> Result<Url, Failure> {
+        let urls = || self.0.urls.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(url) = urls().get(endpoint) {
+            return Ok(url.clone());
+        }
         let url = self.base_url().join(endpoint.path()).map_err(|e| {
             Failure::Unusable(format!(
                 "the base URL cannot take the path {:?}: {e}",
                 endpoint.path()
             ))
         })?;
-        Ok(self.0.settings.http.request(method, url))
+        urls().insert(endpoint.clone(), url.clone());
+        Ok(url)
     }
 
     async fn attempt<T>(

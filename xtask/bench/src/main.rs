@@ -25,12 +25,13 @@ fn main() {
         _ => {}
     }
     let quick = args.iter().any(|a| a == "--quick");
-    let only: Option<&str> = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .map(String::as_str);
-    let wanted = |name: &str| only.is_none_or(|o| name.starts_with(o));
+    // `--only N`, repeated: those rows; none: every row.
+    let only: Vec<&str> = args
+        .windows(2)
+        .filter(|pair| pair[0] == "--only")
+        .map(|pair| pair[1].as_str())
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.contains(&name);
     let started = Instant::now();
     let mut rows = Vec::new();
     let runtime = common::paused_runtime();

@@ -117,7 +117,7 @@ async fn raw(http: &reqwest::Client, url: &str, trips: usize) {
 
 pub fn run(quick: bool) -> Row {
     let (_server, url) = server();
-    let (trips, rounds) = if quick { (200, 3) } else { (2000, 5) };
+    let (trips, rounds) = if quick { (200, 3) } else { (4000, 9) };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -32,9 +32,8 @@ impl ModelSpec {
 
     fn input_schema(&self) -> &Value {
         // Not `pointer`: that allocates, and every submit reads the input schema.
-        self.body
-            .get("properties")
-            .and_then(|properties| properties.get("input"))
+        keyword(&self.body, "properties")
+            .and_then(|properties| keyword(properties, "input"))
             .unwrap_or(&Value::Null)
     }
 
@@ -147,7 +146,10 @@ impl ModelSpec {
         input
             .and_then(|input| input.get(name))
             .filter(|v| !v.is_null())
-            .or_else(|| self.input(name)?.schema.get("default"))
+            .or_else(|| {
+                let properties = self.input_schema().get("properties")?;
+                properties.get(name)?.get("default")
+            })
     }
 }
 
@@ -245,10 +247,12 @@ impl<'a> Input<'a> {
 /// Whether an input takes URLs of files (`format: uri`, or a list of them).
 pub(super) fn takes_files(schema: &Value) -> bool {
     let item = match type_of(schema) {
-        Some("array") => schema.get("items"),
+        Some("array") => keyword(schema, "items"),
         _ => Some(schema),
     };
-    item.and_then(|i| i.get("format")).and_then(Value::as_str) == Some("uri")
+    item.and_then(|i| keyword(i, "format"))
+        .and_then(Value::as_str)
+        == Some("uri")
 }
 
 /// What a file input (schema `schema`) takes: as declared, else any file.
@@ -263,10 +267,16 @@ pub(super) fn file_rules(schema: &Value, declared: Option<&FileHint>) -> Option<
     ))
 }
 
+/// A keyword of a schema node, found by a scan rather than a hash: a node has a handful of
+/// keys, and hashing each lookup was most of the time a request's check took.
+pub(super) fn keyword<'a>(schema: &'a Value, key: &str) -> Option<&'a Value> {
+    let node = schema.as_object()?;
+    node.iter().find_map(|(k, v)| (k == key).then_some(v))
+}
+
 /// The names an object schema's `required` lists.
 pub(super) fn required(schema: &Value) -> Vec<&str> {
-    schema
-        .get("required")
+    keyword(schema, "required")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -275,7 +285,7 @@ pub(super) fn required(schema: &Value) -> Vec<&str> {
 }
 
 pub(super) fn type_of(schema: &Value) -> Option<&str> {
-    match schema.get("type")? {
+    match keyword(schema, "type")? {
         Value::String(kind) => Some(kind),
         // OpenAPI 3.1 style: ["string", "null"].
         Value::Array(kinds) => kinds

@@ -9,7 +9,7 @@ use apikley_model::FileHint;
 use serde_json::{Map, Value};
 
 use super::ModelSpec;
-use super::describe::{display, file_rules, required, type_of};
+use super::describe::{display, file_rules, keyword, required, type_of};
 use crate::error::{Violation, Violations};
 use crate::files::{FileRules, MediaSource};
 
@@ -238,16 +238,15 @@ struct Context<'r> {
 fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut Violations) {
     let field = if path.is_empty() { "body" } else { path };
     // A schema without a type takes null, unless it lists its values (null among them or not).
-    let null_allowed = schema.get("nullable") == Some(&Value::Bool(true))
-        || (type_of(schema).is_none() && schema.get("enum").is_none())
-        || schema
-            .get("type")
+    let null_allowed = keyword(schema, "nullable") == Some(&Value::Bool(true))
+        || (type_of(schema).is_none() && keyword(schema, "enum").is_none())
+        || keyword(schema, "type")
             .and_then(Value::as_array)
             .is_some_and(|kinds| kinds.contains(&Value::from("null")));
     if value.is_null() && null_allowed {
         return;
     }
-    if let Some(constant) = schema.get("const")
+    if let Some(constant) = keyword(schema, "const")
         && !same(constant, value)
     {
         out.push(Violation::new(
@@ -257,7 +256,7 @@ fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut 
         ));
         return;
     }
-    let values = schema.get("enum").and_then(Value::as_array);
+    let values = keyword(schema, "enum").and_then(Value::as_array);
     let in_enum = |values: &Vec<Value>| values.iter().any(|v| same(v, value));
     if let Some(values) = values.filter(|values| !in_enum(values)) {
         // Before the type: `5` where "5" and "10" are allowed is best answered with the list.
@@ -288,8 +287,7 @@ fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut 
         strict: false,
         ..ctx
     };
-    for part in schema
-        .get("allOf")
+    for part in keyword(schema, "allOf")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -301,7 +299,7 @@ fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut 
         check(branch, value, path, nested, &mut trial);
         trial.is_empty()
     };
-    if let Some(branches) = schema.get("anyOf").and_then(Value::as_array)
+    if let Some(branches) = keyword(schema, "anyOf").and_then(Value::as_array)
         && !branches.iter().any(fits)
     {
         out.push(Violation::new(
@@ -310,7 +308,7 @@ fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut 
             given(value),
         ));
     }
-    if let Some(branches) = schema.get("oneOf").and_then(Value::as_array) {
+    if let Some(branches) = keyword(schema, "oneOf").and_then(Value::as_array) {
         match branches.iter().filter(|b| fits(b)).count() {
             1 => {}
             0 => out.push(Violation::new(
@@ -325,7 +323,7 @@ fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut 
             )),
         }
     }
-    if let Some(forbidden) = schema.get("not")
+    if let Some(forbidden) = keyword(schema, "not")
         && fits(forbidden)
     {
         out.push(Violation::new(
@@ -339,7 +337,7 @@ fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut 
         Value::Number(_) => check_number(schema, value, field, out),
         Value::Array(items) => {
             let count = items.len() as u64;
-            let bound = |key: &str| schema.get(key).and_then(Value::as_u64);
+            let bound = |key: &str| keyword(schema, key).and_then(Value::as_u64);
             if let Some(min) = bound("minItems").filter(|min| count < *min) {
                 out.push(Violation::new(
                     field,
@@ -354,7 +352,7 @@ fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut 
                     format!("{count} items"),
                 ));
             }
-            if schema.get("uniqueItems") == Some(&Value::Bool(true))
+            if keyword(schema, "uniqueItems") == Some(&Value::Bool(true))
                 && items
                     .iter()
                     .enumerate()
@@ -366,7 +364,7 @@ fn check(schema: &Value, value: &Value, path: &str, ctx: Context<'_>, out: &mut 
                     format!("{count} items"),
                 ));
             }
-            if let Some(item_schema) = schema.get("items") {
+            if let Some(item_schema) = keyword(schema, "items") {
                 for (i, item) in items.iter().enumerate() {
                     check(item_schema, item, &format!("{path}[{i}]"), nested, out);
                 }
@@ -384,7 +382,7 @@ fn check_object(
     ctx: Context<'_>,
     out: &mut Violations,
 ) {
-    let properties = schema.get("properties").and_then(Value::as_object);
+    let properties = keyword(schema, "properties").and_then(Value::as_object);
     let required = required(schema);
     let missing = |name: &str| fields.get(name).is_none_or(Value::is_null);
     for (name, item_schema) in properties.into_iter().flatten() {
@@ -416,7 +414,7 @@ fn check_object(
             out.push(Violation::new(join(path, name), "is required", "nothing"));
         }
     }
-    let closed = ctx.strict || schema.get("additionalProperties") == Some(&Value::Bool(false));
+    let closed = ctx.strict || keyword(schema, "additionalProperties") == Some(&Value::Bool(false));
     if closed {
         let declared = |name: &str| properties.is_some_and(|p| p.contains_key(name));
         for (name, item) in fields.iter().filter(|(name, _)| !declared(name)) {
@@ -432,7 +430,7 @@ fn check_object(
         }
     }
     let count = fields.len() as u64;
-    let bound = |key: &str| schema.get(key).and_then(Value::as_u64);
+    let bound = |key: &str| keyword(schema, key).and_then(Value::as_u64);
     if let Some(min) = bound("minProperties").filter(|min| count < *min) {
         out.push(Violation::new(
             if path.is_empty() { "body" } else { path },
@@ -452,7 +450,7 @@ fn check_object(
 fn check_string(schema: &Value, text: &str, field: &str, ctx: Context<'_>, out: &mut Violations) {
     let chars = text.chars().count() as u64;
     let shown = || format!("{chars} characters: {text:?}");
-    let bound = |key: &str| schema.get(key).and_then(Value::as_u64);
+    let bound = |key: &str| keyword(schema, key).and_then(Value::as_u64);
     match (bound("minLength"), bound("maxLength")) {
         (Some(min), Some(max)) if chars < min || chars > max => {
             out.push(Violation::new(
@@ -477,7 +475,7 @@ fn check_string(schema: &Value, text: &str, field: &str, ctx: Context<'_>, out: 
         }
         _ => {}
     }
-    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
+    if let Some(pattern) = keyword(schema, "pattern").and_then(Value::as_str) {
         match regex_lite::Regex::new(pattern) {
             Ok(regex) if !regex.is_match(text) => {
                 out.push(Violation::new(
@@ -489,7 +487,7 @@ fn check_string(schema: &Value, text: &str, field: &str, ctx: Context<'_>, out: 
             _ => {}
         }
     }
-    if schema.get("format").and_then(Value::as_str) == Some("uri") && !fetchable(text) {
+    if keyword(schema, "format").and_then(Value::as_str) == Some("uri") && !fetchable(text) {
         match (
             ctx.rules.filter(|_| ctx.local_files),
             MediaSource::from(text),
@@ -516,9 +514,9 @@ fn check_string(schema: &Value, text: &str, field: &str, ctx: Context<'_>, out: 
 
 fn check_number(schema: &Value, value: &Value, field: &str, out: &mut Violations) {
     let Some(n) = value.as_f64() else { return };
-    let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
+    let bound = |key: &str| keyword(schema, key).and_then(Value::as_f64);
     // OpenAPI 3.0 marks exclusive bounds with a boolean; 3.1 gives the bound itself.
-    let exclusive = |key: &str, plain: &str| match schema.get(key) {
+    let exclusive = |key: &str, plain: &str| match keyword(schema, key) {
         Some(Value::Bool(true)) => bound(plain),
         Some(Value::Number(b)) => b.as_f64(),
         _ => None,
