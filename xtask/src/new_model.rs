@@ -149,11 +149,13 @@ pub fn run(root: &Path, spec: &Path, out: &mut dyn Write) -> Result<Outcome, Err
     files.write_new_rust(&dir.join("src/lib.rs"), &lib(&stem))?;
     files.register(
         &root.join("Cargo.toml"),
+        "[workspace.dependencies]",
         &format!("{krate} = {{ path = \"{MODELS_DIR}/{krate}\", version = \"0.1.0\" }}"),
         "-raw = { path = \"crates/",
     )?;
     files.register(
         &root.join("crates/apikley-models/Cargo.toml"),
+        "[dependencies]",
         &format!("{krate}.workspace = true"),
         "-raw.workspace = true",
     )?;
@@ -466,23 +468,43 @@ impl Files<'_> {
         Ok(())
     }
 
-    /// Adds `line` to a manifest after the last line containing `anchor`, unless its key is
-    /// there already.
-    fn register(&mut self, manifest: &Path, line: &str, anchor: &str) -> Result<(), Error> {
+    /// Adds `line` to `section` of a manifest (`[dependencies]`), after the section's last line
+    /// containing `anchor`, else after its last line, unless the section has its key already.
+    /// Only that section counts: a model that is a dev-dependency elsewhere in the file is not
+    /// registered by it.
+    fn register(
+        &mut self,
+        manifest: &Path,
+        section: &str,
+        line: &str,
+        anchor: &str,
+    ) -> Result<(), Error> {
         let text = read(manifest)?;
+        let mut lines: Vec<&str> = text.lines().collect();
+        let Some(header) = lines.iter().position(|l| l.trim() == section) else {
+            return Err(Error::Io {
+                path: manifest.to_owned(),
+                source: std::io::Error::other(format!("it has no {section} section")),
+            });
+        };
+        let start = header + 1;
+        let end = lines[start..]
+            .iter()
+            .position(|l| l.trim_start().starts_with('['))
+            .map_or(lines.len(), |i| start + i);
+        let body = &lines[start..end];
         let key = line.split([' ', '.']).next().unwrap_or(line);
-        let has_key = text
-            .lines()
-            .any(|l| l.split([' ', '.', '=']).next() == Some(key));
-        if has_key {
+        if body
+            .iter()
+            .any(|l| l.split([' ', '.', '=']).next() == Some(key))
+        {
             return Ok(());
         }
-        let mut lines: Vec<&str> = text.lines().collect();
-        let at = lines
+        let after = body
             .iter()
             .rposition(|l| l.contains(anchor))
-            .map_or(lines.len(), |i| i + 1);
-        lines.insert(at, line);
+            .or_else(|| body.iter().rposition(|l| !l.trim().is_empty()));
+        lines.insert(after.map_or(start, |i| start + i + 1), line);
         let mut updated = lines.join("\n");
         updated.push('\n');
         self.write(manifest, &updated)

@@ -92,10 +92,21 @@ fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() 
     assert!(scratch.read("Cargo.toml").contains(
         "example-video-raw = { path = \"crates/models/example-video-raw\", version = \"0.1.0\" }"
     ));
+    // Registered as a dependency, beside the other models, not after the last of them
+    // (a dev-dependency at the end of the file).
+    let models = scratch.read("crates/apikley-models/Cargo.toml");
+    let dependencies = models
+        .split("\n[")
+        .find(|section| section.starts_with("dependencies]"))
+        .expect("a [dependencies] section");
     assert!(
-        scratch
-            .read("crates/apikley-models/Cargo.toml")
-            .contains("\nexample-video-raw.workspace = true\n")
+        dependencies.contains("\nexample-video-raw.workspace = true\n"),
+        "{models}"
+    );
+    assert_eq!(
+        models.matches("example-video-raw.workspace").count(),
+        1,
+        "{models}"
     );
     assert!(
         scratch

@@ -129,16 +129,27 @@ async fn run(cli: Cli) -> ExitCode {
 /// The registered model `name` names: its id, or a part of it that names one model.
 fn find(name: &str) -> Result<Arc<ModelSpec>, Failure> {
     apikley_models::find(name).ok_or_else(|| {
-        let known: Vec<&str> = apikley_models::all().iter().map(|m| m.id()).collect();
-        let mut violations = apikley::Violations::new();
-        violations.push(apikley::Violation::new(
-            "model",
-            format!(
-                "names no model of this build (models: {})",
-                known.join(", ")
+        let all = apikley_models::all();
+        let named: Vec<&str> = all
+            .iter()
+            .map(|m| m.id())
+            .filter(|id| id.contains(name))
+            .collect();
+        let rule = match named.as_slice() {
+            [] => {
+                let known: Vec<&str> = all.iter().map(|m| m.id()).collect();
+                format!(
+                    "names no model of this build (models: {})",
+                    known.join(", ")
+                )
+            }
+            several => format!(
+                "names several models ({}): give more of the id",
+                several.join(", ")
             ),
-            format!("{name:?}"),
-        ));
+        };
+        let mut violations = apikley::Violations::new();
+        violations.push(apikley::Violation::new("model", rule, format!("{name:?}")));
         Failure::Invalid(violations)
     })
 }

@@ -196,11 +196,24 @@ async fn models_and_describe_say_what_the_specs_say() {
             assert!(described.contains(description.trim()), "{description}");
         }
     }
-    let json = apikley(None, &args(&["--json", "describe", "v1-pro"]), dir.path()).await;
+    let json = apikley(
+        None,
+        &args(&["--json", "describe", "v1-pro-text"]),
+        dir.path(),
+    )
+    .await;
     let document: Value = serde_json::from_slice(&json.stdout).expect("JSON");
     assert_eq!(document["model"], "bytedance/v1-pro-text-to-video");
     assert_eq!(document["endpoint"], "POST api/v1/jobs/createTask");
     let unknown = apikley(None, &args(&["describe", "no-such-model"]), dir.path()).await;
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("names no model of this build"));
+    // A part of several ids names them, so that the user can pick one.
+    let several = apikley(None, &args(&["describe", "v1-pro"]), dir.path()).await;
+    assert_eq!(several.status.code(), Some(2));
+    let said = text(&several.stderr);
+    for id in apikley_models::all().iter().map(|m| m.id()) {
+        assert_eq!(said.contains(id), id.contains("v1-pro"), "{id}: {said}");
+    }
+    assert!(said.contains("give more of the id"), "{said}");
 }

@@ -58,9 +58,10 @@ pub fn derive(document: &Value, model: &MarketModel, body: &Value) -> Derivation
 }
 
 /// What a model produces, from the strongest sign there is: an `output_format` input's
-/// values; then the model id and the operation's words (`text-to-video`, "Generate images");
-/// then inputs only one kind of model has (`duration`, `fps`, `num_images`); then which medium
-/// the summary, description and title name most. A document with no sign is
+/// values; then the model id and the operation's words (`text-to-video`); then what the
+/// summary's verb makes ("Generate images"); then inputs only one kind of model has
+/// (`duration`, `fps`, `num_images`); then which medium the summary, description and title
+/// name most. A document with no sign is
 /// [`OutputKind::Other`].
 fn derive_output(
     id: &str,
@@ -116,6 +117,9 @@ fn derive_output(
             return found(kind, format!("the model's id or summary says {phrase:?}"));
         }
     }
+    if let Some((kind, word)) = made(&summary) {
+        return found(kind, format!("the summary says it makes {word}"));
+    }
     for (name, kind) in [
         ("duration", OutputKind::Video),
         ("fps", OutputKind::Video),
@@ -133,17 +137,7 @@ fn derive_output(
     }
     let count =
         |stems: &[&str]| -> usize { stems.iter().map(|stem| words.matches(stem).count()).sum() };
-    let counts = [
-        (OutputKind::Video, count(&["video", "clip", "animation"])),
-        (
-            OutputKind::Image,
-            count(&["image", "picture", "photo", "illustration"]),
-        ),
-        (
-            OutputKind::Audio,
-            count(&["audio", "speech", "music", "song", "voice"]),
-        ),
-    ];
+    let counts = KIND_WORDS.map(|(kind, words)| (kind, count(words)));
     let best = counts.iter().max_by_key(|(_, n)| *n).copied();
     match best {
         Some((kind, n)) if n > 0 && counts.iter().filter(|(_, m)| *m == n).count() == 1 => found(
@@ -158,6 +152,37 @@ fn derive_output(
             ),
         ),
     }
+}
+
+/// Each kind's words, as they are counted in a document.
+const KIND_WORDS: [(OutputKind, &[&str]); 3] = [
+    (OutputKind::Video, &["video", "clip", "animation"]),
+    (
+        OutputKind::Image,
+        &["image", "picture", "photo", "illustration"],
+    ),
+    (
+        OutputKind::Audio,
+        &["audio", "speech", "music", "song", "voice"],
+    ),
+];
+
+/// What the summary's verb makes: the first kind's word after "generate", "create" or "make"
+/// ("Generate talking-avatar videos from an image and an audio track": videos, although an
+/// image and audio are named too).
+fn made(summary: &str) -> Option<(OutputKind, &'static str)> {
+    let lower = summary.to_lowercase();
+    let verb = ["generate", "create", "make"]
+        .iter()
+        .filter_map(|verb| lower.find(verb))
+        .min()?;
+    let object = &lower[verb..];
+    KIND_WORDS
+        .iter()
+        .flat_map(|(kind, words)| words.iter().map(move |word| (*kind, *word)))
+        .filter_map(|(kind, word)| Some((object.find(word)?, kind, word)))
+        .min_by_key(|(at, ..)| *at)
+        .map(|(_, kind, word)| (kind, word))
 }
 
 /// Seconds a video task takes before its length counts, and per second of video.

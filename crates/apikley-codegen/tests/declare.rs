@@ -70,6 +70,13 @@ fn what_a_model_produces_is_read_from_the_whole_spec_not_its_summary() {
         output("Make a song from lyrics", prompt.clone()).0,
         OutputKind::Audio
     );
+    // What the summary's verb makes, where the other media are the inputs (Kling AI Avatar).
+    let (kind, reason) = output(
+        "Generate talking-avatar videos from an image and an audio track",
+        prompt.clone(),
+    );
+    assert_eq!(kind, OutputKind::Video);
+    assert_eq!(reason, "the summary says it makes video");
 
     // Nothing says: other, and the reason says how to declare it.
     let (kind, reason) = output("Generate content using acme-1", prompt);

@@ -1,0 +1,6 @@
+#![doc = include_str!("../README.md")]
+
+include!(concat!(
+    env!("OUT_DIR"),
+    "/bytedance-v1-lite-text-to-video.rs"
+));

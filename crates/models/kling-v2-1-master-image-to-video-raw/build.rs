@@ -1,0 +1,3 @@
+fn main() {
+    apikley_codegen::build_script();
+}

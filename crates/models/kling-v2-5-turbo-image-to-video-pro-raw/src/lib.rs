@@ -1,0 +1,6 @@
+#![doc = include_str!("../README.md")]
+
+include!(concat!(
+    env!("OUT_DIR"),
+    "/kling-v2-5-turbo-image-to-video-pro.rs"
+));
