@@ -38,7 +38,12 @@ fn run(command: &mut Command) -> Result<String, Error> {
     if !output.status.success() {
         return Err(Error::Command {
             command: shown,
-            reason: format!("exited with {}", output.status),
+            // What it said on stderr is why (a compile error, a full disk): keep it.
+            reason: format!(
+                "exited with {}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim_end()
+            ),
         });
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
