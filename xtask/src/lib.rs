@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod bench;
+pub mod catalogue;
 pub mod new_model;
 pub mod regen;
 

@@ -6,6 +6,7 @@
 //!    and patches, file for file.
 //! 4. Each raw crate's generated code must equal its snapshot, `tests/snapshots/generated__<crate>.snap`
 //!    (an insta snapshot, which the `generated_code` test also checks).
+//! 5. The README's list of models must be the registry's ([`catalogue`]).
 //!
 //! In write mode each step brings its files in line and says what changed, including a summary
 //! of public API changes; with `--check` nothing is written and every difference is shown as a
@@ -16,6 +17,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use apikley_codegen::{PublicApi, RawCrate, Spec, normalize_json};
+
+use crate::catalogue;
 use similar::TextDiff;
 
 /// Where the snapshots of generated code live, relative to the workspace.
@@ -71,6 +74,14 @@ pub enum Error {
     #[error("--from {path}: {message}")]
     FromFile {
         /// The file given.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The registry or the README's list of models cannot be read.
+    #[error("{path}: {message}")]
+    Registry {
+        /// The file.
         path: PathBuf,
         /// What is wrong.
         message: String,
@@ -177,6 +188,24 @@ pub fn run(root: &Path, options: &Options, out: &mut dyn Write) -> Result<Outcom
 
     for krate in &crates {
         sync.snapshot(krate, &openapi)?;
+    }
+
+    if let Some(models) = catalogue::registered(root, &crates)? {
+        let readme = root.join("README.md");
+        let current = std::fs::read_to_string(&readme).map_err(io(&readme))?;
+        let expected =
+            catalogue::with_table(&current, &catalogue::table(&models)).ok_or_else(|| {
+                Error::Registry {
+                    path: readme.clone(),
+                    message: format!(
+                        "has no list of models to keep up to date: put a line `{}` and a line `{}` \
+                     where it goes",
+                        catalogue::BEGIN,
+                        catalogue::END
+                    ),
+                }
+            })?;
+        sync.text_file(&readme, &expected)?;
     }
 
     Ok(sync.outcome)

@@ -108,6 +108,14 @@ fn a_new_spec_becomes_a_registered_raw_crate_and_a_second_run_changes_nothing() 
         1,
         "{models}"
     );
+    // The README's list of models has it, under its family and kind.
+    assert!(
+        scratch
+            .read("README.md")
+            .contains("| Example | video | `example/video` |"),
+        "{}",
+        scratch.read("README.md")
+    );
     assert!(
         scratch
             .read("crates/models/example-video-raw/src/lib.rs")

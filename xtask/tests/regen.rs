@@ -244,3 +244,79 @@ fn a_patch_that_no_longer_applies_fails_regen_naming_it() {
         "{error}"
     );
 }
+
+/// The README's list of models, between its markers.
+fn listed(readme: &str) -> &str {
+    let start = readme
+        .find(xtask::catalogue::BEGIN)
+        .expect("the list's first marker");
+    let end = readme.find(xtask::catalogue::END).expect("its last marker");
+    &readme[start..end]
+}
+
+#[test]
+fn the_readme_lists_every_registered_model_and_the_check_catches_drift() {
+    let scratch = Scratch::workspace();
+    let readme = scratch.read("README.md");
+    let list = listed(&readme);
+    // The runtime's registry, read by the SDK itself: every id once, and only those.
+    let ids: Vec<&str> = list
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|word| !word.starts_with("cargo"))
+        .collect();
+    let mut registered: Vec<&str> = apikley_models::all().iter().map(|m| m.id()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    registered.sort_unstable();
+    assert_eq!(sorted, registered, "{list}");
+    for spec in apikley_models::all() {
+        let row = list
+            .lines()
+            .find(|line| line.contains(&format!("`{}`", spec.id())))
+            .expect("a row");
+        let family = spec.family().expect("titled");
+        assert!(
+            row.starts_with(&format!("| {family} | {} |", spec.kind().as_str())),
+            "{row}"
+        );
+    }
+    // The reconstructed specs are marked, and only they.
+    for (spec, marked) in [
+        ("wan/2-6-text-to-video", true),
+        ("nano-banana-pro", true),
+        ("bytedance/seedance-1.5-pro", false),
+    ] {
+        assert_eq!(
+            list.contains(&format!("`{spec}` †")),
+            marked,
+            "{spec}: {list}"
+        );
+    }
+
+    // A row lost by hand: the check fails with it in the diff, regen puts it back.
+    let row = list
+        .lines()
+        .find(|line| line.starts_with("| Wan |"))
+        .expect("the Wan row");
+    scratch.write("README.md", &readme.replace(&format!("{row}\n"), ""));
+    let (outcome, report) = scratch.check();
+    assert_eq!(stale(&outcome), ["README.md"], "{report}");
+    assert!(diff_line(&report, '+', row), "{report}");
+    scratch.regen(Options::default());
+    assert_eq!(scratch.read("README.md"), readme);
+
+    // A README without the markers: regen refuses, saying what to add.
+    scratch.write("README.md", &readme.replace(xtask::catalogue::END, ""));
+    let error = run(
+        scratch.path("").as_path(),
+        &Options::default(),
+        &mut Vec::new(),
+    )
+    .expect_err("refused");
+    assert!(
+        error.to_string().contains("has no list of models"),
+        "{error}"
+    );
+}

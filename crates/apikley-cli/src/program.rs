@@ -93,15 +93,8 @@ async fn run(cli: Cli) -> ExitCode {
         // It handles Ctrl-C itself, letting a createTask on its way finish.
         Command::Batch(args) => return crate::batch::command(args, global, PROGRAM).await,
         Command::Models => {
-            let models: Vec<_> = apikley_models::all()
-                .iter()
-                .map(|m| json!({"model": m.id(), "summary": m.summary()}))
-                .collect();
-            let lines: Vec<String> = apikley_models::all()
-                .iter()
-                .map(|m| format!("{}  {}", m.id(), m.summary().unwrap_or("")))
-                .collect();
-            Output::new(global.json).result(json!({ "models": models }), lines.join("\n"));
+            let (json, text) = catalogue(apikley_models::all());
+            Output::new(global.json).result(json, text.trim_end());
             return ExitCode::SUCCESS;
         }
         Command::Describe { model } => {
@@ -124,6 +117,51 @@ async fn run(cli: Cli) -> ExitCode {
         }),
     };
     commands::execute(PROGRAM, global, plan).await
+}
+
+/// The models as `apikley models` lists them: grouped by family, then by what they make
+/// (videos first), in aligned columns; the family and kind said once per group.
+fn catalogue(models: &[Arc<ModelSpec>]) -> (serde_json::Value, String) {
+    let mut sorted: Vec<&Arc<ModelSpec>> = models.iter().collect();
+    sorted.sort_by_key(|m| (m.family().map(str::to_lowercase), m.kind(), m.id()));
+    let rows: Vec<[&str; 4]> = sorted
+        .iter()
+        .map(|m| {
+            let family = m.family().unwrap_or("Other");
+            [family, m.kind().as_str(), m.id(), m.summary().unwrap_or("")]
+        })
+        .collect();
+    let json = json!({
+        "models": rows
+            .iter()
+            .map(|[family, kind, id, summary]| {
+                json!({"model": id, "family": family, "kind": kind, "summary": summary})
+            })
+            .collect::<Vec<_>>()
+    });
+    let header = ["FAMILY", "KIND", "MODEL", "SUMMARY"];
+    let width = |column: usize| {
+        rows.iter()
+            .chain([&header])
+            .map(|row| row[column].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (f, k, m) = (width(0), width(1), width(2));
+    let mut text = String::new();
+    let mut group = ["", ""];
+    for row in [&header].into_iter().chain(&rows) {
+        let [family, kind] = if [row[0], row[1]] == group {
+            ["", ""]
+        } else {
+            group = [row[0], row[1]];
+            group
+        };
+        let line = format!("{family:<f$}  {kind:<k$}  {:<m$}  {}", row[2], row[3]);
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    (json, text)
 }
 
 /// The registered model `name` names: its id, or a part of it that names one model.

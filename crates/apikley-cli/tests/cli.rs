@@ -175,9 +175,51 @@ async fn models_and_describe_say_what_the_specs_say() {
     let models = apikley(None, &args(&["models"]), dir.path()).await;
     assert!(models.status.success());
     let listed = text(&models.stdout);
-    for spec in apikley_models::all() {
-        assert!(listed.contains(spec.id()), "{listed}");
+    // One line per model under a header, every id in one column; a family and kind are said on
+    // the first line of their group only, and each group comes once.
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), apikley_models::all().len() + 1, "{listed}");
+    let column = lines[0].find("MODEL").expect("a header");
+    let mut groups = Vec::new();
+    let mut group = (String::new(), String::new());
+    for line in &lines[1..] {
+        let (left, right) = line.split_at(column);
+        let id = right.split_whitespace().next().expect("an id");
+        let spec = apikley_models::find(id).expect("a registered id");
+        let said: Vec<&str> = left
+            .split("  ")
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect();
+        if let [family, kind] = said[..] {
+            group = (family.to_owned(), kind.to_owned());
+            groups.push(group.clone());
+        } else {
+            assert!(said.is_empty(), "{line}");
+        }
+        assert_eq!(
+            (group.0.as_str(), group.1.as_str()),
+            (spec.family().expect("a titled spec"), spec.kind().as_str()),
+            "{line}"
+        );
     }
+    let mut distinct = groups.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), groups.len(), "a group split: {listed}");
+    assert!(groups.iter().any(|(_, kind)| kind == "image"), "{listed}");
+    let json = apikley(None, &args(&["--json", "models"]), dir.path()).await;
+    let document: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let seedream = document["models"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|m| m["model"] == "seedream/4.5-text-to-image")
+        .expect("listed");
+    assert_eq!(
+        (&seedream["family"], &seedream["kind"]),
+        (&serde_json::json!("Seedream"), &serde_json::json!("image"))
+    );
     // Every input, with what its spec says of it (read from the spec here too, so that a spec
     // change and `regen` keep this green).
     let describe = apikley(None, &args(&["describe", "kling-2.6"]), dir.path()).await;

@@ -18,8 +18,8 @@ pub const DURATION_EXTENSION: &str = "x-apikley-duration";
 /// The operation's extension that declares what files inputs take: input name → [`FileHint`].
 pub const FILES_EXTENSION: &str = "x-apikley-files";
 
-/// What a model produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What a model produces (ordered as listed: videos first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum OutputKind {

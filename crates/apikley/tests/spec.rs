@@ -96,6 +96,14 @@ fn the_document_gives_id_endpoint_kind_summary_and_example() {
     assert_eq!(spec.endpoint().path(), "market/api/v1/jobs/createTask");
     assert_eq!(spec.kind(), OutputKind::Video);
     assert_eq!(spec.summary(), Some("Generate videos from text"));
+    // The family is the title without its "API"; a document without a title has none.
+    assert_eq!(spec.family(), Some("Example"));
+    let mut untitled = document();
+    untitled["info"]["title"] = Value::from(" API ");
+    assert_eq!(
+        ModelSpec::from_document(&untitled).expect("reads").family(),
+        None
+    );
     let example = spec.example().expect("the document's example");
     assert!(
         spec.validate(example).is_empty(),

@@ -19,12 +19,14 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Copies the real workspace's specs, crate manifests and their spec copies (the hand-written
+/// Copies the real workspace's specs, README, crate manifests and their spec copies (the hand-written
 /// crates and those under `crates/models/`) into `to`.
 pub fn copy_specs_and_manifests(to: &Path) {
     let source = xtask::workspace_root();
     copy_tree(&source.join("openapi"), &to.join("openapi"));
-    std::fs::copy(source.join("Cargo.toml"), to.join("Cargo.toml")).expect("copy");
+    for file in ["Cargo.toml", "README.md"] {
+        std::fs::copy(source.join(file), to.join(file)).expect("copy");
+    }
     for folder in ["crates", apikley_codegen::MODELS_DIR] {
         for entry in std::fs::read_dir(source.join(folder)).expect("crates/") {
             let krate = entry.expect("entry").path();

@@ -49,6 +49,7 @@ pub use parse::SpecError;
 pub struct ModelSpec {
     id: String,
     summary: Option<String>,
+    family: Option<String>,
     endpoint: Endpoint,
     body: Value,
     example: Option<Value>,
@@ -64,6 +65,12 @@ impl ModelSpec {
     /// What the document says the operation does.
     pub fn summary(&self) -> Option<&str> {
         self.summary.as_deref()
+    }
+
+    /// The family the document is titled for: its `info.title` without a trailing "API"
+    /// (`Kling API` → `Kling`), if it has a title.
+    pub fn family(&self) -> Option<&str> {
+        self.family.as_deref()
     }
 
     /// Where `createTask` is.

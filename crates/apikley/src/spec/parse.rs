@@ -120,11 +120,18 @@ impl ModelSpec {
             .find_map(|k| operation.get(*k).and_then(Value::as_str))
             .or_else(|| document.pointer("/info/title").and_then(Value::as_str))
             .map(str::to_owned);
+        let family = document
+            .pointer("/info/title")
+            .and_then(Value::as_str)
+            .map(|title| title.trim().trim_end_matches("API").trim_end())
+            .filter(|family| !family.is_empty())
+            .map(str::to_owned);
         let declared = Declarations::read(operation)?;
         check_declared(&declared, &body)?;
         Ok(ModelSpec {
             id,
             summary,
+            family,
             endpoint: Endpoint {
                 method: Cow::Borrowed("POST"),
                 path: Cow::Owned(full_path),
