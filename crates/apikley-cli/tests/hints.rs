@@ -5,7 +5,6 @@
 //! journal written by the previous version works; a run from another folder finds the files.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use apikley_sandbox::{Faults, ResultBody, SAMPLE_VIDEO, Sandbox};
@@ -13,33 +12,7 @@ use serde_json::Value;
 
 mod support;
 use apikley_test_support::cli::until;
-use support::{APIKLEY, apikley, spawn, text};
-
-/// Runs `hint` exactly as printed, through `sh`, in `dir`, with `apikley` on the PATH and the
-/// environment pointing at `sandbox` (as the user's shell would).
-async fn shell(hint: &str, dir: &Path, sandbox: &Sandbox) -> Output {
-    let bin = Path::new(env!("CARGO_BIN_EXE_apikley"))
-        .parent()
-        .expect("a folder")
-        .to_owned();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut command = Command::new("sh");
-    command
-        .args(["-c", hint])
-        .current_dir(dir)
-        .env("PATH", path)
-        .env("APIKLEY_BASE_URL", sandbox.url())
-        .env("APIKLEY_API_KEY", sandbox.api_key())
-        .env_remove("APIKLEY_WEBHOOK_KEY")
-        .stdin(Stdio::null());
-    tokio::task::spawn_blocking(move || command.output().expect("sh runs"))
-        .await
-        .expect("joins")
-}
+use support::{APIKLEY, apikley, shell, spawn, text};
 
 /// The text after `prefix` on the line that has it.
 fn hint<'a>(output: &'a str, prefix: &str) -> &'a str {

@@ -45,3 +45,25 @@ impl apikley_model::Model for ExampleVideo {
 pub fn example_body(prompt: &str) -> serde_json::Value {
     serde_json::json!({"model": "example/video", "input": {"prompt": prompt}})
 }
+
+/// What a file is by its first bytes: its kind (`video`, `image`, `audio`) and the extensions
+/// its format goes by. Written from the formats' own specifications (ISO BMFF's `ftyp` box,
+/// the PNG signature, JPEG's SOI marker, RIFF's `WEBP` and `WAVE` forms), not from the SDK's
+/// sniffer, so that a test checks that sniffer instead of echoing it.
+pub fn magic(bytes: &[u8]) -> Option<(&'static str, &'static [&'static str])> {
+    let riff =
+        |form: &[u8]| bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == form;
+    if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
+        Some(("video", &["mp4", "mov", "m4v"]))
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(("image", &["png"]))
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(("image", &["jpg", "jpeg"]))
+    } else if riff(b"WEBP") {
+        Some(("image", &["webp"]))
+    } else if riff(b"WAVE") {
+        Some(("audio", &["wav"]))
+    } else {
+        None
+    }
+}
