@@ -1,8 +1,9 @@
 //! A real spec change, then `cargo xtask regen`, leaves every test green. On a scratch copy of
 //! the whole workspace, four changes a maintainer meets are made to the Seedance document one
 //! by one (an enum value added, an optional input added, an optional input removed, a
-//! description edited); after each, `regen`'s summary must name it. Then the copy is built and
-//! its whole test suite run (`cargo test --workspace`): all green.
+//! description edited), and two to an image model's, Seedream 4.5 (an aspect ratio added, an
+//! output format input added); after each, `regen`'s summary must name it. Then the copy is
+//! built and its whole test suite run (`cargo test --workspace`): all green.
 //!
 //! Cargo names a workspace crate's artefacts after its path inside the workspace, so the copy's
 //! crates would overwrite this workspace's in a shared target folder. The copy is therefore built
@@ -19,6 +20,7 @@ use xtask::regen::{Options, run};
 const INSIDE_THE_COPY: &str = "APIKLEY_REALISTIC_COPY";
 
 const SPEC: &str = "openapi/seedance-1.5-pro.json";
+const IMAGE_SPEC: &str = "openapi/seedream-4.5-text-to-image.json";
 const INPUT: &str = "/paths/~1api~1v1~1jobs~1createTask/post/requestBody/content/application~1json/schema/properties/input";
 const EXAMPLE: &str =
     "/paths/~1api~1v1~1jobs~1createTask/post/requestBody/content/application~1json/example/input";
@@ -46,9 +48,9 @@ fn copy_sources(from: &Path, to: &Path) {
     }
 }
 
-/// Changes the copy's Seedance document with `edit`, then runs `regen` and returns its report.
-fn change(root: &Path, edit: impl FnOnce(&mut Value)) -> String {
-    let path = root.join(SPEC);
+/// Changes the copy's document `spec` with `edit`, then runs `regen` and returns its report.
+fn change(root: &Path, spec: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let path = root.join(spec);
     let mut spec: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("reads")).expect("JSON");
     edit(&mut spec);
@@ -84,7 +86,7 @@ fn realistic_spec_changes_and_regen_leave_every_test_green() {
     let root = copy.path();
     copy_sources(&xtask::workspace_root(), root);
 
-    let report = change(root, |spec| {
+    let report = change(root, SPEC, |spec| {
         let ratios = spec
             .pointer_mut(&format!("{INPUT}/properties/aspect_ratio/enum"))
             .and_then(Value::as_array_mut)
@@ -96,7 +98,7 @@ fn realistic_spec_changes_and_regen_leave_every_test_green() {
         "an enum value added:\n{report}"
     );
 
-    let report = change(root, |spec| {
+    let report = change(root, SPEC, |spec| {
         let inputs = spec
             .pointer_mut(&format!("{INPUT}/properties"))
             .and_then(Value::as_object_mut)
@@ -111,7 +113,7 @@ fn realistic_spec_changes_and_regen_leave_every_test_green() {
         "an optional input added:\n{report}"
     );
 
-    let report = change(root, |spec| {
+    let report = change(root, SPEC, |spec| {
         for pointer in [format!("{INPUT}/properties"), EXAMPLE.to_owned()] {
             spec.pointer_mut(&pointer)
                 .and_then(Value::as_object_mut)
@@ -124,7 +126,7 @@ fn realistic_spec_changes_and_regen_leave_every_test_green() {
         "an optional input removed:\n{report}"
     );
 
-    let report = change(root, |spec| {
+    let report = change(root, SPEC, |spec| {
         let description = spec
             .pointer_mut(&format!("{INPUT}/properties/prompt/description"))
             .expect("a description");
@@ -135,6 +137,33 @@ fn realistic_spec_changes_and_regen_leave_every_test_green() {
     assert!(
         report.contains("seedance-raw: public API unchanged (documentation or internals only)"),
         "a description edited:\n{report}"
+    );
+
+    let report = change(root, IMAGE_SPEC, |spec| {
+        let ratios = spec
+            .pointer_mut(&format!("{INPUT}/properties/aspect_ratio/enum"))
+            .and_then(Value::as_array_mut)
+            .expect("aspect ratios");
+        ratios.push(json!("5:4"));
+    });
+    assert!(
+        report.contains("~ type Seedream45TextToImageBodyInputAspectRatio: +variant X54"),
+        "an image model's enum value added:\n{report}"
+    );
+
+    let report = change(root, IMAGE_SPEC, |spec| {
+        let inputs = spec
+            .pointer_mut(&format!("{INPUT}/properties"))
+            .and_then(Value::as_object_mut)
+            .expect("inputs");
+        inputs.insert(
+            "output_format".into(),
+            json!({"description": "The image's file format", "type": "string", "enum": ["png", "jpeg"], "default": "png"}),
+        );
+    });
+    assert!(
+        report.contains("~ type Seedream45TextToImageBodyInput: +field output_format"),
+        "an image model's output format added:\n{report}"
     );
 
     // The copy, as a maintainer would run it after `regen`.
