@@ -7,8 +7,6 @@ use std::path::Path;
 use apikley::ModelSpec;
 use apikley_codegen::RawCrate;
 
-use crate::regen::Error;
-
 /// The registry's manifest, relative to the workspace.
 pub const REGISTRY: &str = "crates/apikley-models/Cargo.toml";
 /// The line after which the README's list starts.
@@ -29,14 +27,23 @@ pub struct Listed {
     pub reconstructed: bool,
 }
 
+/// The registry cannot be read, or names something that is no model.
+#[derive(Debug)]
+pub struct Broken {
+    /// The registry's manifest.
+    pub path: std::path::PathBuf,
+    /// What is wrong.
+    pub message: String,
+}
+
 /// Every registered model of the workspace at `root`, in the list's order (family, kind, id);
 /// `None` when the workspace has no registry.
-pub fn registered(root: &Path, crates: &[RawCrate]) -> Result<Option<Vec<Listed>>, Error> {
+pub fn registered(root: &Path, crates: &[RawCrate]) -> Result<Option<Vec<Listed>>, Broken> {
     let manifest = root.join(REGISTRY);
     let Ok(text) = std::fs::read_to_string(&manifest) else {
         return Ok(None);
     };
-    let broken = |message: String| Error::Registry {
+    let broken = |message: String| Broken {
         path: manifest.clone(),
         message,
     };
@@ -55,7 +62,9 @@ pub fn registered(root: &Path, crates: &[RawCrate]) -> Result<Option<Vec<Listed>
             .find(|k| k.name() == name)
             .ok_or_else(|| broken(format!("{name} is registered but is no raw crate")))?;
         for spec in krate.specs_in(&openapi) {
-            let document = spec.patched()?;
+            let document = spec
+                .patched()
+                .map_err(|e| broken(format!("{name}: {}: {e}", spec.name())))?;
             let model = ModelSpec::from_document(&document)
                 .map_err(|e| broken(format!("{name}: {}: {e}", spec.name())))?;
             let reconstructed = document

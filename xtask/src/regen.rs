@@ -190,7 +190,9 @@ pub fn run(root: &Path, options: &Options, out: &mut dyn Write) -> Result<Outcom
         sync.snapshot(krate, &openapi)?;
     }
 
-    if let Some(models) = catalogue::registered(root, &crates)? {
+    let registered = catalogue::registered(root, &crates)
+        .map_err(|catalogue::Broken { path, message }| Error::Registry { path, message })?;
+    if let Some(models) = registered {
         let readme = root.join("README.md");
         let current = std::fs::read_to_string(&readme).map_err(io(&readme))?;
         let expected =

@@ -228,7 +228,7 @@ pub(crate) async fn execute(
         // It ends on Ctrl-C itself: that is no interruption.
         #[cfg(feature = "sandbox")]
         Ok(Plan::Sandbox { args, example }) => {
-            return flow::serve_sandbox(args, global.json, example).await;
+            return serve_sandbox(args, global.json, example).await;
         }
     };
     match outcome {
@@ -378,4 +378,55 @@ impl Runner<'_> {
             }
         }
     }
+}
+
+/// Serves a sandbox as `args` say until Ctrl-C; its banner suggests `example`.
+#[cfg(feature = "sandbox")]
+async fn serve_sandbox(args: &SandboxArgs, json: bool, example: &str) -> ExitCode {
+    let SandboxArgs {
+        listen,
+        speed,
+        key,
+        latency,
+    } = args;
+    let (listen, speed) = (*listen, *speed);
+    let mut faults = apikley_sandbox::Faults::none();
+    if let Some(latency) = *latency {
+        faults = faults.with_slow(latency);
+    }
+    let started = apikley_sandbox::Sandbox::builder()
+        .address(listen)
+        .speed(speed)
+        .api_key(key)
+        .faults(faults)
+        // Enough for any demo or batch: running out is what a test sandbox is for.
+        .credits(1e6)
+        .start()
+        .await;
+    let sandbox = match started {
+        Ok(sandbox) => sandbox,
+        Err(e) => {
+            eprintln!("error: cannot start the sandbox on {listen}: {e}");
+            return ExitCode::from(crate::failure::exit::INVALID_INPUT);
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            json!({"url": sandbox.url(), "api_key": sandbox.api_key()})
+        );
+    } else {
+        println!("Apikley sandbox listening on {}", sandbox.url());
+        println!("API key: {}", sandbox.api_key());
+        println!(
+            "Use it: APIKLEY_BASE_URL={} APIKLEY_API_KEY={} {example}",
+            sandbox.url(),
+            sandbox.api_key()
+        );
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    if !json {
+        println!("sandbox stopped");
+    }
+    ExitCode::SUCCESS
 }
