@@ -235,7 +235,7 @@ async fn a_batch_names_each_result_by_its_kind() {
 
 /// Every registered model, run as a user would with its spec's example input against the
 /// built-in sandbox: one file, of the model's kind by its first bytes, named for the model with
-/// an extension its format goes by.
+/// an extension its format goes by; and its description.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_model_run_with_its_example_input_saves_a_file_of_its_kind() {
     let runs = apikley_models::all().iter().map(|spec| {
@@ -271,6 +271,20 @@ async fn every_model_run_with_its_example_input_saves_a_file_of_its_kind() {
             let (stem, extension) = name.rsplit_once('.').expect("an extension");
             assert!(extensions.contains(&extension), "a {kind} saved as {name}");
             assert!(stem.starts_with(&spec.id().replace('/', "_")), "{name}");
+            // And `describe` shows each of its inputs, as its spec says.
+            let words = ["describe".to_owned(), spec.id().to_owned()];
+            let describe = apikley(None, &words, dir.path()).await;
+            assert!(describe.status.success(), "{}", text(&describe.stderr));
+            let described = text(&describe.stdout);
+            assert!(
+                described.starts_with(&format!("{}\n", spec.id())),
+                "{described}"
+            );
+            for input in spec.inputs() {
+                let facts = apikley_cli::facts(&spec, input.name()).expect("facts");
+                let line = format!("  {}  ({}; {facts})", input.name(), input.kind());
+                assert!(described.contains(&line), "{}: {line}", spec.id());
+            }
         })
     });
     let runs: Vec<_> = runs.collect();
