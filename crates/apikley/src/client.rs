@@ -92,6 +92,8 @@ impl Client {
             client: self,
             request: request.into(),
             on_sending: None,
+            #[cfg(feature = "history")]
+            destination: None,
         }
     }
 
@@ -105,6 +107,7 @@ impl Client {
         &self,
         request: Request,
         on_sending: Option<&SendHook<'_>>,
+        #[cfg(feature = "history")] destination: Option<&Path>,
     ) -> Result<Task, Error> {
         // Checked once: a request checked before (`Request::check`) is not checked again.
         let checked = request.checked().map_err(Repr::InvalidRequest)?;
@@ -140,7 +143,22 @@ impl Client {
             on_send: on_sending,
             ..Scope::default()
         };
-        let id = self
+        // On disk before createTask goes out: a crash from here on leaves a trace of it.
+        #[cfg(feature = "history")]
+        let entry = match self.transport.history() {
+            Some(history) => {
+                let entry = history
+                    .sending(spec.id(), request.inputs(), destination)
+                    .await
+                    .map_err(|e| Repr::NotSent {
+                        operation: "createTask",
+                        reason: e.to_string(),
+                    })?;
+                Some((history, entry))
+            }
+            None => None,
+        };
+        let created = self
             .transport
             .call_fast(
                 Op::CreateTask(spec.endpoint()),
@@ -153,8 +171,20 @@ impl Client {
                         .ok_or_else(|| "no task id in it".to_owned())
                 },
             )
-            .await?;
-        let id = TaskId::from(id);
+            .await;
+        #[cfg(feature = "history")]
+        if let Some((history, entry)) = entry {
+            let written = match &created {
+                Ok(id) => history.created(entry, &TaskId::from(id.as_str())).await,
+                Err(e) if e.is_outcome_unknown() => history.unknown(entry, &e.to_string()).await,
+                // Provably nothing created: nothing to remember.
+                Err(_) => history.forget(entry).await,
+            };
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "the task history was not updated");
+            }
+        }
+        let id = TaskId::from(created?);
         tracing::info!(model = spec.id(), task_id = %id, "task created");
         Ok(Task::new(
             self.transport.clone(),
@@ -328,6 +358,8 @@ pub struct Submission<'a> {
     client: &'a Client,
     request: Request,
     on_sending: Option<Box<SendHook<'a>>>,
+    #[cfg(feature = "history")]
+    destination: Option<PathBuf>,
 }
 
 impl fmt::Debug for Submission<'_> {
@@ -391,6 +423,16 @@ impl<'a> Submission<'a> {
     }
 }
 
+#[cfg(feature = "history")]
+impl Submission<'_> {
+    /// Where the caller will save the result: recorded with the task in the client's
+    /// [history](crate::history), so that whoever resumes it saves it there.
+    pub fn destination(mut self, path: impl Into<PathBuf>) -> Self {
+        self.destination = Some(path.into());
+        self
+    }
+}
+
 impl<'a> IntoFuture for Submission<'a> {
     type Output = Result<Task, Error>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
@@ -398,7 +440,12 @@ impl<'a> IntoFuture for Submission<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             self.client
-                .submit_request(self.request, self.on_sending.as_deref())
+                .submit_request(
+                    self.request,
+                    self.on_sending.as_deref(),
+                    #[cfg(feature = "history")]
+                    self.destination.as_deref(),
+                )
                 .await
         })
     }
@@ -435,6 +482,8 @@ pub struct ClientBuilder {
     user_agent: String,
     http: Option<reqwest::Client>,
     pool_idle_connections: bool,
+    #[cfg(feature = "history")]
+    history: Option<PathBuf>,
 }
 
 impl Default for ClientBuilder {
@@ -453,6 +502,8 @@ impl Default for ClientBuilder {
             user_agent: concat!("apikley-rust/", env!("CARGO_PKG_VERSION")).to_owned(),
             http: None,
             pool_idle_connections: true,
+            #[cfg(feature = "history")]
+            history: None,
         }
     }
 }
@@ -573,6 +624,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Records every task this client creates in the [history](crate::history) at `path`
+    /// (created, readable by its owner only, if missing), and what its waits and downloads
+    /// learn of them. Several processes may share one.
+    #[cfg(feature = "history")]
+    pub fn history(mut self, path: impl Into<PathBuf>) -> Self {
+        self.history = Some(path.into());
+        self
+    }
+
     /// Checks the settings and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let (settings, wait) = self.settings()?;
@@ -623,6 +683,11 @@ impl ClientBuilder {
             download_idle_timeout: self.download_idle_timeout,
             retry: self.retry,
             rate_limits: self.rate_limits,
+            #[cfg(feature = "history")]
+            history: match &self.history {
+                Some(path) => Some(crate::history::History::open(path)?),
+                None => None,
+            },
         };
         Ok((settings, self.wait))
     }

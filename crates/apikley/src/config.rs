@@ -60,6 +60,11 @@ pub enum ConfigError {
     /// An endpoint of a spec cannot be reached from the base URL.
     #[error("an endpoint cannot be called: {0}")]
     Endpoint(String),
+    /// The task history ([`ClientBuilder::history`](crate::ClientBuilder::history)) cannot
+    /// be opened.
+    #[cfg(feature = "history")]
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
     /// The HTTP client could not be built (TLS back end unavailable, …). The cause is the
     /// HTTP stack's own error, boxed so that its type is no part of this API.
     #[error("cannot build the HTTP client: {0}")]

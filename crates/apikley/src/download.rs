@@ -655,6 +655,18 @@ impl<'a> IntoFuture for Download<'a> {
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 
     fn into_future(self) -> Self::IntoFuture {
+        #[cfg(feature = "history")]
+        if let (Some(history), Some(id)) = (self.transport.history().cloned(), self.task_id.clone())
+        {
+            let download = self.run();
+            return Box::pin(async move {
+                let file = download.await?;
+                if let Err(e) = history.saved(&id, &file.path).await {
+                    tracing::warn!(error = %e, "the task history was not updated");
+                }
+                Ok(file)
+            });
+        }
         Box::pin(self.run())
     }
 }

@@ -11,6 +11,8 @@ mod endpoint;
 mod envelope;
 mod error;
 mod files;
+#[cfg(feature = "history")]
+pub mod history;
 mod inbox;
 mod model;
 mod poll;
@@ -19,6 +21,8 @@ mod record;
 mod request;
 mod retry;
 mod spec;
+#[cfg(any(feature = "batch", feature = "history"))]
+mod store;
 mod task;
 mod transport;
 mod upload;

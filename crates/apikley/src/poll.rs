@@ -545,6 +545,8 @@ mod tests {
             download_idle_timeout: None,
             retry: crate::RetryPolicy::default(),
             rate_limits: crate::RateLimits::none(),
+            #[cfg(feature = "history")]
+            history: None,
         });
         Polling::new(WaitOptions::default(), transport)
     }

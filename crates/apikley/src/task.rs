@@ -52,7 +52,12 @@ impl Task {
 
     /// One status query (retried on transient failures).
     pub async fn status(&self) -> Result<TaskRecord, Error> {
-        poll::query(&self.transport, &self.id, None, None).await
+        let record = poll::query(&self.transport, &self.id, None, None).await?;
+        #[cfg(feature = "history")]
+        if let Some(history) = self.transport.history() {
+            history.seen(&record).await;
+        }
+        Ok(record)
     }
 
     /// Waits until the task ends, with the client's default

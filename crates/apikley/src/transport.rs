@@ -225,6 +225,9 @@ pub(crate) struct Settings {
     pub(crate) download_idle_timeout: Option<Duration>,
     pub(crate) retry: RetryPolicy,
     pub(crate) rate_limits: RateLimits,
+    /// Where every task created is recorded, if anywhere.
+    #[cfg(feature = "history")]
+    pub(crate) history: Option<crate::history::History>,
 }
 
 /// The API as the client reaches it: key, base URL, HTTP client, timeouts, retry policy and
@@ -266,6 +269,12 @@ impl Transport {
     /// The base URL requests go to.
     pub(crate) fn base_url(&self) -> &Url {
         &self.0.settings.base_url
+    }
+
+    /// The task history, if the client keeps one.
+    #[cfg(feature = "history")]
+    pub(crate) fn history(&self) -> Option<&crate::history::History> {
+        self.0.settings.history.as_ref()
     }
 
     /// The HTTP client, for result files (which never carry the key: it is added to each API

@@ -508,6 +508,16 @@ impl<'a> IntoFuture for Waiter<'a> {
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 
     fn into_future(self) -> Self::IntoFuture {
+        #[cfg(feature = "history")]
+        if let Some(history) = self.transport.history().cloned() {
+            let id = self.id.clone();
+            let wait = self.run();
+            return Box::pin(async move {
+                let outcome = wait.await;
+                history.ended(&id, &outcome).await;
+                outcome
+            });
+        }
         Box::pin(self.run())
     }
 }

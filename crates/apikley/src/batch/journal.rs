@@ -3,9 +3,10 @@
 //! A crash at any instant leaves a journal that says what may have been paid for.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::store::{Store, create_private};
 
 /// Where a job stands, as journaled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,12 +153,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 const MIGRATE_TO_1: &str =
     "ALTER TABLE jobs ADD COLUMN fingerprint_of TEXT NOT NULL DEFAULT 'body';";
 
-/// The journal file, open for one run. Every statement runs on tokio's blocking pool, never on
-/// the async workers: each one is synced to disk before it returns, and an fsync must not
-/// stall the timers, waits and downloads of the jobs in flight.
+/// The journal file, open for one run; every statement runs on tokio's blocking pool.
 #[derive(Debug, Clone)]
 pub(crate) struct Journal {
-    connection: Arc<Mutex<Connection>>,
+    store: Store,
     path: PathBuf,
 }
 
@@ -192,7 +191,7 @@ impl Journal {
         })?;
         migrate(&connection)?;
         Ok(Journal {
-            connection: Arc::new(Mutex::new(connection)),
+            store: Store::new(connection),
             path: path.to_owned(),
         })
     }
@@ -207,16 +206,7 @@ impl Journal {
         &self,
         statement: impl FnOnce(&Connection) -> Result<T, JournalError> + Send + 'static,
     ) -> Result<T, JournalError> {
-        let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || {
-            // A statement either ran or did not: the connection stays usable after a panic.
-            let connection = connection
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            statement(&connection)
-        })
-        .await
-        .map_err(|e| JournalError::Writer(e.to_string()))?
+        self.store.run(statement, JournalError::Writer).await
     }
 
     /// Every job, in the order they were first added.
@@ -388,20 +378,6 @@ impl Journal {
             Ok(())
         })
         .await
-    }
-}
-
-/// Creates the journal file readable and writable by its owner only (it holds prompts and
-/// signed result URLs); SQLite gives its `-wal` and `-shm` files the same permissions.
-fn create_private(path: &Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
     }
 }
 

@@ -4,6 +4,7 @@
 mod callbacks;
 mod downloads;
 mod errors;
+mod history;
 mod odd_answers;
 mod retries;
 mod support;

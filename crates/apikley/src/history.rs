@@ -1,0 +1,482 @@
+//! A local history of the tasks a client creates, so that none that was paid for is lost:
+//! Apikley has no endpoint that lists an account's tasks.
+//!
+//! With [`ClientBuilder::history`](crate::ClientBuilder::history), every submission writes a
+//! row, synced to disk, *before* its `createTask` goes out; the task id the moment it is known
+//! (or "outcome unknown" when no answer said); the last state and result URLs a wait saw; and
+//! where its result was saved. A program that dies between `submit` and its own bookkeeping
+//! finds its tasks in [`History::pending`]. Several processes may write one history at once.
+//! The API key is never stored.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use apikley::history::History;
+//! let client = apikley::Client::builder()
+//!     .with_env()
+//!     .history("tasks.sqlite")
+//!     .build()?;
+//! // ... after a crash, in the next run:
+//! for entry in History::open("tasks.sqlite")?.pending().await? {
+//!     if let Some(id) = &entry.task_id {
+//!         let done = client.task(id.clone()).wait().await?;
+//!         done.download(format!("{id}.mp4")).await?;
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, Row, params, params_from_iter};
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::error::{Error, ErrorKind};
+use crate::record::{TaskId, TaskRecord, TaskState};
+use crate::store::{Store, create_private};
+use crate::wait::CompletedTask;
+
+/// The schema this version writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tasks (
+    entry       INTEGER PRIMARY KEY AUTOINCREMENT,
+    model       TEXT NOT NULL,
+    input       TEXT NOT NULL,
+    sent_at     TEXT NOT NULL,
+    task_id     TEXT,
+    stage       TEXT NOT NULL,
+    task_state  TEXT,
+    detail      TEXT,
+    urls        TEXT NOT NULL DEFAULT '[]',
+    destination TEXT,
+    saved_to    TEXT,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_by_id ON tasks (task_id);
+";
+
+/// The time now, as stored: RFC 3339 in UTC, to the millisecond (sorts as text).
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// How long a write waits for another process's to end before it gives up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the history cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoryError {
+    /// Its file or folder cannot be created.
+    #[error("the task history {path} cannot be created: {source}")]
+    Create {
+        /// Where it was to be.
+        path: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite refused a statement (a damaged file, a full disk, …).
+    #[error("the task history {path}: {reason}")]
+    Store {
+        /// Where it is.
+        path: PathBuf,
+        /// What SQLite said.
+        reason: String,
+    },
+    /// It was written by a newer version of this SDK.
+    #[error(
+        "the task history {path} was written by a newer version of this SDK (schema {found}; this one knows {SCHEMA_VERSION})"
+    )]
+    Newer {
+        /// Where it is.
+        path: PathBuf,
+        /// The schema it has.
+        found: i64,
+    },
+}
+
+/// Where an entry's task stands, as last recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EntryState {
+    /// Its `createTask` is on its way, or its process ended before the answer came: a task may
+    /// exist, with an id nobody has seen.
+    Sending,
+    /// Its `createTask` went out and no answer said whether it created a task: look for it in
+    /// the web console around [`Entry::sent_at`].
+    OutcomeUnknown,
+    /// The task exists; this is its last known state.
+    Task(TaskState),
+    /// Its result is saved ([`Entry::saved_to`]).
+    Saved,
+}
+
+/// One submission, as the history has it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Entry {
+    /// Its number in this history (newer entries have larger ones).
+    pub number: i64,
+    /// The model's id.
+    pub model: String,
+    /// The inputs as the caller gave them (local files by path, before upload).
+    pub input: Map<String, Value>,
+    /// When its `createTask` went out.
+    pub sent_at: DateTime<Utc>,
+    /// Its task, once the answer named it.
+    pub task_id: Option<TaskId>,
+    /// Where it stands.
+    pub state: EntryState,
+    /// Why it stands there (a failure's message, the error that left the outcome unknown).
+    pub detail: Option<String>,
+    /// The result URLs the last wait saw.
+    pub urls: Vec<Url>,
+    /// Where the submitter meant to save the result, if it said
+    /// ([`Submission::destination`](crate::Submission::destination)).
+    pub destination: Option<PathBuf>,
+    /// Where the result was saved.
+    pub saved_to: Option<PathBuf>,
+    /// When the entry last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Entry {
+    /// Whether a task exists whose result is still to be saved: not saved, not failed.
+    pub fn is_pending(&self) -> bool {
+        match &self.state {
+            EntryState::Task(TaskState::Fail) => false,
+            // Over under a name this SDK does not know, with nothing to save.
+            EntryState::Task(state) if state.sounds_final() && !state.is_final() => {
+                !self.urls.is_empty()
+            }
+            EntryState::Task(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether `createTask` went out and no id was ever recorded: a task may have been
+    /// created and paid for.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self.state, EntryState::Sending | EntryState::OutcomeUnknown)
+    }
+}
+
+/// A task history file (SQLite), open. Cloning is cheap and shares the connection.
+#[derive(Debug, Clone)]
+pub struct History {
+    store: Store,
+    path: PathBuf,
+}
+
+impl History {
+    /// Opens the history at `path`, creating it (and its folder) readable by its owner only.
+    pub fn open(path: impl AsRef<Path>) -> Result<History, HistoryError> {
+        let path = path.as_ref().to_owned();
+        let create = |source| HistoryError::Create {
+            path: path.clone(),
+            source,
+        };
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder).map_err(create)?;
+        }
+        create_private(&path).map_err(create)?;
+        let store_error = |e: rusqlite::Error| store_error(&path, e);
+        let connection = Connection::open(&path).map_err(store_error)?;
+        // WAL and a busy timeout: any number of processes read and write it at once, and
+        // every statement is on disk when it returns.
+        connection.busy_timeout(BUSY_TIMEOUT).map_err(store_error)?;
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .and_then(|()| connection.pragma_update(None, "synchronous", "FULL"))
+            .map_err(store_error)?;
+        let found: i64 = connection
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(store_error)?;
+        if found > SCHEMA_VERSION {
+            return Err(HistoryError::Newer { path, found });
+        }
+        connection
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(store_error)?;
+        Ok(History {
+            store: Store::new(connection),
+            path,
+        })
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The latest `limit` entries, newest first.
+    pub async fn entries(&self, limit: usize) -> Result<Vec<Entry>, HistoryError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.select("1 ORDER BY entry DESC LIMIT ?1", vec![Sql::from(limit)])
+            .await
+    }
+
+    /// The entries whose task exists and whose result is not saved yet
+    /// ([`Entry::is_pending`]), oldest first.
+    pub async fn pending(&self) -> Result<Vec<Entry>, HistoryError> {
+        let entries = self
+            .select(
+                "task_id IS NOT NULL AND stage = 'created' ORDER BY entry",
+                vec![],
+            )
+            .await?;
+        Ok(entries.into_iter().filter(Entry::is_pending).collect())
+    }
+
+    /// The newest entry that has a task id.
+    pub async fn last(&self) -> Result<Option<Entry>, HistoryError> {
+        let entries = self
+            .select("task_id IS NOT NULL ORDER BY entry DESC LIMIT 1", vec![])
+            .await?;
+        Ok(entries.into_iter().next())
+    }
+
+    /// The newest entry of the task with this id.
+    pub async fn find(&self, task_id: &TaskId) -> Result<Option<Entry>, HistoryError> {
+        let id = task_id.as_str().to_owned();
+        let entries = self
+            .select(
+                "task_id = ?1 ORDER BY entry DESC LIMIT 1",
+                vec![Sql::from(id)],
+            )
+            .await?;
+        Ok(entries.into_iter().next())
+    }
+
+    async fn select(
+        &self,
+        filter: &'static str,
+        values: Vec<Sql>,
+    ) -> Result<Vec<Entry>, HistoryError> {
+        let path = self.path.clone();
+        self.run(move |connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT entry, model, input, sent_at, task_id, stage, task_state, detail, urls,
+                        destination, saved_to, updated_at
+                 FROM tasks WHERE {filter}"
+            ))?;
+            let rows =
+                statement.query_map(params_from_iter(values), |row| read_entry(row, &path))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// A `createTask` for `model` with `input` is about to go out: the entry is on disk when
+    /// this returns.
+    pub(crate) async fn sending(
+        &self,
+        model: &str,
+        input: &Map<String, Value>,
+        destination: Option<&Path>,
+    ) -> Result<i64, HistoryError> {
+        let (model, input) = (model.to_owned(), Value::Object(input.clone()).to_string());
+        let destination = destination.map(|p| absolute(p).to_string_lossy().into_owned());
+        self.run(move |connection| {
+            connection.execute(
+                &format!(
+                    "INSERT INTO tasks (model, input, sent_at, stage, destination, updated_at)
+                     VALUES (?1, ?2, {NOW}, 'sending', ?3, {NOW})"
+                ),
+                params![model, input, destination],
+            )?;
+            Ok(connection.last_insert_rowid())
+        })
+        .await
+    }
+
+    /// The entry's task exists.
+    pub(crate) async fn created(&self, entry: i64, task_id: &TaskId) -> Result<(), HistoryError> {
+        let id = task_id.as_str().to_owned();
+        self.update(
+            "stage = 'created', task_id = ?2, task_state = 'waiting' WHERE entry = ?1",
+            vec![Sql::from(entry), Sql::from(id)],
+        )
+        .await
+    }
+
+    /// No answer said whether the entry's `createTask` created a task.
+    pub(crate) async fn unknown(&self, entry: i64, why: &str) -> Result<(), HistoryError> {
+        let why = why.to_owned();
+        self.update(
+            "stage = 'unknown', detail = ?2 WHERE entry = ?1",
+            vec![Sql::from(entry), Sql::from(why)],
+        )
+        .await
+    }
+
+    /// The entry's `createTask` provably created nothing: nothing to remember.
+    pub(crate) async fn forget(&self, entry: i64) -> Result<(), HistoryError> {
+        self.run(move |connection| {
+            connection.execute("DELETE FROM tasks WHERE entry = ?1", params![entry])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The task's last known state, its result URLs and why it stands there.
+    pub(crate) async fn state(
+        &self,
+        task_id: &TaskId,
+        state: &TaskState,
+        urls: &[Url],
+        detail: Option<&str>,
+    ) -> Result<(), HistoryError> {
+        let (id, state) = (task_id.as_str().to_owned(), state.as_str().to_owned());
+        let urls = Value::from_iter(urls.iter().map(Url::as_str)).to_string();
+        let detail = detail.map(str::to_owned);
+        self.update(
+            "task_state = ?2, urls = ?3, detail = ?4 WHERE task_id = ?1 AND stage = 'created'",
+            vec![
+                Sql::from(id),
+                Sql::from(state),
+                Sql::from(urls),
+                Sql::from(detail),
+            ],
+        )
+        .await
+    }
+
+    /// The task's result is saved at `path`.
+    pub(crate) async fn saved(&self, task_id: &TaskId, path: &Path) -> Result<(), HistoryError> {
+        let id = task_id.as_str().to_owned();
+        let path = absolute(path).to_string_lossy().into_owned();
+        self.update(
+            "stage = 'saved', saved_to = ?2, detail = NULL WHERE task_id = ?1",
+            vec![Sql::from(id), Sql::from(path)],
+        )
+        .await
+    }
+
+    /// What a wait for the task learned: its end, or nothing (it was cancelled, timed out, …).
+    pub(crate) async fn ended(&self, id: &TaskId, outcome: &Result<CompletedTask, Error>) {
+        let written = match outcome {
+            Ok(done) => {
+                self.state(id, &done.record().state, done.urls(), None)
+                    .await
+            }
+            Err(e) => {
+                let state = match e.kind() {
+                    ErrorKind::TaskFailed => TaskState::Fail,
+                    ErrorKind::TaskEndedUnrecognized => TaskState::parse(e.state().unwrap_or("")),
+                    ErrorKind::ResultUnusable => TaskState::Success,
+                    _ => return,
+                };
+                let detail = e.to_string();
+                self.state(id, &state, e.result_urls(), Some(&detail)).await
+            }
+        };
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "the task history was not updated");
+        }
+    }
+
+    /// What a status query said of the task.
+    pub(crate) async fn seen(&self, record: &TaskRecord) {
+        let urls = record.result.as_ref().map_or(&[][..], |r| &r.urls[..]);
+        let written = self
+            .state(
+                &record.id,
+                &record.state,
+                urls,
+                record.fail_message.as_deref(),
+            )
+            .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "the task history was not updated");
+        }
+    }
+
+    async fn update(&self, change: &'static str, values: Vec<Sql>) -> Result<(), HistoryError> {
+        self.run(move |connection| {
+            connection.execute(
+                &format!("UPDATE tasks SET updated_at = {NOW}, {change}"),
+                params_from_iter(values),
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        statement: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, HistoryError> {
+        let path = self.path.clone();
+        let stopped_path = path.clone();
+        self.store
+            .run(
+                move |connection| statement(connection).map_err(|e| store_error(&path, e)),
+                move |reason| HistoryError::Store {
+                    path: stopped_path,
+                    reason: format!("its writer stopped: {reason}"),
+                },
+            )
+            .await
+    }
+}
+
+fn store_error(path: &Path, error: rusqlite::Error) -> HistoryError {
+    HistoryError::Store {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    }
+}
+
+/// `path` from the root, so that a process in another folder finds the file.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+fn read_entry(row: &Row<'_>, path: &Path) -> rusqlite::Result<Entry> {
+    let time = |text: String| {
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    };
+    let input: String = row.get(2)?;
+    let stage: String = row.get(5)?;
+    let task_state: Option<String> = row.get(6)?;
+    let urls: String = row.get(8)?;
+    let state = match stage.as_str() {
+        "sending" => EntryState::Sending,
+        "unknown" => EntryState::OutcomeUnknown,
+        "saved" => EntryState::Saved,
+        "created" => EntryState::Task(TaskState::parse(task_state.as_deref().unwrap_or("waiting"))),
+        other => {
+            return Err(rusqlite::Error::InvalidColumnType(
+                5,
+                format!("stage {other:?} of {}", path.display()),
+                rusqlite::types::Type::Text,
+            ));
+        }
+    };
+    Ok(Entry {
+        number: row.get(0)?,
+        model: row.get(1)?,
+        input: serde_json::from_str(&input).unwrap_or_default(),
+        sent_at: time(row.get(3)?),
+        task_id: row.get::<_, Option<String>>(4)?.map(TaskId::from),
+        state,
+        detail: row.get(7)?,
+        urls: serde_json::from_str::<Vec<String>>(&urls)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|u| Url::parse(u).ok())
+            .collect(),
+        destination: row.get::<_, Option<String>>(9)?.map(PathBuf::from),
+        saved_to: row.get::<_, Option<String>>(10)?.map(PathBuf::from),
+        updated_at: time(row.get(11)?),
+    })
+}
