@@ -38,6 +38,11 @@ pub struct Global {
     /// Log the HTTP calls (to stderr).
     #[arg(short, long, global = true, display_order = GLOBAL_ORDER)]
     verbose: bool,
+
+    /// Keep no record of the tasks this command creates (by default each one is recorded in
+    /// the task history, in APIKLEY_HOME or the platform's data folder; see `tasks`).
+    #[arg(long, global = true, display_order = GLOBAL_ORDER)]
+    pub(crate) no_history: bool,
 }
 
 impl Global {
@@ -59,9 +64,18 @@ impl Global {
         }
     }
 
+    /// The task history's file, unless `--no-history` or the built-in sandbox (whose tasks
+    /// end with the command).
+    pub(crate) fn history(&self) -> Option<PathBuf> {
+        if self.no_history || self.sandbox() {
+            return None;
+        }
+        crate::tasks::history_file()
+    }
+
     /// A client as the flags ask for ([`flow::connect`]).
     pub(crate) async fn connect(&self) -> Result<(apikley::Client, flow::Sandbox), Failure> {
-        flow::connect(self.sandbox(), self.schedule()).await
+        flow::connect(self.sandbox(), self.schedule(), self.history()).await
     }
 
     /// Sends the SDK's logs to stderr with `--verbose`.
@@ -97,7 +111,7 @@ pub enum TaskCommand {
     },
     /// Wait for a task to finish, and download its result with -o.
     Wait {
-        /// The task id.
+        /// The task id (`last`: the newest in the task history).
         task_id: String,
         /// Where the result goes, if it is to be downloaded.
         #[command(flatten)]
@@ -105,7 +119,7 @@ pub enum TaskCommand {
     },
     /// Download a finished task's result.
     Download {
-        /// The task id.
+        /// The task id (`last`: the newest in the task history).
         task_id: String,
         /// Where to save it (default: TASK_ID with the extension of what the file turns out to
         /// be, in the current folder).
@@ -117,6 +131,21 @@ pub enum TaskCommand {
     },
     /// Show the account's remaining credits.
     Credits,
+    /// List the tasks created from this machine (the task history), newest first: id, model,
+    /// state, age, file.
+    Tasks {
+        /// Only the tasks whose result is not saved yet, and the submissions whose outcome is
+        /// unknown.
+        #[arg(long)]
+        pending: bool,
+        /// Wait for every pending task and save each result where its run meant to save it
+        /// (or under its default name in the current folder).
+        #[arg(long, requires = "pending")]
+        resume: bool,
+        /// How many to list.
+        #[arg(long, default_value_t = 20, conflicts_with = "pending")]
+        limit: usize,
+    },
 }
 
 /// How a submission goes on: where the result is saved, or not waited for.
@@ -265,19 +294,23 @@ impl Runner<'_> {
         prefix: &str,
     ) -> Result<(), Failure> {
         let (global, out, session) = (self.global, &mut self.out, &self.session);
+        let save = &args.save;
         if !args.no_wait {
-            flow::check_target(args.save.output.as_deref(), args.save.overwrite)?;
+            flow::check_target(save.output.as_deref(), save.overwrite)?;
         }
         let extension = flow::guessed_extension(&request);
         let (client, _sandbox) = global.connect().await?;
-        let task = client
+        let mut submission = client
             .submit(request)
-            .on_sending(|| session.phase(Phase::Creating))
-            .await?;
+            .on_sending(|| session.phase(Phase::Creating));
+        if let Some(path) = save.output.as_ref().filter(|_| !args.no_wait) {
+            submission = submission.destination(path);
+        }
+        let task = submission.await?;
+        flow::hold_for_tests("recorded").await;
         let id = task.id();
         session.task(id, Phase::Waiting);
         out.line(format!("submitted task {id}"));
-        let save = &args.save;
         let target = match &save.output {
             Some(path) => flow::Target {
                 path: path.clone(),
@@ -319,8 +352,9 @@ impl Runner<'_> {
                     flow::check_target(Some(path), save.overwrite)?;
                     session.output(path, save.overwrite);
                 }
+                let task_id = crate::tasks::task_id(global, task_id).await?;
                 let (client, _sandbox) = global.connect().await?;
-                let task = client.task(task_id.as_str());
+                let task = client.task(task_id);
                 let done = flow::wait(&task, out, session).await?;
                 match &save.output {
                     Some(path) => {
@@ -345,6 +379,8 @@ impl Runner<'_> {
                 output,
                 overwrite,
             } => {
+                let task_id = crate::tasks::task_id(global, task_id).await?;
+                let task_id = task_id.as_str();
                 let target = match output {
                     Some(path) => flow::Target {
                         path: path.clone(),
@@ -360,15 +396,23 @@ impl Runner<'_> {
                 flow::check_target(Some(&target.path), *overwrite)?;
                 let (client, _sandbox) = global.connect().await?;
                 session.output(&target.path, *overwrite);
-                session.task(&TaskId::from(task_id.as_str()), Phase::Downloading);
+                session.task(&TaskId::from(task_id), Phase::Downloading);
                 let file = client
-                    .download_task(task_id.as_str(), &target.path)
+                    .download_task(task_id, &target.path)
                     .overwrite(*overwrite)
                     .name_by_content(target.by_content)
                     .on_progress(|p| out.download(p))
                     .await?;
                 flow::saved(&file, task_id, None, out);
                 Ok(())
+            }
+            TaskCommand::Tasks {
+                pending,
+                resume: true,
+                ..
+            } if *pending => crate::tasks::resume(global, out).await,
+            TaskCommand::Tasks { pending, limit, .. } => {
+                crate::tasks::list(global, out, *pending, *limit).await
             }
             TaskCommand::Credits => {
                 let (client, _sandbox) = global.connect().await?;

@@ -50,6 +50,10 @@ pub enum Failure {
     /// The built-in sandbox could not start.
     #[cfg(feature = "sandbox")]
     Sandbox(std::io::Error),
+    /// The task history cannot be used, or holds nothing to act on.
+    History(String),
+    /// Some of the results a command was to save are not saved (each one said why).
+    NotAllSaved(String),
     /// Ctrl-C.
     Interrupted,
 }
@@ -57,6 +61,12 @@ pub enum Failure {
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         Failure::Sdk(error)
+    }
+}
+
+impl From<apikley::history::HistoryError> for Failure {
+    fn from(error: apikley::history::HistoryError) -> Self {
+        Failure::History(error.to_string())
     }
 }
 
@@ -98,6 +108,8 @@ pub fn report(failure: Failure, out: &mut Output, session: &Session) -> ExitCode
             None,
             false,
         ),
+        Failure::History(reason) => (exit::INVALID_INPUT, "history", reason, None, false),
+        Failure::NotAllSaved(reason) => (exit::NOT_SAVED, "not_saved", reason, None, false),
         Failure::Invalid(violations) => {
             extra.insert("violations".into(), violations_json(&violations));
             let message = format!("invalid request: {violations}");

@@ -25,14 +25,22 @@ pub type Sandbox = Option<apikley_sandbox::Sandbox>;
 pub type Sandbox = ();
 
 /// A client for the service configured in the environment, or, with `sandbox`, for a built-in
-/// sandbox with a fast clock (no key, no network); its waits poll on `schedule` when given.
+/// sandbox with a fast clock (no key, no network); its waits poll on `schedule` when given, and
+/// its tasks are recorded in the `history` file when given.
 pub async fn connect(
     sandbox: bool,
     schedule: Option<PollSchedule>,
+    history: Option<PathBuf>,
 ) -> Result<(Client, Sandbox), Failure> {
-    let configure = |builder: ClientBuilder| match schedule {
-        Some(schedule) => builder.wait_options(WaitOptions::default().with_schedule(schedule)),
-        None => builder,
+    let configure = |builder: ClientBuilder| {
+        let builder = match history {
+            Some(path) => builder.history(path),
+            None => builder,
+        };
+        match schedule {
+            Some(schedule) => builder.wait_options(WaitOptions::default().with_schedule(schedule)),
+            None => builder,
+        }
     };
     #[cfg(feature = "sandbox")]
     if sandbox {
@@ -89,6 +97,15 @@ pub fn check_target(path: Option<&Path>, overwrite: bool) -> Result<(), Failure>
         .open(&probe)
         .and_then(|_| std::fs::remove_file(&probe))
         .map_err(|e| problem(&folder, format!("does not take new files ({e})")))
+}
+
+/// In a debug build whose `APIKLEY_TEST_HOLD` names `point`, says so on stderr and stops
+/// there for good: a test kills the command at that point. Nothing in a release build.
+pub async fn hold_for_tests(point: &str) {
+    if cfg!(debug_assertions) && std::env::var("APIKLEY_TEST_HOLD").is_ok_and(|p| p == point) {
+        eprintln!("holding at {point}");
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Waits for the task, showing progress.

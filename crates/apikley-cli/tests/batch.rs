@@ -6,72 +6,19 @@
 //! line number, nothing sent, exit 2.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use apikley_sandbox::SAMPLE_VIDEO;
 use serde_json::{Value, json};
 
-const APIKLEY: &str = env!("CARGO_BIN_EXE_apikley");
+mod support;
+use support::{APIKLEY, Process, SandboxProcess};
+
 const JOBS: usize = 50;
 const KILLS: usize = 8;
-
-/// A child process, killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `apikley sandbox` in its own process, on a free port; its URL.
-fn sandbox_process() -> (Process, String) {
-    let mut child = Command::new(APIKLEY)
-        .args([
-            "sandbox",
-            "--listen",
-            "127.0.0.1:0",
-            "--speed",
-            "10",
-            "--latency",
-            "150",
-            "--json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the sandbox starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let process = Process(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the sandbox says where it listens");
-    let started: Value = serde_json::from_str(&line).expect("JSON");
-    let url = started["url"].as_str().expect("a URL").to_owned();
-    (process, url)
-}
-
-/// The tasks the sandbox created: `GET /sandbox/tasks`.
-fn created_tasks(url: &str) -> Vec<Value> {
-    let address = url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).expect("connects");
-    write!(
-        stream,
-        "GET /sandbox/tasks HTTP/1.0\r\nHost: {address}\r\n\r\n"
-    )
-    .expect("asks");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("reads");
-    let (_, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
-    let body: Value = serde_json::from_str(body).expect("JSON");
-    body["tasks"].as_array().expect("tasks").clone()
-}
 
 fn batch_command(dir: &Path, url: &str, json: bool) -> Command {
     let mut command = Command::new(APIKLEY);
@@ -85,6 +32,7 @@ fn batch_command(dir: &Path, url: &str, json: bool) -> Command {
             "1",
         ])
         .current_dir(dir)
+        .env("APIKLEY_HOME", apikley_test_support::cli::home(dir))
         .env("APIKLEY_BASE_URL", url)
         .env("APIKLEY_API_KEY", apikley_sandbox::DEFAULT_API_KEY)
         .stdout(Stdio::piped())
@@ -109,7 +57,8 @@ impl Random {
 
 #[test]
 fn a_batch_killed_at_random_moments_finishes_without_paying_twice() {
-    let (_sandbox, url) = sandbox_process();
+    let sandbox = SandboxProcess::start(150);
+    let url = sandbox.url().to_owned();
     let dir = tempfile::tempdir().expect("temp dir");
     let jobs: Vec<String> = (0..JOBS)
         .map(|i| {
@@ -156,7 +105,7 @@ fn a_batch_killed_at_random_moments_finishes_without_paying_twice() {
     let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
     assert!(started.elapsed() < Duration::from_secs(240));
 
-    let created = created_tasks(&url);
+    let created = sandbox.created_tasks();
     let mut per_prompt: HashMap<String, Vec<String>> = HashMap::new();
     for task in &created {
         let prompt = task["param"]["input"]["prompt"].as_str().expect("a prompt");
@@ -207,7 +156,8 @@ fn a_batch_killed_at_random_moments_finishes_without_paying_twice() {
 
 #[test]
 fn a_jobs_file_with_broken_lines_lists_every_problem_and_sends_nothing() {
-    let (_sandbox, url) = sandbox_process();
+    let sandbox = SandboxProcess::start(150);
+    let url = sandbox.url().to_owned();
     let dir = tempfile::tempdir().expect("temp dir");
     let lines = [
         r#"{"key": "a", "model": "kling-2.6/text-to-video", "input": {"prompt": "A fox", "sound": true}}"#,
@@ -244,7 +194,7 @@ fn a_jobs_file_with_broken_lines_lists_every_problem_and_sends_nothing() {
         );
     }
     assert!(stderr.contains("nothing was sent"), "{stderr}");
-    assert!(created_tasks(&url).is_empty());
+    assert!(sandbox.created_tasks().is_empty());
     assert!(
         !dir.path().join("videos").exists(),
         "nothing was written either"
@@ -255,7 +205,8 @@ fn a_jobs_file_with_broken_lines_lists_every_problem_and_sends_nothing() {
 /// and queries each task once, to confirm it (every status query is logged with `-v`).
 #[test]
 fn a_batch_on_callbacks_queries_each_task_once() {
-    let (_sandbox, url) = sandbox_process();
+    let sandbox = SandboxProcess::start(150);
+    let url = sandbox.url().to_owned();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -291,7 +242,7 @@ fn a_batch_on_callbacks_queries_each_task_once() {
         .filter(|l| l.contains("operation=\"recordInfo\"") && l.ends_with("apikley::transport: ok"))
         .count();
     assert_eq!(queries, 3, "one confirming query per task\n{stderr}");
-    let tasks = created_tasks(&url);
+    let tasks = sandbox.created_tasks();
     assert_eq!(tasks.len(), 3);
     for task in &tasks {
         assert_eq!(task["param"]["callBackUrl"], hook.as_str(), "{task}");

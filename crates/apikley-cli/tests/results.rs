@@ -11,10 +11,19 @@ use apikley_test_support::magic;
 mod support;
 use support::{apikley, sandbox, shell, text};
 
+/// The files in `dir`, but the task history's folder.
 fn files(dir: &Path) -> Vec<String> {
+    let home = apikley_test_support::cli::home(dir);
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("reads")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .map(|e| e.expect("entry").path())
+        .filter(|path| *path != home)
+        .map(|path| {
+            path.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     names.sort();
     names

@@ -176,7 +176,9 @@ impl Client {
         if let Some((history, entry)) = entry {
             let written = match &created {
                 Ok(id) => history.created(entry, &TaskId::from(id.as_str())).await,
-                Err(e) if e.is_outcome_unknown() => history.unknown(entry, &e.to_string()).await,
+                Err(e) if e.is_outcome_unknown() => {
+                    history.outcome_unknown(entry, &e.to_string()).await
+                }
                 // Provably nothing created: nothing to remember.
                 Err(_) => history.forget(entry).await,
             };

@@ -234,6 +234,13 @@ impl History {
         Ok(entries.into_iter().filter(Entry::is_pending).collect())
     }
 
+    /// The entries whose `createTask` went out and no answer named a task
+    /// ([`Entry::outcome_unknown`]), oldest first.
+    pub async fn unknown(&self) -> Result<Vec<Entry>, HistoryError> {
+        self.select("stage IN ('sending', 'unknown') ORDER BY entry", vec![])
+            .await
+    }
+
     /// The newest entry that has a task id.
     pub async fn last(&self) -> Result<Option<Entry>, HistoryError> {
         let entries = self
@@ -307,7 +314,7 @@ impl History {
     }
 
     /// No answer said whether the entry's `createTask` created a task.
-    pub(crate) async fn unknown(&self, entry: i64, why: &str) -> Result<(), HistoryError> {
+    pub(crate) async fn outcome_unknown(&self, entry: i64, why: &str) -> Result<(), HistoryError> {
         let why = why.to_owned();
         self.update(
             "stage = 'unknown', detail = ?2 WHERE entry = ?1",

@@ -284,13 +284,51 @@ async fn argument_errors_are_json_with_json() {
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_while_saving_names_the_task_and_keeps_the_output_in_the_hint() {
-    use std::os::unix::process::CommandExt;
     let scene = scene(Faults::none()).await;
+    // With the task history on, the full disk refuses it first: nothing is sent.
+    let output = on_a_full_disk(&scene, &[]).await;
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let message = document["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("the task history"), "{document}");
+    assert!(scene.sandbox().tasks().is_empty());
+
+    let output = on_a_full_disk(&scene, &["--no-history"]).await;
+    assert_eq!(output.status.code(), Some(6), "{}", text(&output.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let id = document["error"]["task_id"].as_str().expect("the task id");
+    assert!(id.starts_with("task_sandbox_"), "{document}");
+    assert_eq!(document["error"]["kind"], "file");
+    assert_eq!(
+        document["error"]["resume"],
+        format!("seedance download {id} -o beach.mp4")
+    );
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("File too large")),
+        "{document}"
+    );
+    let home = apikley_test_support::cli::home(scene.dir());
+    let left: Vec<_> = std::fs::read_dir(scene.dir())
+        .expect("reads")
+        .map(|e| e.expect("entry").path())
+        .filter(|path| *path != home)
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// `seedance --json generate … EXTRA` where no file may grow beyond 4 KiB.
+#[cfg(target_os = "linux")]
+async fn on_a_full_disk(scene: &Scene, extra: &[&str]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
     let mut command = std::process::Command::new(SEEDANCE);
     command
         .arg("--json")
         .args(GENERATE)
+        .args(extra)
         .current_dir(scene.dir())
+        .env("APIKLEY_HOME", apikley_test_support::cli::home(scene.dir()))
         .env("APIKLEY_BASE_URL", scene.sandbox().url())
         .env("APIKLEY_API_KEY", scene.sandbox().api_key());
     // SAFETY: only async-signal-safe calls between fork and exec.
@@ -307,29 +345,9 @@ async fn a_full_disk_while_saving_names_the_task_and_keeps_the_output_in_the_hin
             Ok(())
         });
     }
-    let output = tokio::task::spawn_blocking(move || command.output().expect("runs"))
+    tokio::task::spawn_blocking(move || command.output().expect("runs"))
         .await
-        .expect("joins");
-    assert_eq!(output.status.code(), Some(6), "{}", text(&output.stderr));
-    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    let id = document["error"]["task_id"].as_str().expect("the task id");
-    assert!(id.starts_with("task_sandbox_"), "{document}");
-    assert_eq!(document["error"]["kind"], "file");
-    assert_eq!(
-        document["error"]["resume"],
-        format!("seedance download {id} -o beach.mp4")
-    );
-    assert!(
-        document["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("File too large")),
-        "{document}"
-    );
-    let left: Vec<_> = std::fs::read_dir(scene.dir())
-        .expect("reads")
-        .map(|e| e.expect("entry").file_name())
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+        .expect("joins")
 }
 
 /// Runs `seedance ARGS` in the background, interrupts it once `ready` holds of the sandbox, and

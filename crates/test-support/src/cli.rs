@@ -23,8 +23,13 @@ pub async fn run(
         .expect("joins")
 }
 
+/// Where a command run in `dir` keeps its task history: in `dir`, never in the user's.
+pub fn home(dir: &Path) -> std::path::PathBuf {
+    dir.join(".apikley")
+}
+
 /// The binary `bin` with `args`, in `dir`, pointed at `sandbox` when given and otherwise at no
-/// service: never a key or a base URL from the environment.
+/// service: never a key or a base URL from the environment, its history in [`home`].
 fn command(
     bin: &str,
     sandbox: Option<&Sandbox>,
@@ -35,6 +40,7 @@ fn command(
     command
         .args(args)
         .current_dir(dir)
+        .env("APIKLEY_HOME", home(dir))
         .env_remove("APIKLEY_API_KEY")
         .env_remove("APIKLEY_BASE_URL");
     if let Some(sandbox) = sandbox {
