@@ -4,6 +4,7 @@
 //! JSON document with `--json`. Ctrl-C stops submitting, lets a `createTask` already on its
 //! way finish, and says how to go on.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 #[cfg(feature = "callbacks")]
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ use crate::failure::exit;
 use crate::jobs::{self, LineProblem};
 use crate::output::Output;
 use crate::session::{Session, quoted};
+use crate::sidecar::{self, Origin};
 
 /// What `apikley batch` is asked to do: its arguments.
 #[derive(Args, Debug, Clone)]
@@ -82,7 +84,7 @@ pub async fn command(args: &BatchArgs, global: &Global, program: &'static str) -
         }
     };
     let resume = resume_command(args, program, global.sandbox());
-    run(args, global.json, jobs, &client, &resume).await
+    run(args, global.json, jobs, &client, &resume, global.sidecars()).await
 }
 
 /// The command that goes on with this batch: the same jobs file, output folder and journal,
@@ -189,13 +191,15 @@ fn refuse(json: bool, kind: &str, message: &str, problems: Value) -> ExitCode {
     ExitCode::from(exit::INVALID_INPUT)
 }
 
-/// Runs the batch with `client` until it ends or Ctrl-C.
+/// Runs the batch with `client` until it ends or Ctrl-C; with `sidecars`, each saved result
+/// gets its provenance file.
 pub async fn run(
     options: &BatchArgs,
     json: bool,
     jobs: Vec<jobs::JobLine>,
     client: &Client,
     resume: &str,
+    sidecars: bool,
 ) -> ExitCode {
     let journal = options
         .journal
@@ -207,7 +211,11 @@ pub async fn run(
             .resend_unknown(options.resend_unknown),
         Err(error) => return refuse(json, "batch", &error.to_string(), Value::Null),
     };
+    let mut origins = HashMap::new();
     for job in jobs {
+        if let Some(origin) = Origin::of_request(&job.request).filter(|_| sidecars) {
+            origins.insert(job.key.clone(), origin);
+        }
         if let Err(error) = batch.add(&job.key, job.request) {
             let message = format!("line {}: {error}", job.line);
             return refuse(json, "invalid_jobs", &message, Value::Null);
@@ -259,7 +267,51 @@ pub async fn run(
         }
         Err(error) => return refuse(json, "batch", &error.to_string(), Value::Null),
     };
+    write_sidecars(client, &report, &origins, json).await;
     summary(&report, json, resume, cancel.is_cancelled())
+}
+
+/// The provenance file of each saved result that has none yet (a run stopped between the two
+/// leaves the next run to write it), from its task's final record (one status query for a
+/// result an earlier run saved).
+async fn write_sidecars(
+    client: &Client,
+    report: &BatchReport,
+    origins: &HashMap<String, Origin>,
+    json: bool,
+) {
+    let written = report.jobs.iter().filter_map(|job| {
+        let JobOutcome::Saved {
+            task_id,
+            path,
+            bytes,
+            record,
+            ..
+        } = &job.outcome
+        else {
+            return None;
+        };
+        let origin = origins.get(&job.key)?;
+        if sidecar::path(path).exists() {
+            return None;
+        }
+        Some(async move {
+            let record = match record {
+                Some(record) => Ok((**record).clone()),
+                None => client.task(task_id.clone()).status().await,
+            };
+            let outcome = match record {
+                Ok(record) => sidecar::write(path, *bytes, &record, origin, true).await,
+                Err(e) => Err(e.to_string()),
+            };
+            (job.key.as_str(), outcome)
+        })
+    });
+    for (key, outcome) in futures_util::future::join_all(written).await {
+        if let (Err(e), false) = (outcome, json) {
+            eprintln!("warning: {key}: the result is saved, but its provenance file is not: {e}");
+        }
+    }
 }
 
 #[cfg(feature = "callbacks")]

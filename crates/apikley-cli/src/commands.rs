@@ -43,6 +43,11 @@ pub struct Global {
     /// the task history, in APIKLEY_HOME or the platform's data folder; see `tasks`).
     #[arg(long, global = true, display_order = GLOBAL_ORDER)]
     pub(crate) no_history: bool,
+
+    /// Write no provenance file beside a saved result (by default `clip.mp4` gets
+    /// `clip.mp4.json`: model, inputs, task, times, SHA-256; see `run --again`).
+    #[arg(long, global = true, display_order = GLOBAL_ORDER)]
+    no_sidecar: bool,
 }
 
 impl Global {
@@ -71,6 +76,11 @@ impl Global {
             return None;
         }
         crate::tasks::history_file()
+    }
+
+    /// Whether a saved result gets its provenance file.
+    pub(crate) fn sidecars(&self) -> bool {
+        !self.no_sidecar
     }
 
     /// A client as the flags ask for ([`flow::connect`]).
@@ -296,8 +306,11 @@ impl Runner<'_> {
         let (global, out, session) = (self.global, &mut self.out, &self.session);
         let save = &args.save;
         if !args.no_wait {
-            flow::check_target(save.output.as_deref(), save.overwrite)?;
+            flow::check_target(save.output.as_deref(), save.overwrite, global.sidecars())?;
         }
+        let origin = Some(crate::sidecar::Origin::of_request(&request))
+            .filter(|_| global.sidecars())
+            .flatten();
         let extension = flow::guessed_extension(&request);
         let (client, _sandbox) = global.connect().await?;
         let mut submission = client
@@ -340,7 +353,7 @@ impl Runner<'_> {
         }
         session.output(&target.path, save.overwrite);
         let done = flow::wait(&task, out, session).await?;
-        flow::save(&done, &target, out, session).await
+        flow::save(&done, &target, origin.as_ref(), out, session).await
     }
 
     /// A command for a task that exists, or for the account.
@@ -349,7 +362,7 @@ impl Runner<'_> {
         match command {
             TaskCommand::Wait { task_id, save } => {
                 if let Some(path) = &save.output {
-                    flow::check_target(Some(path), save.overwrite)?;
+                    flow::check_target(Some(path), save.overwrite, global.sidecars())?;
                     session.output(path, save.overwrite);
                 }
                 let task_id = crate::tasks::task_id(global, task_id).await?;
@@ -363,7 +376,14 @@ impl Runner<'_> {
                             by_content: false,
                             overwrite: save.overwrite,
                         };
-                        flow::save(&done, &target, out, session).await
+                        let origin = global
+                            .sidecars()
+                            .then(|| crate::tasks::origin(global, done.record()));
+                        let origin = match origin {
+                            Some(origin) => Some(origin.await),
+                            None => None,
+                        };
+                        flow::save(&done, &target, origin.as_ref(), out, session).await
                     }
                     None => flow::show_urls(&done, out),
                 }
@@ -393,7 +413,8 @@ impl Runner<'_> {
                         overwrite: *overwrite,
                     },
                 };
-                flow::check_target(Some(&target.path), *overwrite)?;
+                let named = !target.by_content && global.sidecars();
+                flow::check_target(Some(&target.path), *overwrite, named)?;
                 let (client, _sandbox) = global.connect().await?;
                 session.output(&target.path, *overwrite);
                 session.task(&TaskId::from(task_id), Phase::Downloading);
@@ -403,7 +424,13 @@ impl Runner<'_> {
                     .name_by_content(target.by_content)
                     .on_progress(|p| out.download(p))
                     .await?;
-                flow::saved(&file, task_id, None, out);
+                let sidecar = match named {
+                    true => {
+                        flow::provenance(&client, task_id, &file, out, global, *overwrite).await
+                    }
+                    false => None,
+                };
+                flow::saved(&file, task_id, None, sidecar.as_deref(), out);
                 Ok(())
             }
             TaskCommand::Tasks {

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::failure::Failure;
 use crate::output::Output;
 use crate::session::{Phase, Session};
+use crate::sidecar::{self, Origin};
 
 /// How much faster than real time the built-in sandbox runs: an 8 s video takes about 3 s.
 #[cfg(feature = "sandbox")]
@@ -62,8 +63,9 @@ pub async fn connect(
 }
 
 /// Checks that a video can be saved at `path` (or, without one, in the current folder): the
-/// file does not exist unless `overwrite`, and its folder exists and takes new files.
-pub fn check_target(path: Option<&Path>, overwrite: bool) -> Result<(), Failure> {
+/// file (and with `sidecar`, its provenance file) does not exist unless `overwrite`, and its
+/// folder exists and takes new files.
+pub fn check_target(path: Option<&Path>, overwrite: bool, sidecar: bool) -> Result<(), Failure> {
     let problem = |path: &Path, reason: String| Failure::Target {
         path: path.to_owned(),
         reason,
@@ -77,6 +79,14 @@ pub fn check_target(path: Option<&Path>, overwrite: bool) -> Result<(), Failure>
                 return Err(problem(
                     path,
                     "already exists; pass --overwrite to replace it".into(),
+                ));
+            }
+            let provenance = crate::sidecar::path(path);
+            if sidecar && provenance.exists() && !overwrite {
+                return Err(problem(
+                    &provenance,
+                    "already exists; pass --overwrite to replace it with the result's (or --no-sidecar)"
+                        .into(),
                 ));
             }
             match path.parent() {
@@ -165,10 +175,11 @@ pub struct Target {
     pub overwrite: bool,
 }
 
-/// Saves the task's result and reports it.
+/// Saves the task's result, with its provenance file when `origin` is given, and reports it.
 pub async fn save(
     done: &CompletedTask,
     target: &Target,
+    origin: Option<&Origin>,
     out: &mut Output,
     session: &Session,
 ) -> Result<(), Failure> {
@@ -180,13 +191,71 @@ pub async fn save(
         .name_by_content(target.by_content)
         .on_progress(|p| out.download(p))
         .await?;
-    saved(&file, done.id().as_str(), Some(done), out);
+    let sidecar = match origin {
+        Some(origin) => written(
+            sidecar::write(
+                &file.path,
+                file.bytes,
+                done.record(),
+                origin,
+                target.overwrite,
+            )
+            .await,
+            out,
+        ),
+        None => None,
+    };
+    saved(
+        &file,
+        done.id().as_str(),
+        Some(done),
+        sidecar.as_deref(),
+        out,
+    );
     Ok(())
+}
+
+/// The provenance file of `file`, a task's result saved by id: what made it, from the task's
+/// record (one status query) and the history.
+pub async fn provenance(
+    client: &Client,
+    task_id: &str,
+    file: &DownloadedFile,
+    out: &mut Output,
+    global: &crate::commands::Global,
+    overwrite: bool,
+) -> Option<PathBuf> {
+    let record = match client.task(task_id).status().await {
+        Ok(record) => record,
+        Err(e) => return written(Err(e.to_string()), out),
+    };
+    let origin = crate::tasks::origin(global, &record).await;
+    let sidecar = sidecar::write(&file.path, file.bytes, &record, &origin, overwrite).await;
+    written(sidecar, out)
+}
+
+/// A sidecar written, or a warning that it was not (the result itself is saved).
+fn written(outcome: Result<PathBuf, String>, out: &mut Output) -> Option<PathBuf> {
+    match outcome {
+        Ok(path) => Some(path),
+        Err(e) => {
+            out.line(format!(
+                "warning: the result is saved, but its provenance file is not: {e}"
+            ));
+            None
+        }
+    }
 }
 
 /// Reports a saved file: where, how large, what it is (and a warning when its name says
 /// otherwise).
-pub fn saved(file: &DownloadedFile, task_id: &str, done: Option<&CompletedTask>, out: &mut Output) {
+pub fn saved(
+    file: &DownloadedFile,
+    task_id: &str,
+    done: Option<&CompletedTask>,
+    sidecar: Option<&Path>,
+    out: &mut Output,
+) {
     let warning = file.misnamed();
     if let Some(warning) = &warning {
         out.line(format!("warning: {warning}"));
@@ -206,6 +275,7 @@ pub fn saved(file: &DownloadedFile, task_id: &str, done: Option<&CompletedTask>,
     json["media_type"] = json!(media_type);
     json["kind"] = json!(kind);
     json["warning"] = json!(warning);
+    json["sidecar"] = json!(sidecar);
     out.result(
         json,
         format!(

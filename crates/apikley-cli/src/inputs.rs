@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use apikley::{ModelSpec, Request, Violation, Violations};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Builds a request to `spec`'s model from `key=value` (or `key:=JSON`) arguments and an
 /// optional callback URL, listing every problem at once: unknown keys, values that are not of
@@ -15,8 +15,24 @@ pub fn request(
     args: &[impl AsRef<str>],
     callback_url: Option<&str>,
 ) -> Result<Request, Violations> {
+    request_from(spec, Map::new(), args, callback_url)
+}
+
+/// [`request`] on top of the inputs `base` (a result's, made again): an input the arguments
+/// name is replaced, not added to.
+pub fn request_from(
+    spec: Arc<ModelSpec>,
+    mut base: Map<String, Value>,
+    args: &[impl AsRef<str>],
+    callback_url: Option<&str>,
+) -> Result<Request, Violations> {
+    for arg in args {
+        if let Some((name, _)) = arg.as_ref().split_once('=') {
+            base.remove(name.trim_end_matches(':').trim());
+        }
+    }
     let mut problems = Violations::new();
-    let mut request = Request::new(spec.clone());
+    let mut request = Request::new(spec.clone()).with_inputs(Value::Object(base));
     if let Some(url) = callback_url {
         request = request.with_callback_url(url);
     }

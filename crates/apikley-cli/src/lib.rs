@@ -11,6 +11,7 @@ mod jobs;
 mod output;
 mod program;
 mod session;
+mod sidecar;
 mod tasks;
 
 #[cfg(feature = "sandbox")]

@@ -14,6 +14,7 @@ use crate::failure::{self, Failure};
 use crate::inputs;
 use crate::output::Output;
 use crate::session::Session;
+use crate::sidecar::Origin;
 
 /// The name resume hints use.
 const PROGRAM: &str = "apikley";
@@ -64,12 +65,18 @@ enum ApiCommand {
 
 #[derive(Args, Debug)]
 struct Run {
-    /// The model id (or a part of it that names one model; see `apikley models`).
-    model: String,
+    /// The model id (or a part of it that names one model; see `apikley models`). Not with
+    /// --again, whose file names it.
+    #[arg(required_unless_present = "again")]
+    model: Option<String>,
     /// Inputs: key=value (typed by the spec; repeat a key for each item of a list), or
     /// key:=JSON. Local files for file inputs are uploaded first.
     #[arg(value_name = "KEY=VALUE")]
     inputs: Vec<String>,
+    /// Make a saved result again: the model and inputs its provenance file (`clip.mp4.json`)
+    /// records, each KEY=VALUE given replacing that input.
+    #[arg(long, value_name = "FILE.json")]
+    again: Option<std::path::PathBuf>,
     #[command(flatten)]
     submit: SubmitArgs,
 }
@@ -196,9 +203,31 @@ fn find(name: &str) -> Result<Arc<ModelSpec>, Failure> {
 /// problem at once); where the result goes is checked when the plan runs, before anything is
 /// paid for.
 fn run_plan(args: &Run) -> Result<Plan<'_>, Failure> {
-    let spec = find(&args.model)?;
     let callback_url = args.submit.callback_url.as_deref();
-    let request = inputs::request(spec.clone(), &args.inputs, callback_url)?;
+    let (spec, request) = match &args.again {
+        None => {
+            let spec = find(args.model.as_deref().unwrap_or_default())?;
+            let request = inputs::request(spec.clone(), &args.inputs, callback_url)?;
+            (spec, request)
+        }
+        // With --again every word is a change (the first one lands where a model would).
+        Some(file) => {
+            let origin = Origin::read(file).map_err(|reason| {
+                let mut violations = apikley::Violations::new();
+                let rule = format!("must be a result's provenance file: {reason}");
+                violations.push(apikley::Violation::new(
+                    "--again",
+                    rule,
+                    file.display().to_string(),
+                ));
+                Failure::Invalid(violations)
+            })?;
+            let spec = find(&origin.model)?;
+            let changes: Vec<&String> = args.model.iter().chain(&args.inputs).collect();
+            let request = inputs::request_from(spec.clone(), origin.input, &changes, callback_url)?;
+            (spec, request)
+        }
+    };
     Ok(Plan::Submit {
         request,
         args: &args.submit,
@@ -237,6 +266,12 @@ mod tests {
         "--speed",
         "--latency",
         "--callback-url",
+        "--again",
+        "clip.mp4.json",
+        "tasks",
+        "--pending",
+        "--resume",
+        "last",
         "--callback-listen",
         "--webhook-key",
         "--journal",
@@ -372,14 +407,8 @@ mod tests {
                             let inbox = apikley::callback::CallbackInbox::new();
                             let _ = apikley::callback::axum::inbox_router(url.path(), inbox, None);
                         }
-                        if let Command::Api(ApiCommand::Run(run)) = &cli.command
-                            && let Ok(spec) = find(&run.model)
-                        {
-                            let _ = inputs::request(
-                                spec,
-                                &run.inputs,
-                                run.submit.callback_url.as_deref(),
-                            );
+                        if let Command::Api(ApiCommand::Run(run)) = &cli.command {
+                            let _ = run_plan(run);
                         }
                     });
                     prop_assert!(checked.is_ok(), "{argv:?} panicked in its checks");

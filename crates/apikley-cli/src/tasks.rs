@@ -12,6 +12,7 @@ use crate::commands::Global;
 use crate::failure::Failure;
 use crate::flow;
 use crate::output::Output;
+use crate::sidecar::{self, Origin};
 
 /// The variable that moves the task history (and everything else this program keeps).
 pub const HOME_VAR: &str = "APIKLEY_HOME";
@@ -60,6 +61,22 @@ pub async fn task_id(global: &Global, given: &str) -> Result<TaskId, Failure> {
                 history.path().display()
             ))
         })
+}
+
+/// What the task of `record` was made from: as the history has it (the inputs as given, local
+/// files by path), else as its record says.
+pub async fn origin(global: &Global, record: &apikley::TaskRecord) -> Origin {
+    let recorded = match global.history().map(History::open) {
+        Some(Ok(history)) => history.find(&record.id).await.ok().flatten(),
+        _ => None,
+    };
+    match recorded {
+        Some(entry) => Origin {
+            model: entry.model,
+            input: entry.input,
+        },
+        None => Origin::of_record(record),
+    }
 }
 
 /// `tasks`: the latest `limit` entries, or with `pending` every task whose result is not saved
@@ -133,23 +150,39 @@ pub async fn resume(global: &Global, out: &mut Output) -> Result<(), Failure> {
         return Ok(());
     }
     let (client, _sandbox) = global.connect().await?;
-    let outcomes =
-        futures_util::future::join_all(pending.iter().map(|entry| resume_one(&client, entry)))
-            .await;
+    let sidecars = global.sidecars();
+    let outcomes = futures_util::future::join_all(
+        pending
+            .iter()
+            .map(|entry| resume_one(&client, entry, sidecars)),
+    )
+    .await;
     let mut lines = Vec::new();
     let mut json = Vec::new();
     let mut unsaved = 0;
     for (entry, outcome) in pending.iter().zip(outcomes) {
         let id = entry.task_id.as_ref().map(TaskId::as_str).unwrap_or("-");
         match outcome {
-            Ok(file) => {
+            Ok((file, sidecar)) => {
                 lines.push(format!(
                     "task {id}: saved {} ({} bytes, {})",
                     file.path.display(),
                     file.bytes,
                     file.content
                 ));
-                json.push(json!({"task_id": id, "file": file.path, "bytes": file.bytes}));
+                let sidecar = match sidecar {
+                    Some(Ok(path)) => Some(path),
+                    Some(Err(e)) => {
+                        out.line(format!(
+                            "warning: task {id}: the result is saved, but its provenance file is not: {e}"
+                        ));
+                        None
+                    }
+                    None => None,
+                };
+                json.push(json!({
+                    "task_id": id, "file": file.path, "bytes": file.bytes, "sidecar": sidecar,
+                }));
             }
             Err(error) => {
                 unsaved += 1;
@@ -162,15 +195,18 @@ pub async fn resume(global: &Global, out: &mut Output) -> Result<(), Failure> {
     match unsaved {
         0 => Ok(()),
         n => Err(Failure::NotAllSaved(format!(
-            "{n} of {} pending tasks not saved (see above); `tasks --pending` lists them",
+            "{n} of {} pending tasks not saved (each said why above); they stay pending",
             pending.len()
         ))),
     }
 }
 
+/// The result saved, and with `sidecars` its provenance file written (or why not).
+type Resumed = (apikley::DownloadedFile, Option<Result<PathBuf, String>>);
+
 /// Waits for one pending task and saves its result: where its run meant to, or under its
-/// default name in the current folder.
-async fn resume_one(client: &Client, entry: &Entry) -> Result<apikley::DownloadedFile, String> {
+/// default name in the current folder; with `sidecars`, its provenance file beside it.
+async fn resume_one(client: &Client, entry: &Entry, sidecars: bool) -> Result<Resumed, String> {
     let Some(id) = entry.task_id.clone() else {
         return Err("no task id".to_owned());
     };
@@ -187,14 +223,24 @@ async fn resume_one(client: &Client, entry: &Entry) -> Result<apikley::Downloade
         },
     };
     let named = Some(target.path.as_path()).filter(|_| !target.by_content);
-    if let Err(Failure::Target { path, reason }) = flow::check_target(named, false) {
+    if let Err(Failure::Target { path, reason }) = flow::check_target(named, false, sidecars) {
         return Err(format!("{}: {reason}", path.display()));
     }
     let done = client.task(id).wait().await.map_err(|e| e.to_string())?;
-    done.download(&target.path)
+    let file = done
+        .download(&target.path)
         .name_by_content(target.by_content)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    let origin = Origin {
+        model: entry.model.clone(),
+        input: entry.input.clone(),
+    };
+    let sidecar = match sidecars {
+        true => Some(sidecar::write(&file.path, file.bytes, done.record(), &origin, false).await),
+        false => None,
+    };
+    Ok((file, sidecar))
 }
 
 /// An entry's state in words.

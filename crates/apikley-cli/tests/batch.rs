@@ -125,6 +125,14 @@ fn a_batch_killed_at_random_moments_finishes_without_paying_twice() {
             Some("saved") => {
                 let file = dir.path().join(job["file"].as_str().expect("a file"));
                 assert_eq!(std::fs::read(&file).expect("saved"), SAMPLE_VIDEO, "{job}");
+                // Its provenance too, whichever run saved it.
+                let mut sidecar = file.into_os_string();
+                sidecar.push(".json");
+                let sidecar: Value =
+                    serde_json::from_slice(&std::fs::read(sidecar).expect("a sidecar"))
+                        .expect("JSON");
+                assert_eq!(sidecar["input"]["prompt"], prompt.as_str(), "{job}");
+                assert_eq!(sidecar["task_id"], job["task_id"], "{job}");
                 assert_eq!(
                     per_prompt.get(&prompt).map(|ids| ids[0].as_str()),
                     job["task_id"].as_str(),
@@ -250,5 +258,32 @@ fn a_batch_on_callbacks_queries_each_task_once() {
     for i in 0..3 {
         let video = std::fs::read(dir.path().join(format!("videos/clip-{i}.mp4"))).expect("saved");
         assert_eq!(video, SAMPLE_VIDEO);
+        // Its provenance, one per key, from the record the batch saw (no query of its own).
+        let sidecar = dir.path().join(format!("videos/clip-{i}.mp4.json"));
+        let sidecar: Value =
+            serde_json::from_slice(&std::fs::read(sidecar).expect("written")).expect("JSON");
+        assert_eq!(sidecar["input"]["prompt"], format!("Clip {i}"));
+        assert_eq!(sidecar["model"], "kling-2.6/text-to-video");
+        let task = tasks
+            .iter()
+            .find(|t| t["taskId"] == sidecar["task_id"])
+            .expect("its task");
+        assert_eq!(task["param"]["input"]["prompt"], format!("Clip {i}"));
+        assert_eq!(sidecar["bytes"], SAMPLE_VIDEO.len());
+    }
+    // The batch's tasks are in the task history, saved where the batch saved them.
+    let listed = Command::new(APIKLEY)
+        .args(["tasks", "--json"])
+        .current_dir(dir.path())
+        .env("APIKLEY_HOME", apikley_test_support::cli::home(dir.path()))
+        .output()
+        .expect("runs");
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    let listed = listed["tasks"].as_array().expect("tasks");
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    for entry in listed {
+        assert_eq!(entry["state"], "saved", "{entry}");
+        let file = entry["file"].as_str().expect("a file");
+        assert!(file.ends_with(".mp4") && file.contains("videos"), "{entry}");
     }
 }

@@ -145,6 +145,21 @@ fn a_run_killed_while_its_create_was_on_its_way_is_an_unknown_outcome() {
 fn two_runs_at_once_both_record_and_last_names_the_newest() {
     let sandbox = SandboxProcess::start(0);
     let dir = tempfile::tempdir().expect("temp dir");
+    // Processes creating the history at once all get it (one loses the race to WAL mode).
+    let openers: Vec<Process> = (0..6)
+        .map(|_| {
+            Process(
+                apikley(dir.path(), sandbox.url(), &["tasks"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("starts"),
+            )
+        })
+        .collect();
+    for mut opener in openers {
+        assert!(opener.0.wait().expect("ends").success(), "an opener failed");
+    }
     let spawn = |file: &str| {
         Process(
             apikley(dir.path(), sandbox.url(), &[RUN, &["-o", file]].concat())
@@ -206,4 +221,94 @@ fn two_runs_at_once_both_record_and_last_names_the_newest() {
     let newest = &tasks(dir.path(), sandbox.url(), &["--limit", "1"])[0];
     assert_eq!(newest["task_id"], id);
     assert_eq!(newest["state"], "saved");
+}
+
+#[test]
+fn a_saved_result_carries_its_provenance_and_again_makes_it_with_one_change() {
+    let sandbox = SandboxProcess::start(0);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = run(
+        dir.path(),
+        sandbox.url(),
+        &[RUN, &["aspect_ratio=16:9", "duration=4", "-o", "clip.mp4"]].concat(),
+    );
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let sidecar: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("clip.mp4.json")).expect("written"))
+            .expect("JSON");
+    let task = &sandbox.created_tasks()[0];
+    assert_eq!(sidecar["model"], "bytedance/seedance-1.5-pro");
+    assert_eq!(sidecar["input"]["prompt"], "A fox in snow");
+    assert_eq!(sidecar["input"]["duration"], 4);
+    assert_eq!(sidecar["task_id"], task["taskId"]);
+    assert!(sidecar["cost_time"].is_u64(), "{sidecar}");
+    assert!(sidecar["created_at"].is_string() && sidecar["completed_at"].is_string());
+    assert_eq!(sidecar["sdk_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(sidecar["file"], "clip.mp4");
+    assert_eq!(sidecar["bytes"], SAMPLE_VIDEO.len());
+    let digest = std::process::Command::new("sha256sum")
+        .arg("clip.mp4")
+        .current_dir(dir.path())
+        .output()
+        .expect("sha256sum runs");
+    let digest = text(&digest.stdout);
+    assert_eq!(sidecar["sha256"].as_str(), digest.split(' ').next());
+
+    // The same path again: refused before anything is paid for, the sidecar named.
+    std::fs::rename(dir.path().join("clip.mp4"), dir.path().join("kept.mp4")).expect("moves");
+    let refused = run(
+        dir.path(),
+        sandbox.url(),
+        &[RUN, &["-o", "clip.mp4"]].concat(),
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("clip.mp4.json: already exists"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(sandbox.created_tasks().len(), 1);
+
+    // Made again with one change, over the old result with --overwrite.
+    let again = run(
+        dir.path(),
+        sandbox.url(),
+        &[
+            "run",
+            "--again",
+            "clip.mp4.json",
+            "duration=8",
+            "-o",
+            "clip.mp4",
+            "--overwrite",
+        ],
+    );
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let created = sandbox.created_tasks();
+    assert_eq!(created.len(), 2);
+    let mut expected = task["param"]["input"].clone();
+    expected["duration"] = 8.into();
+    assert_eq!(created[1]["param"]["input"], expected);
+    assert_eq!(created[1]["param"]["model"], "bytedance/seedance-1.5-pro");
+    let sidecar: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("clip.mp4.json")).expect("written"))
+            .expect("JSON");
+    assert_eq!(sidecar["task_id"], created[1]["taskId"]);
+
+    // --no-sidecar writes none; a file that is not a provenance file is refused, nothing sent.
+    let quiet = run(
+        dir.path(),
+        sandbox.url(),
+        &[RUN, &["--no-sidecar", "-o", "q.mp4"]].concat(),
+    );
+    assert!(quiet.status.success(), "{}", text(&quiet.stderr));
+    assert!(!dir.path().join("q.mp4.json").exists());
+    let broken = run(dir.path(), sandbox.url(), &["run", "--again", "q.mp4"]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(
+        text(&broken.stderr).contains("--again must be a result's provenance file"),
+        "{}",
+        text(&broken.stderr)
+    );
+    assert_eq!(sandbox.created_tasks().len(), 3);
 }

@@ -45,7 +45,8 @@ async fn an_image_model_whose_summary_names_no_kind_saves_the_image_it_made() {
     let output = apikley(None, &run, &png).await;
     assert!(output.status.success(), "{}", text(&output.stderr));
     let saved = files(&png);
-    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert_eq!(saved.len(), 2, "the image and its provenance: {saved:?}");
+    assert_eq!(saved[1], format!("{}.json", saved[0]));
     assert!(
         saved[0].starts_with("nano-banana-pro-") && saved[0].ends_with(".png"),
         "{saved:?}"
@@ -63,7 +64,8 @@ async fn an_image_model_whose_summary_names_no_kind_saves_the_image_it_made() {
     let output = apikley(None, &[&run[..], &["output_format=jpg"]].concat(), &jpg).await;
     assert!(output.status.success(), "{}", text(&output.stderr));
     let saved = files(&jpg);
-    assert!(saved.len() == 1 && saved[0].ends_with(".jpg"), "{saved:?}");
+    assert!(saved.len() == 2 && saved[0].ends_with(".jpg"), "{saved:?}");
+    assert_eq!(saved[1], format!("{}.json", saved[0]));
     assert_eq!(
         std::fs::read(jpg.join(&saved[0])).expect("reads"),
         SAMPLE_JPEG
@@ -142,7 +144,7 @@ async fn an_image_model_takes_local_images_each_checked_and_uploaded() {
     }
     let saved: Vec<String> = files(dir.path())
         .into_iter()
-        .filter(|name| name.starts_with("nano-banana-pro-"))
+        .filter(|name| name.starts_with("nano-banana-pro-") && !name.ends_with(".json"))
         .collect();
     let [name] = &saved[..] else {
         panic!("{saved:?}");
@@ -159,7 +161,7 @@ async fn an_image_model_takes_local_images_each_checked_and_uploaded() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let saved: Vec<String> = files(dir.path())
         .into_iter()
-        .filter(|name| name.starts_with("seedream_4.5-text-to-image-"))
+        .filter(|name| name.starts_with("seedream_4.5-text-to-image-") && !name.ends_with(".json"))
         .collect();
     assert!(
         saved.len() == 1
@@ -224,8 +226,15 @@ async fn a_batch_names_each_result_by_its_kind() {
         .collect();
     assert_eq!(
         saved,
-        ["banana.jpg", "fox.mp4", "lighthouse.png"],
-        "{saved:?}"
+        [
+            "banana.jpg",
+            "banana.jpg.json",
+            "fox.mp4",
+            "fox.mp4.json",
+            "lighthouse.png",
+            "lighthouse.png.json"
+        ],
+        "each result and its provenance: {saved:?}"
     );
     for (name, kind) in [
         ("banana.jpg", "image"),
@@ -271,9 +280,10 @@ async fn every_model_run_with_its_example_input_saves_a_file_of_its_kind() {
                 text(&output.stderr)
             );
             let saved = files(dir.path());
-            let [name] = &saved[..] else {
+            let [name, sidecar] = &saved[..] else {
                 panic!("{}: {saved:?}", spec.id());
             };
+            assert_eq!(*sidecar, format!("{name}.json"));
             let bytes = std::fs::read(dir.path().join(name)).expect("reads");
             let (kind, extensions) = magic(&bytes).unwrap_or_else(|| panic!("{name}: no media"));
             assert_eq!(kind, spec.kind().as_str(), "{name}");

@@ -184,26 +184,19 @@ impl History {
             std::fs::create_dir_all(folder).map_err(create)?;
         }
         create_private(&path).map_err(create)?;
-        let store_error = |e: rusqlite::Error| store_error(&path, e);
-        let connection = Connection::open(&path).map_err(store_error)?;
-        // WAL and a busy timeout: any number of processes read and write it at once, and
-        // every statement is on disk when it returns.
-        connection.busy_timeout(BUSY_TIMEOUT).map_err(store_error)?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .and_then(|()| connection.pragma_update(None, "synchronous", "FULL"))
-            .map_err(store_error)?;
-        let found: i64 = connection
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(store_error)?;
-        if found > SCHEMA_VERSION {
-            return Err(HistoryError::Newer { path, found });
-        }
-        connection
-            .execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))
-            .map_err(store_error)?;
+        // Two processes creating it at once: the loser of the race to WAL mode is told "busy"
+        // at once, not through the busy timeout, so the opening is tried again.
+        let started = std::time::Instant::now();
+        let connection = loop {
+            match prepare(&path) {
+                Err(Prepared::Busy(_)) if started.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(10 + fastrand::u64(0..40)));
+                }
+                Err(Prepared::Busy(e) | Prepared::Failed(e)) => return Err(store_error(&path, e)),
+                Err(Prepared::Newer(found)) => return Err(HistoryError::Newer { path, found }),
+                Ok(connection) => break connection,
+            }
+        };
         Ok(History {
             store: Store::new(connection),
             path,
@@ -432,6 +425,48 @@ impl History {
             )
             .await
     }
+}
+
+/// Why a connection could not be prepared.
+enum Prepared {
+    /// Another process holds a lock it needs.
+    Busy(rusqlite::Error),
+    /// The file is of a newer schema.
+    Newer(i64),
+    /// Anything else.
+    Failed(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for Prepared {
+    fn from(error: rusqlite::Error) -> Self {
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Prepared::Busy(error)
+            }
+            _ => Prepared::Failed(error),
+        }
+    }
+}
+
+/// A connection to the history at `path`, in WAL mode, its schema up to date.
+fn prepare(path: &Path) -> Result<Connection, Prepared> {
+    let connection = Connection::open(path)?;
+    // WAL and a busy timeout: any number of processes read and write it at once, and every
+    // statement is on disk when it returns.
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = connection.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    let found: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(Prepared::Newer(found));
+    }
+    connection.execute_batch(&format!(
+        "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    ))?;
+    Ok(connection)
 }
 
 fn store_error(path: &Path, error: rusqlite::Error) -> HistoryError {

@@ -55,6 +55,9 @@ pub use task::Task;
 pub use upload::{UPLOAD_RETENTION, UploadOptions, UploadedFile};
 pub use wait::{Clock, CompletedTask, Progress, Waiter};
 
+/// This SDK's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// The spec-exact generated types and clients of the shared Market endpoints.
 pub use apikley_raw as raw;
 /// Cancels a [`Waiter`] (re-exported from `tokio-util`).

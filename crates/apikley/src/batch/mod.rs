@@ -53,7 +53,7 @@ use crate::client::Client;
 use crate::error::{Error, ErrorKind, Violations};
 use crate::files::MediaType;
 use crate::inbox::CallbackInbox;
-use crate::record::TaskId;
+use crate::record::{TaskId, TaskRecord};
 use crate::request::Request;
 use crate::task::Task;
 use journal::{Journal, JournalError, Stage};
@@ -168,6 +168,9 @@ pub enum JobOutcome {
         bytes: u64,
         /// Saved by an earlier run (and still there).
         earlier: bool,
+        /// The task's final record, when this run saw it end (not for a result saved by an
+        /// earlier run).
+        record: Option<Box<TaskRecord>>,
     },
     /// Its task failed.
     Failed {
@@ -846,6 +849,7 @@ async fn run_job(shared: &Shared, index: usize, job: &Job, start: Start) -> (Job
                     path,
                     bytes,
                     earlier: true,
+                    record: None,
                 };
                 return (outcome, false);
             }
@@ -1028,6 +1032,7 @@ async fn finish(shared: &Shared, index: usize, job: &Job, task: Task) -> JobOutc
                 path: file.path,
                 bytes: file.bytes,
                 earlier: false,
+                record: Some(Box::new(done.record().clone())),
             }
         }
         Err(error) => noted(journal, key, task_id, &error).await,
