@@ -22,8 +22,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
-use crate::commands::Global;
 use crate::failure::exit;
+use crate::global::Global;
 use crate::jobs::{self, LineProblem};
 use crate::output::Output;
 use crate::session::{Session, quoted};

@@ -1,103 +1,21 @@
-//! What every model's command line has beside its own way to submit: the flags they share, the
-//! commands that follow a task already paid for (`status`, `wait`, `download`) or show the
-//! account (`credits`), the sandbox, and what follows a submission. The `apikley` and
-//! `seedance` binaries flatten these into their own command lines, so both behave the same.
+//! What every model's command line has beside its own way to submit: the commands that follow
+//! a task already paid for (`status`, `wait`, `download`, `tasks`) or show the account
+//! (`credits`), the sandbox, and what follows a submission. The `apikley` and `seedance`
+//! binaries flatten these into their own command lines, so both behave the same.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use apikley::{PollSchedule, Request, TaskId, Violations};
+use apikley::{Request, TaskId, Violations};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::failure::Failure;
 use crate::flow;
+use crate::global::Global;
 use crate::output::Output;
 use crate::session::{Phase, Session};
-
-/// Where the flags every command takes come in help: after the command's own.
-const GLOBAL_ORDER: usize = 1000;
-
-/// The flags every command takes.
-#[derive(Args, Debug)]
-pub struct Global {
-    /// Print one JSON document on stdout instead of human-readable output.
-    #[arg(long, global = true, display_order = GLOBAL_ORDER)]
-    pub(crate) json: bool,
-
-    /// Use a built-in local sandbox with a fast clock instead of the real service.
-    #[cfg(feature = "sandbox")]
-    #[arg(long, global = true, display_order = GLOBAL_ORDER)]
-    sandbox: bool,
-
-    /// Poll every this many seconds (1 to 3600) instead of the adaptive schedule.
-    #[arg(long, global = true, display_order = GLOBAL_ORDER, value_name = "SECONDS", value_parser = crate::checks::poll_interval)]
-    poll_interval: Option<u64>,
-
-    /// Log the HTTP calls (to stderr).
-    #[arg(short, long, global = true, display_order = GLOBAL_ORDER)]
-    verbose: bool,
-
-    /// Keep no record of the tasks this command creates (by default each one is recorded in
-    /// the task history, in APIKLEY_HOME or the platform's data folder; see `tasks`).
-    #[arg(long, global = true, display_order = GLOBAL_ORDER)]
-    pub(crate) no_history: bool,
-
-    /// Write no provenance file beside a saved result (by default `clip.mp4` gets
-    /// `clip.mp4.json`: model, inputs, task, times, SHA-256; see `run --again`).
-    #[arg(long, global = true, display_order = GLOBAL_ORDER)]
-    no_sidecar: bool,
-}
-
-impl Global {
-    /// Whether to use the built-in sandbox (never, in a build without the `sandbox` feature).
-    pub(crate) fn sandbox(&self) -> bool {
-        #[cfg(feature = "sandbox")]
-        return self.sandbox;
-        #[cfg(not(feature = "sandbox"))]
-        false
-    }
-
-    /// The polling schedule asked for: `--poll-interval`, or every second on the fast sandbox;
-    /// `None` for the client's adaptive default.
-    pub(crate) fn schedule(&self) -> Option<PollSchedule> {
-        match (self.poll_interval, self.sandbox()) {
-            (Some(seconds), _) => Some(PollSchedule::Every(Duration::from_secs(seconds))),
-            (None, true) => Some(PollSchedule::Every(Duration::from_secs(1))),
-            (None, false) => None,
-        }
-    }
-
-    /// The task history's file, unless `--no-history` or the built-in sandbox (whose tasks
-    /// end with the command).
-    pub(crate) fn history(&self) -> Option<PathBuf> {
-        if self.no_history || self.sandbox() {
-            return None;
-        }
-        crate::tasks::history_file()
-    }
-
-    /// Whether a saved result gets its provenance file.
-    pub(crate) fn sidecars(&self) -> bool {
-        !self.no_sidecar
-    }
-
-    /// A client as the flags ask for ([`flow::connect`]).
-    pub(crate) async fn connect(&self) -> Result<(apikley::Client, flow::Sandbox), Failure> {
-        flow::connect(self.sandbox(), self.schedule(), self.history()).await
-    }
-
-    /// Sends the SDK's logs to stderr with `--verbose`.
-    pub(crate) fn init_logging(&self) {
-        if self.verbose {
-            tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
-                .init();
-        }
-    }
-}
 
 /// Where a finished result goes.
 #[derive(Args, Debug)]
@@ -426,7 +344,8 @@ impl Runner<'_> {
                     .await?;
                 let sidecar = match named {
                     true => {
-                        flow::provenance(&client, task_id, &file, out, global, *overwrite).await
+                        crate::tasks::provenance(&client, task_id, &file, out, global, *overwrite)
+                            .await
                     }
                     false => None,
                 };

@@ -215,27 +215,8 @@ pub async fn save(
     Ok(())
 }
 
-/// The provenance file of `file`, a task's result saved by id: what made it, from the task's
-/// record (one status query) and the history.
-pub async fn provenance(
-    client: &Client,
-    task_id: &str,
-    file: &DownloadedFile,
-    out: &mut Output,
-    global: &crate::commands::Global,
-    overwrite: bool,
-) -> Option<PathBuf> {
-    let record = match client.task(task_id).status().await {
-        Ok(record) => record,
-        Err(e) => return written(Err(e.to_string()), out),
-    };
-    let origin = crate::tasks::origin(global, &record).await;
-    let sidecar = sidecar::write(&file.path, file.bytes, &record, &origin, overwrite).await;
-    written(sidecar, out)
-}
-
 /// A sidecar written, or a warning that it was not (the result itself is saved).
-fn written(outcome: Result<PathBuf, String>, out: &mut Output) -> Option<PathBuf> {
+pub fn written(outcome: Result<PathBuf, String>, out: &mut Output) -> Option<PathBuf> {
     match outcome {
         Ok(path) => Some(path),
         Err(e) => {

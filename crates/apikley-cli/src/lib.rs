@@ -6,6 +6,7 @@ mod checks;
 mod commands;
 mod failure;
 mod flow;
+mod global;
 mod inputs;
 mod jobs;
 mod output;
@@ -16,7 +17,8 @@ mod tasks;
 
 #[cfg(feature = "sandbox")]
 pub use commands::SandboxArgs;
-pub use commands::{Global, Plan, Save, SubmitArgs, TaskCommand, run};
+pub use commands::{Plan, Save, SubmitArgs, TaskCommand, run};
 pub use failure::usage;
+pub use global::Global;
 pub use inputs::facts;
 pub use program::main;

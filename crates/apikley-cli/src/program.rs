@@ -9,8 +9,9 @@ use serde_json::json;
 
 #[cfg(feature = "sandbox")]
 use crate::commands::SandboxArgs;
-use crate::commands::{self, Global, Plan, SubmitArgs, TaskCommand};
+use crate::commands::{self, Plan, SubmitArgs, TaskCommand};
 use crate::failure::{self, Failure};
+use crate::global::Global;
 use crate::inputs;
 use crate::output::Output;
 use crate::session::Session;

@@ -4,30 +4,18 @@
 use std::path::PathBuf;
 
 use apikley::history::{Entry, EntryState, History};
-use apikley::{Client, TaskId};
+use apikley::{Client, DownloadedFile, TaskId};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::commands::Global;
 use crate::failure::Failure;
 use crate::flow;
+use crate::global::{Global, HOME_VAR};
 use crate::output::Output;
 use crate::sidecar::{self, Origin};
 
-/// The variable that moves the task history (and everything else this program keeps).
-pub const HOME_VAR: &str = "APIKLEY_HOME";
-
 /// What `wait` and `download` take for the newest task in the history.
 pub const LAST: &str = "last";
-
-/// The history's file: in `APIKLEY_HOME`, else in the platform's data folder.
-pub fn history_file() -> Option<PathBuf> {
-    let home = std::env::var_os(HOME_VAR)
-        .filter(|home| !home.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| dirs::data_dir().map(|data| data.join("apikley")))?;
-    Some(home.join("history.sqlite"))
-}
 
 /// The history, or why there is none to read.
 fn open(global: &Global) -> Result<History, Failure> {
@@ -77,6 +65,25 @@ pub async fn origin(global: &Global, record: &apikley::TaskRecord) -> Origin {
         },
         None => Origin::of_record(record),
     }
+}
+
+/// The provenance file of `file`, a task's result saved by id: what made it, from the task's
+/// record (one status query) and the history.
+pub async fn provenance(
+    client: &Client,
+    task_id: &str,
+    file: &DownloadedFile,
+    out: &mut Output,
+    global: &Global,
+    overwrite: bool,
+) -> Option<PathBuf> {
+    let record = match client.task(task_id).status().await {
+        Ok(record) => record,
+        Err(e) => return flow::written(Err(e.to_string()), out),
+    };
+    let origin = origin(global, &record).await;
+    let sidecar = sidecar::write(&file.path, file.bytes, &record, &origin, overwrite).await;
+    flow::written(sidecar, out)
 }
 
 /// `tasks`: the latest `limit` entries, or with `pending` every task whose result is not saved

@@ -102,6 +102,12 @@ fn a_run_killed_after_its_task_was_recorded_is_resumed_from_the_history() {
     assert!(resumed.status.success(), "{}", text(&resumed.stderr));
     assert!(text(&resumed.stdout).contains(&format!("task {id}: saved")));
     assert_eq!(std::fs::read(&target).expect("saved"), SAMPLE_VIDEO);
+    let sidecar = std::fs::read(dir.path().join("my clip.mp4.json")).expect("its sidecar");
+    let sidecar: Value = serde_json::from_slice(&sidecar).expect("JSON");
+    assert_eq!(sidecar["task_id"], id.as_str());
+    assert_eq!(sidecar["model"], "bytedance/seedance-1.5-pro");
+    assert_eq!(sidecar["input"]["prompt"], "A fox in snow");
+    assert_eq!(sidecar["bytes"], SAMPLE_VIDEO.len());
     assert_eq!(sandbox.created_tasks().len(), 1, "nothing created twice");
     assert!(tasks(dir.path(), sandbox.url(), &["--pending"]).is_empty());
     assert_eq!(tasks(dir.path(), sandbox.url(), &[])[0]["state"], "saved");

@@ -34,10 +34,8 @@ use rusqlite::{Connection, Row, params, params_from_iter};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::error::{Error, ErrorKind};
 use crate::record::{TaskId, TaskRecord, TaskState};
 use crate::store::{Store, create_private};
-use crate::wait::CompletedTask;
 
 /// The schema this version writes (`PRAGMA user_version`).
 const SCHEMA_VERSION: i64 = 1;
@@ -357,29 +355,6 @@ impl History {
             vec![Sql::from(id), Sql::from(path)],
         )
         .await
-    }
-
-    /// What a wait for the task learned: its end, or nothing (it was cancelled, timed out, …).
-    pub(crate) async fn ended(&self, id: &TaskId, outcome: &Result<CompletedTask, Error>) {
-        let written = match outcome {
-            Ok(done) => {
-                self.state(id, &done.record().state, done.urls(), None)
-                    .await
-            }
-            Err(e) => {
-                let state = match e.kind() {
-                    ErrorKind::TaskFailed => TaskState::Fail,
-                    ErrorKind::TaskEndedUnrecognized => TaskState::parse(e.state().unwrap_or("")),
-                    ErrorKind::ResultUnusable => TaskState::Success,
-                    _ => return,
-                };
-                let detail = e.to_string();
-                self.state(id, &state, e.result_urls(), Some(&detail)).await
-            }
-        };
-        if let Err(e) = written {
-            tracing::warn!(error = %e, "the task history was not updated");
-        }
     }
 
     /// What a status query said of the task.

@@ -514,11 +514,44 @@ impl<'a> IntoFuture for Waiter<'a> {
             let wait = self.run();
             return Box::pin(async move {
                 let outcome = wait.await;
-                history.ended(&id, &outcome).await;
+                record_end(&history, &id, &outcome).await;
                 outcome
             });
         }
         Box::pin(self.run())
+    }
+}
+
+/// What a wait learned of its task, in the client's history: its end, or nothing (it was
+/// cancelled, timed out, …).
+#[cfg(feature = "history")]
+async fn record_end(
+    history: &crate::history::History,
+    id: &TaskId,
+    outcome: &Result<CompletedTask, Error>,
+) {
+    use crate::error::ErrorKind;
+    let written = match outcome {
+        Ok(done) => {
+            history
+                .state(id, &done.record().state, done.urls(), None)
+                .await
+        }
+        Err(e) => {
+            let state = match e.kind() {
+                ErrorKind::TaskFailed => TaskState::Fail,
+                ErrorKind::TaskEndedUnrecognized => TaskState::parse(e.state().unwrap_or("")),
+                ErrorKind::ResultUnusable => TaskState::Success,
+                _ => return,
+            };
+            let detail = e.to_string();
+            history
+                .state(id, &state, e.result_urls(), Some(&detail))
+                .await
+        }
+    };
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "the task history was not updated");
     }
 }
 

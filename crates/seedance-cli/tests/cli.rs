@@ -68,6 +68,20 @@ async fn generate_waits_and_saves_the_video_in_words_or_json() {
         serde_json::from_str(&stdout).expect("exactly one JSON document");
     assert_eq!(document["bytes"], SAMPLE_VIDEO.len());
     snapshot!("generate_json", stdout);
+
+    // Both runs are in the task history, saved, with what made them.
+    let output = scene.run(&["tasks", "--json"]).await;
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let listed = listed["tasks"].as_array().expect("tasks");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for entry in listed {
+        assert_eq!(entry["state"], "saved", "{entry}");
+        assert_eq!(entry["model"], "bytedance/seedance-1.5-pro", "{entry}");
+        assert_eq!(
+            entry["input"]["prompt"], "A serene beach at sunset",
+            "{entry}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
