@@ -106,25 +106,35 @@ async fn a_crash_after_submit_is_recovered_from_the_history() {
     assert_eq!(creates.load(Ordering::SeqCst), 1, "nothing created twice");
 }
 
+/// The error of a submission, recorded in the history at `store`, to a server that answers
+/// `createTask` as `answer` does (sent once, never retried).
+async fn refused_create(
+    answer: impl Fn(&crate::support::Seen, usize) -> Reply + Send + Sync + 'static,
+    store: &std::path::Path,
+) -> apikley::Error {
+    let server = ScriptedServer::start(answer).await;
+    let client = builder(&server.url)
+        .retry(RetryPolicy::none())
+        .history(store)
+        .build()
+        .expect("builds");
+    client
+        .submit_body::<ExampleVideo>(&example_body())
+        .await
+        .expect_err("refused")
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_create_without_an_answer_is_an_unknown_outcome_and_a_refusal_is_forgotten() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = dir.path().join("history.sqlite");
     let history = History::open(&store).expect("opens");
 
-    let server = ScriptedServer::start(|_, _| {
-        Reply::Raw(raw_response(502, &[], b"<html>Bad Gateway</html>"))
-    })
+    let error = refused_create(
+        |_, _| Reply::Raw(raw_response(502, &[], b"<html>Bad Gateway</html>")),
+        &store,
+    )
     .await;
-    let client = builder(&server.url)
-        .retry(RetryPolicy::none())
-        .history(&store)
-        .build()
-        .expect("builds");
-    let error = client
-        .submit_body::<ExampleVideo>(&example_body())
-        .await
-        .expect_err("no answer");
     assert_eq!(error.kind(), ErrorKind::OutcomeUnknown);
     let entries = history.entries(10).await.expect("reads");
     assert_eq!(entries.len(), 1, "{entries:?}");
@@ -138,19 +148,11 @@ async fn a_create_without_an_answer_is_an_unknown_outcome_and_a_refusal_is_forgo
     );
 
     // Refused: provably nothing was created, so nothing is remembered.
-    let refusing = ScriptedServer::start(|_, _| {
-        Reply::ok(json!({"code": 402, "msg": "insufficient credits", "data": null}))
-    })
+    let error = refused_create(
+        |_, _| Reply::ok(json!({"code": 402, "msg": "insufficient credits", "data": null})),
+        &store,
+    )
     .await;
-    let client = builder(&refusing.url)
-        .retry(RetryPolicy::none())
-        .history(&store)
-        .build()
-        .expect("builds");
-    let error = client
-        .submit_body::<ExampleVideo>(&example_body())
-        .await
-        .expect_err("refused");
     assert_eq!(error.kind(), ErrorKind::Api);
     assert_eq!(history.entries(10).await.expect("reads").len(), 1);
 }
