@@ -66,7 +66,7 @@ pub fn bench(root: &Path, quick: bool, only: &[String]) -> Result<(), Error> {
         run(&mut build)?;
     }
     let target = target_dir(root);
-    let rows = ["1", "2", "3", "4", "5", "6", "9"];
+    let rows = ["1", "2", "3", "4", "5", "6", "9", "10"];
     let binary_rows: Vec<&str> = rows.into_iter().filter(|row| wanted(row)).collect();
     if !binary_rows.is_empty() {
         let mut bench = Command::new(target.join(profile).join("apikley-bench"));

@@ -66,6 +66,10 @@ fn main() {
         eprintln!("bench 9: the journal and the runtime…");
         rows.push(journal::stall(quick));
     }
+    if wanted("10") {
+        eprintln!("bench 10: the price of the task history…");
+        rows.push(overhead::history(quick));
+    }
     table::print(&rows);
     eprintln!("benchmarks took {:.0} s", started.elapsed().as_secs_f64());
 }

@@ -1,7 +1,8 @@
 //! Client overhead: create + status round trips through the SDK against a minimal
 //! hand-written reqwest client, against the same sandbox in another process, limits off,
 //! rounds interleaved in one run: requests per second of each, the ratio, and this process's
-//! CPU time per request.
+//! CPU time per request. And the price of the task history: the same round trips by a client
+//! that records them (synced SQLite) and one that does not.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -168,5 +169,62 @@ pub fn run(quick: bool) -> Row {
         ),
         target: "≥ 0.95 of the hand-written client's rate".into(),
         met: Some(ratio >= 0.95),
+    }
+}
+
+/// The same round trips by a client with a task history (each create recorded and synced
+/// before it goes out, then its id, then what the status query saw) and by one without,
+/// rounds interleaved: the time each round trip takes.
+pub fn history(quick: bool) -> Row {
+    let (_server, url) = server();
+    let (trips, rounds) = if quick { (40, 3) } else { (800, 7) };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let folder = tempfile::tempdir().expect("a temp dir");
+    let builder = || {
+        Client::builder()
+            .api_key(apikley_sandbox::DEFAULT_API_KEY)
+            .base_url(&url)
+            .rate_limits(RateLimits::none())
+    };
+    let recorded = builder()
+        .history(folder.path().join("history.sqlite"))
+        .build()
+        .expect("a client");
+    let plain = builder().build().expect("a client");
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    runtime.block_on(async {
+        sdk(&recorded, WORKERS).await;
+        sdk(&plain, WORKERS).await;
+        for _ in 0..rounds {
+            for (client, into) in [(&recorded, &mut with), (&plain, &mut without)] {
+                let started = Instant::now();
+                sdk(client, trips).await;
+                into.push(
+                    started.elapsed().as_secs_f64() * 1e3 / (trips / WORKERS * WORKERS) as f64,
+                );
+            }
+        }
+    });
+    let (with, without) = (median(&mut with), median(&mut without));
+    Row {
+        bench: "10 history",
+        case: format!(
+            "{trips} create + status round trips × {rounds} interleaved rounds, 8 at a time, history on disk (synced) vs none"
+        ),
+        ours: format!(
+            "{with:.2} ms per round trip with the history ({:.0} tasks/s)",
+            1e3 / with
+        ),
+        other: format!(
+            "without: {without:.2} ms ({:.0} tasks/s); the record costs {:.2} ms per task",
+            1e3 / without,
+            with - without
+        ),
+        target: "(no target: the price of the record; opt-in in the library)".into(),
+        met: None,
     }
 }
