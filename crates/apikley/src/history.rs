@@ -172,6 +172,7 @@ pub struct History {
 
 impl History {
     /// Opens the history at `path`, creating it (and its folder) readable by its owner only.
+    /// It blocks, briefly, while another process is creating the same file (at most 30 s).
     pub fn open(path: impl AsRef<Path>) -> Result<History, HistoryError> {
         let path = path.as_ref().to_owned();
         let create = |source| HistoryError::Create {
