@@ -25,7 +25,6 @@ use serde_json::{Value, json};
 use crate::failure::exit;
 use crate::global::Global;
 use crate::jobs::{self, LineProblem};
-use crate::output::Output;
 use crate::session::{Session, quoted};
 use crate::sidecar::{self, Origin};
 
@@ -79,12 +78,12 @@ pub async fn command(args: &BatchArgs, global: &Global, program: &'static str) -
     let (client, _sandbox) = match global.connect().await {
         Ok(connected) => connected,
         Err(failure) => {
-            let mut out = Output::new(global.json);
+            let mut out = global.output();
             return crate::failure::report(failure, &mut out, &Session::new(program));
         }
     };
     let resume = resume_command(args, program, global.sandbox());
-    run(args, global.json, jobs, &client, &resume, global.sidecars()).await
+    run(args, global, jobs, &client, &resume).await
 }
 
 /// The command that goes on with this batch: the same jobs file, output folder and journal,
@@ -191,16 +190,16 @@ fn refuse(json: bool, kind: &str, message: &str, problems: Value) -> ExitCode {
     ExitCode::from(exit::INVALID_INPUT)
 }
 
-/// Runs the batch with `client` until it ends or Ctrl-C; with `sidecars`, each saved result
-/// gets its provenance file.
+/// Runs the batch with `client` until it ends or Ctrl-C, as the flags every command takes say
+/// (`--json`, `--quiet`, `--no-sidecar`).
 pub async fn run(
     options: &BatchArgs,
-    json: bool,
+    global: &Global,
     jobs: Vec<jobs::JobLine>,
     client: &Client,
     resume: &str,
-    sidecars: bool,
 ) -> ExitCode {
+    let (json, sidecars) = (global.json, global.sidecars());
     let journal = options
         .journal
         .clone()
@@ -257,7 +256,8 @@ pub async fn run(
         }
         run = run.callbacks(url, inbox);
     }
-    let mut display = Display::new(json);
+    // Quiet: the report only.
+    let mut display = Display::new(json || global.quiet);
     let outcome = run.on_event(|event| display.event(event)).await;
     display.finish();
     let report = match outcome {

@@ -171,7 +171,7 @@ pub(crate) async fn execute(
 ) -> ExitCode {
     let mut runner = Runner {
         global,
-        out: Output::new(global.json),
+        out: global.output(),
         session: Session::new(program).on_sandbox(global.sandbox()),
     };
     let outcome = match plan {

@@ -29,6 +29,10 @@ pub struct Global {
     #[arg(long, global = true, display_order = GLOBAL_ORDER, value_name = "SECONDS", value_parser = crate::checks::poll_interval)]
     poll_interval: Option<u64>,
 
+    /// Print only results (stdout) and errors (stderr): no progress, no commentary.
+    #[arg(short, long, global = true, display_order = GLOBAL_ORDER, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+
     /// Log the HTTP calls (to stderr).
     #[arg(short, long, global = true, display_order = GLOBAL_ORDER)]
     verbose: bool,
@@ -70,6 +74,11 @@ impl Global {
             return None;
         }
         history_file()
+    }
+
+    /// Where the command's output goes, in the form the flags ask for.
+    pub(crate) fn output(&self) -> crate::output::Output {
+        crate::output::Output::new(self.json, self.quiet)
     }
 
     /// Whether a saved result gets its provenance file.

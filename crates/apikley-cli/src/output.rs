@@ -12,6 +12,8 @@ use serde_json::Value;
 enum Mode {
     Terminal,
     Plain,
+    /// Results and errors only.
+    Quiet,
     Json,
 }
 
@@ -23,10 +25,13 @@ pub struct Output {
 }
 
 impl Output {
-    /// JSON with `json`; else a spinner on a terminal, plain lines otherwise.
-    pub fn new(json: bool) -> Self {
+    /// JSON with `json`; else with `quiet` results and errors only; else a spinner on a
+    /// terminal, plain lines otherwise.
+    pub fn new(json: bool, quiet: bool) -> Self {
         let mode = if json {
             Mode::Json
+        } else if quiet {
+            Mode::Quiet
         } else if std::io::stderr().is_terminal() {
             Mode::Terminal
         } else {
@@ -42,7 +47,7 @@ impl Output {
     /// A line of human commentary, on stderr (stdout carries only results).
     pub fn line(&self, text: impl AsRef<str>) {
         match (&self.mode, &self.bar) {
-            (Mode::Json, _) => {}
+            (Mode::Json | Mode::Quiet, _) => {}
             (Mode::Terminal, Some(bar)) => bar.println(text.as_ref()),
             (_, _) => eprintln!("{}", text.as_ref()),
         }

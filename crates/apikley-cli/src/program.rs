@@ -13,7 +13,6 @@ use crate::commands::{self, Plan, SubmitArgs, TaskCommand};
 use crate::failure::{self, Failure};
 use crate::global::Global;
 use crate::inputs;
-use crate::output::Output;
 use crate::session::Session;
 use crate::sidecar::Origin;
 
@@ -53,6 +52,11 @@ enum Command {
     /// Run a local sandbox server (every model this build knows) until Ctrl-C.
     #[cfg(feature = "sandbox")]
     Sandbox(SandboxArgs),
+    /// Print the shell completion script for SHELL (bash: `source <(apikley completions bash)`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,13 +104,18 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Api(ApiCommand::Task(command)) => Ok(Plan::Task(command)),
         // It handles Ctrl-C itself, letting a createTask on its way finish.
         Command::Batch(args) => return crate::batch::command(args, global, PROGRAM).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, PROGRAM, &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
         Command::Models => {
             let (json, text) = catalogue(apikley_models::all());
-            Output::new(global.json).result(json, text.trim_end());
+            global.output().result(json, text.trim_end());
             return ExitCode::SUCCESS;
         }
         Command::Describe { model } => {
-            let mut out = Output::new(global.json);
+            let mut out = global.output();
             return match find(model) {
                 Ok(spec) => {
                     out.result(
@@ -269,6 +278,9 @@ mod tests {
         "--callback-url",
         "--again",
         "clip.mp4.json",
+        "completions",
+        "bash",
+        "-q",
         "tasks",
         "--pending",
         "--resume",

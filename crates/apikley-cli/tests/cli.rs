@@ -2,6 +2,8 @@
 //! spec alone, inputs typed from `key=value`; a broken input exits 2 listing every problem with
 //! nothing sent; `models` and `describe` say what the specs say.
 
+use std::path::Path;
+
 use apikley_sandbox::{SAMPLE_VIDEO, Sandbox};
 use serde_json::Value;
 
@@ -258,4 +260,94 @@ async fn models_and_describe_say_what_the_specs_say() {
         assert_eq!(said.contains(id), id.contains("v1-pro"), "{id}: {said}");
     }
     assert!(said.contains("give more of the id"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn completions_load_in_bash_and_complete_subcommands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The line `apikley completions --help` prints, as printed, with the binary on the PATH;
+    // then a completion as bash asks for one: the command, the word, the word before it.
+    let help = apikley(None, &["completions", "--help"], dir.path()).await;
+    let line = "source <(apikley completions bash)";
+    assert!(text(&help.stdout).contains(line), "{}", text(&help.stdout));
+    let script = format!(
+        "{line} && complete -p apikley >/dev/null && \
+         COMP_WORDS=(apikley ru) COMP_CWORD=1 COMP_LINE='apikley ru' COMP_POINT=10 && \
+         _apikley apikley ru apikley && echo \"${{COMPREPLY[*]}}\""
+    );
+    let folder = Path::new(support::APIKLEY).parent().expect("a folder");
+    let path = format!(
+        "{}:{}",
+        folder.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let completed = std::process::Command::new("bash")
+        .args(["--norc", "-c", &script])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .output()
+        .expect("bash runs");
+    assert!(completed.status.success(), "{}", text(&completed.stderr));
+    assert_eq!(text(&completed.stdout).trim(), "run");
+    for shell in ["zsh", "fish", "powershell"] {
+        let output = apikley(None, &["completions", shell], dir.path()).await;
+        assert!(output.status.success(), "{shell}: {}", text(&output.stderr));
+        assert!(text(&output.stdout).contains("tasks"), "{shell}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quiet_prints_the_result_and_nothing_else() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = [
+        "run",
+        "seedance-1.5-pro",
+        "prompt=A fox in snow",
+        "--sandbox",
+    ];
+    let talkative = apikley(None, &[&run[..], &["-o", "a.mp4"]].concat(), dir.path()).await;
+    assert!(text(&talkative.stderr).contains("submitted task"));
+    let quiet = apikley(
+        None,
+        &[&run[..], &["-o", "b.mp4", "--quiet"]].concat(),
+        dir.path(),
+    )
+    .await;
+    assert!(quiet.status.success());
+    assert_eq!(text(&quiet.stderr), "");
+    assert_eq!(
+        text(&quiet.stdout),
+        "saved b.mp4 (10777 bytes, MP4 video)\n"
+    );
+    // Errors still say why.
+    let refused = apikley(
+        None,
+        &[&run[..], &["-o", "b.mp4", "-q"]].concat(),
+        dir.path(),
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("b.mp4: already exists"));
+}
+
+#[test]
+fn no_color_is_honoured_even_where_colour_is_forced() {
+    let run = |no_color: bool| {
+        let mut command = std::process::Command::new(support::APIKLEY);
+        command
+            .arg("bogus")
+            .env("CLICOLOR_FORCE", "1")
+            .env_remove("NO_COLOR");
+        if no_color {
+            command.env("NO_COLOR", "1");
+        }
+        text(&command.output().expect("runs").stderr)
+    };
+    assert!(
+        run(false).contains("\u{1b}["),
+        "colour forced: escapes expected"
+    );
+    let plain = run(true);
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+    assert!(plain.contains("unrecognized subcommand 'bogus'"), "{plain}");
 }
