@@ -388,6 +388,7 @@ fn summary(report: &BatchReport, json: bool, resume: &str, interrupted: bool) ->
                 "dropped": report.dropped,
                 "journal": report.journal,
                 "complete": report.is_complete(),
+                "out_of_credits": report.out_of_credits,
             })
         );
         return ExitCode::from(code);
@@ -437,7 +438,17 @@ fn summary(report: &BatchReport, json: bool, resume: &str, interrupted: bool) ->
              list; to send them again anyway: {resume} --resend-unknown"
         );
     }
-    if !report.is_complete() && counts.unknown + counts.failed < counts.total - counts.saved {
+    if let Some(reason) = &report.out_of_credits {
+        let unsent = report
+            .jobs
+            .iter()
+            .filter(|j| matches!(&j.outcome, JobOutcome::Error { task_id: None, .. }))
+            .count();
+        println!(
+            "out of credits ({reason}): {unsent} jobs not sent; the tasks already created were              waited for and saved. Top up the account, then go on: {resume}"
+        );
+    } else if !report.is_complete() && counts.unknown + counts.failed < counts.total - counts.saved
+    {
         println!("to go on: {resume}");
     }
     ExitCode::from(code)

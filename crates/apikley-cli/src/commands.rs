@@ -237,7 +237,14 @@ impl Runner<'_> {
         if let Some(path) = save.output.as_ref().filter(|_| !args.no_wait) {
             submission = submission.destination(path);
         }
-        let task = submission.await?;
+        let task = match submission.await {
+            Ok(task) => task,
+            Err(error) if error.api_code() == Some(apikley::ApiCode::InsufficientCredits) => {
+                let balance = client.credits().await.ok();
+                return Err(Failure::OutOfCredits { error, balance });
+            }
+            Err(error) => return Err(error.into()),
+        };
         flow::hold_for_tests("recorded").await;
         let id = task.id();
         session.task(id, Phase::Waiting);

@@ -54,6 +54,13 @@ pub enum Failure {
     History(String),
     /// Some of the results a command was to save are not saved (each one said why).
     NotAllSaved(String),
+    /// The service refused the task for lack of credits; the balance, when it could be read.
+    OutOfCredits {
+        /// The refusal.
+        error: Error,
+        /// The account's balance just after.
+        balance: Option<f64>,
+    },
     /// Ctrl-C.
     Interrupted,
 }
@@ -110,6 +117,15 @@ pub fn report(failure: Failure, out: &mut Output, session: &Session) -> ExitCode
         ),
         Failure::History(reason) => (exit::INVALID_INPUT, "history", reason, None, false),
         Failure::NotAllSaved(reason) => (exit::NOT_SAVED, "not_saved", reason, None, false),
+        Failure::OutOfCredits { error, balance } => {
+            extra.insert("balance".into(), json!(balance));
+            let balance = balance.map_or_else(
+                || "the balance could not be read".to_owned(),
+                |b| format!("the balance is {b} credits"),
+            );
+            let message = format!("{error}; {balance}: top up the account, then run it again");
+            (exit::API_ERROR, "out_of_credits", message, None, false)
+        }
         Failure::Invalid(violations) => {
             extra.insert("violations".into(), violations_json(&violations));
             let message = format!("invalid request: {violations}");

@@ -446,6 +446,11 @@ impl Sandbox {
         self.state.credits()
     }
 
+    /// Adds `credits` to the balance (a top-up).
+    pub fn top_up(&self, credits: f64) {
+        self.state.refund(credits);
+    }
+
     /// Changes the faults while it runs.
     pub fn set_faults(&self, faults: Faults) {
         self.state.set_faults(faults);

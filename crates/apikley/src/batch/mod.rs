@@ -375,6 +375,9 @@ pub struct BatchReport {
     pub journal: PathBuf,
     /// The counts at the end.
     pub counts: Counts,
+    /// Why no further job was sent, when the service said the account had no credits left
+    /// (those jobs end in [`JobOutcome::Error`] and are sent by the next run).
+    pub out_of_credits: Option<String>,
 }
 
 impl BatchReport {
@@ -599,6 +602,20 @@ struct Shared {
     permits: Semaphore,
     creates: Semaphore,
     events: mpsc::UnboundedSender<(usize, JobStage, Option<TaskId>)>,
+    /// Set when the service said the account has no credits left: no job is sent after it.
+    out_of_credits: std::sync::OnceLock<String>,
+    /// Cancelled at the same moment, to wake the jobs waiting to send.
+    sends_stopped: CancellationToken,
+}
+
+impl Shared {
+    /// The outcome of a job not sent because the account ran out of credits, if it did.
+    fn not_sent(&self) -> Option<JobOutcome> {
+        self.out_of_credits.get().map(|reason| JobOutcome::Error {
+            task_id: None,
+            reason: format!("not sent: the account ran out of credits ({reason})"),
+        })
+    }
 }
 
 /// Where a job starts this run, from the journal.
@@ -689,6 +706,8 @@ impl BatchRun<'_> {
             permits: Semaphore::new(batch.concurrency),
             creates: Semaphore::new(CREATES_IN_FLIGHT),
             events,
+            out_of_credits: std::sync::OnceLock::new(),
+            sends_stopped: CancellationToken::new(),
         });
         let started = Instant::now();
         let total = batch.jobs.len();
@@ -783,6 +802,7 @@ impl BatchRun<'_> {
             dropped,
             journal: journal_path,
             counts,
+            out_of_credits: shared.out_of_credits.get().cloned(),
         })
     }
 }
@@ -887,7 +907,11 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
     let create = tokio::select! {
         create = shared.creates.acquire() => create.ok(),
         () = shared.cancel.cancelled() => return JobOutcome::Stopped { task_id: None },
+        () = shared.sends_stopped.cancelled() => None,
     };
+    if let Some(outcome) = shared.not_sent() {
+        return outcome;
+    }
     let _ = shared.events.send((index, JobStage::Submitting, None));
     let key = job.key.as_str();
     let sent = AtomicBool::new(false);
@@ -933,6 +957,16 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
         Err(error) => {
             // Nothing was created: the job is sent again by the next run.
             let reason = error.to_string();
+            if error.api_code() == Some(crate::error::ApiCode::InsufficientCredits) {
+                // No other job is sent: each would meet the same refusal.
+                if shared.out_of_credits.set(reason.clone()).is_ok() {
+                    tracing::warn!(
+                        key,
+                        "the account ran out of credits: no further job is sent"
+                    );
+                }
+                shared.sends_stopped.cancel();
+            }
             if sent.load(Ordering::SeqCst)
                 && let Err(e) = journal.pending(key, &reason).await
             {

@@ -1,0 +1,122 @@
+//! Running out of credits in a batch: the first refusal stops the sending (at most the creates
+//! already on their way are refused too), the tasks created are waited for and saved, the rest
+//! stay resumable, and the printed command, run after a top-up, saves them.
+
+use std::path::Path;
+
+use apikley_sandbox::{SAMPLE_VIDEO, Sandbox};
+use serde_json::json;
+
+mod support;
+use support::{apikley, text};
+
+const MODEL: &str = "kling-2.6/text-to-video";
+
+async fn sandbox(credits: f64) -> Sandbox {
+    Sandbox::builder()
+        .speed(60.0)
+        .credits(credits)
+        .start()
+        .await
+        .expect("sandbox starts")
+}
+
+/// What one task of the jobs below costs in the sandbox.
+async fn price(dir: &Path) -> f64 {
+    let probe = sandbox(1e6).await;
+    let run = ["run", MODEL, "prompt=A probe", "sound=false", "--no-wait"];
+    let output = apikley(Some(&probe), &run, dir).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    1e6 - probe.credits()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_that_runs_out_of_credits_stops_sending_and_goes_on_after_a_top_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let price = price(dir.path()).await;
+    assert!(price > 0.0);
+    let sandbox = sandbox(8.5 * price).await;
+    let jobs: Vec<String> = (0..20)
+        .map(|i| {
+            json!({"key": format!("shot-{i:02}"), "model": MODEL,
+                   "input": {"prompt": format!("Shot {i}"), "sound": false}})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(dir.path().join("jobs.jsonl"), jobs.join("\n")).expect("writes");
+    let batch = [
+        "batch",
+        "jobs.jsonl",
+        "--out-dir",
+        "out",
+        "--poll-interval",
+        "1",
+    ];
+    let output = apikley(Some(&sandbox), &batch, dir.path()).await;
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+
+    let stats = sandbox.stats();
+    assert_eq!(stats.tasks_created, 8, "{stats:?}");
+    let refused = stats.create_requests - stats.tasks_created - stats.rate_limited;
+    assert!(
+        (1..=apikley::batch::CREATES_IN_FLIGHT as u64).contains(&refused),
+        "{refused} creates refused"
+    );
+    let saved = |dir: &Path| {
+        std::fs::read_dir(dir.join("out"))
+            .expect("out/")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.ends_with(".mp4"))
+            .count()
+    };
+    assert_eq!(saved(dir.path()), 8, "the tasks created are saved");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("out of credits ("))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("12 jobs not sent"), "{line}");
+    let resume = line
+        .split_once("then go on: ")
+        .map(|(_, command)| command)
+        .expect("a command");
+
+    // After a top-up, the command as printed saves the rest, paying for each once.
+    sandbox.top_up(20.0 * price);
+    let words: Vec<&str> = resume.split(' ').skip(1).collect();
+    let output = apikley(Some(&sandbox), &words, dir.path()).await;
+    assert!(output.status.success(), "{}", text(&output.stdout));
+    assert_eq!(sandbox.stats().tasks_created, 20);
+    assert_eq!(saved(dir.path()), 20);
+    let video = std::fs::read(dir.path().join("out/shot-19.mp4")).expect("saved");
+    assert_eq!(video, SAMPLE_VIDEO);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_refused_for_credits_shows_the_balance() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sandbox = sandbox(0.5).await;
+    let run = [
+        "run",
+        MODEL,
+        "prompt=A fox in snow",
+        "sound=false",
+        "--json",
+    ];
+    let output = apikley(Some(&sandbox), &run, dir.path()).await;
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(document["error"]["kind"], "out_of_credits", "{document}");
+    assert_eq!(document["error"]["balance"], 0.5);
+    let message = document["error"]["message"].as_str().expect("a message");
+    assert!(
+        message.contains("the balance is 0.5 credits: top up the account"),
+        "{message}"
+    );
+    assert_eq!(sandbox.stats().tasks_created, 0);
+}
