@@ -120,10 +120,10 @@ pub fn report(failure: Failure, out: &mut Output, session: &Session) -> ExitCode
         Failure::OutOfCredits { error, balance } => {
             extra.insert("balance".into(), json!(balance));
             let balance = balance.map_or_else(
-                || "the balance could not be read".to_owned(),
-                |b| format!("the balance is {b} credits"),
+                || "the account's balance could not be read".to_owned(),
+                |b| format!("the account holds {b} credits"),
             );
-            let message = format!("{error}; {balance}: top up the account, then run it again");
+            let message = format!("{error}\n{balance}: top up the account, then run it again");
             (exit::API_ERROR, "out_of_credits", message, None, false)
         }
         Failure::Invalid(violations) => {

@@ -115,7 +115,7 @@ async fn a_run_refused_for_credits_shows_the_balance() {
     assert_eq!(document["error"]["balance"], 0.5);
     let message = document["error"]["message"].as_str().expect("a message");
     assert!(
-        message.contains("the balance is 0.5 credits: top up the account"),
+        message.contains("\nthe account holds 0.5 credits: top up the account"),
         "{message}"
     );
     assert_eq!(sandbox.stats().tasks_created, 0);
