@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use apikley::batch::{
-    Batch, BatchError, BatchEvent, BatchReport, JOURNAL_FILE, JobOutcome, JobStage,
+    Batch, BatchError, BatchEvent, BatchReport, JOURNAL_FILE, JobOutcome, JobStage, SendingStopped,
 };
 #[cfg(feature = "callbacks")]
 use apikley::callback::{CallbackInbox, CallbackVerifier, axum::inbox_router};
@@ -46,6 +46,11 @@ pub struct BatchArgs {
     /// answer): this may pay twice for them.
     #[arg(long)]
     pub resend_unknown: bool,
+    /// Stop sending jobs once this run has spent this many credits (the balance's drop, read
+    /// before the first send and after each task created; the creates on their way then may
+    /// add up to two tasks more). The jobs not sent are sent by the next run.
+    #[arg(long, value_name = "N", value_parser = crate::checks::credits)]
+    pub max_credits: Option<f64>,
     #[cfg(feature = "callbacks")]
     /// Wait on callbacks instead of polling: every createTask names this URL, and each task is
     /// queried once, to confirm its callback. Needs --callback-listen.
@@ -105,6 +110,9 @@ pub fn resume_command(options: &BatchArgs, program: &str, sandbox: bool) -> Stri
     }
     if options.concurrency != apikley::batch::DEFAULT_CONCURRENCY {
         words.extend(["--concurrency".into(), options.concurrency.to_string()]);
+    }
+    if let Some(credits) = options.max_credits {
+        words.extend(["--max-credits".into(), credits.to_string()]);
     }
     #[cfg(feature = "callbacks")]
     if let (Some(url), Some(listen)) = (&options.callback_url, options.callback_listen) {
@@ -205,9 +213,15 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| options.out_dir.join(JOURNAL_FILE));
     let mut batch = match Batch::open_with_journal(&options.out_dir, &journal) {
-        Ok(batch) => batch
-            .concurrency(options.concurrency)
-            .resend_unknown(options.resend_unknown),
+        Ok(batch) => {
+            let batch = batch
+                .concurrency(options.concurrency)
+                .resend_unknown(options.resend_unknown);
+            match options.max_credits {
+                Some(credits) => batch.max_credits(credits),
+                None => batch,
+            }
+        }
         Err(error) => return refuse(json, "batch", &error.to_string(), Value::Null),
     };
     let mut origins = HashMap::new();
@@ -358,6 +372,16 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Why sending stopped, in the JSON report.
+fn stopped_json(why: &SendingStopped) -> Value {
+    match why {
+        SendingStopped::SpendingCap { cap, spent } => {
+            json!({"kind": "spending_cap", "cap": cap, "spent": spent, "message": why.to_string()})
+        }
+        _ => json!({"kind": "out_of_credits", "message": why.to_string()}),
+    }
+}
+
 /// Prints the report and picks the exit code: 0 when every job is saved, 130 after Ctrl-C,
 /// 3 when a job ended in an error or an unknown outcome, else 4 when a task failed.
 fn summary(report: &BatchReport, json: bool, resume: &str, interrupted: bool) -> ExitCode {
@@ -388,7 +412,7 @@ fn summary(report: &BatchReport, json: bool, resume: &str, interrupted: bool) ->
                 "dropped": report.dropped,
                 "journal": report.journal,
                 "complete": report.is_complete(),
-                "out_of_credits": report.out_of_credits,
+                "sending_stopped": report.sending_stopped.as_ref().map(stopped_json),
             })
         );
         return ExitCode::from(code);
@@ -438,18 +462,28 @@ fn summary(report: &BatchReport, json: bool, resume: &str, interrupted: bool) ->
              list; to send them again anyway: {resume} --resend-unknown"
         );
     }
-    if let Some(reason) = &report.out_of_credits {
-        let unsent = report
-            .jobs
-            .iter()
-            .filter(|j| matches!(&j.outcome, JobOutcome::Error { task_id: None, .. }))
-            .count();
-        println!(
-            "out of credits ({reason}): {unsent} jobs not sent; the tasks already created were              waited for and saved. Top up the account, then go on: {resume}"
-        );
-    } else if !report.is_complete() && counts.unknown + counts.failed < counts.total - counts.saved
-    {
-        println!("to go on: {resume}");
+    let unsent = report
+        .jobs
+        .iter()
+        .filter(|j| matches!(&j.outcome, JobOutcome::Error { task_id: None, .. }))
+        .count();
+    match &report.sending_stopped {
+        Some(SendingStopped::OutOfCredits(reason)) => println!(
+            "out of credits ({reason}): {unsent} jobs not sent; the tasks already created were \
+             waited for and saved. Top up the account, then go on: {resume}"
+        ),
+        Some(SendingStopped::SpendingCap { cap, spent }) => println!(
+            "spending cap reached ({spent} of {cap} credits spent; the creates on their way \
+             then may add up to two tasks): {unsent} jobs not sent; the tasks created were \
+             waited for and saved. To go on with a new budget: {resume}"
+        ),
+        Some(other) => println!("{other}: {unsent} jobs not sent; to go on: {resume}"),
+        None if !report.is_complete()
+            && counts.unknown + counts.failed < counts.total - counts.saved =>
+        {
+            println!("to go on: {resume}");
+        }
+        None => {}
     }
     ExitCode::from(code)
 }

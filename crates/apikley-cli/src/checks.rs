@@ -32,6 +32,15 @@ pub fn latency(text: &str) -> Result<Duration, String> {
     whole(text, 0, MAX_LATENCY_MS, "milliseconds").map(Duration::from_millis)
 }
 
+/// `--max-credits N`: a number above 0.
+pub fn credits(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(credits) if credits.is_finite() && credits > 0.0 => Ok(credits),
+        Ok(_) => Err(format!("must be above 0 (got {text})")),
+        Err(_) => Err(format!("{text:?} is not a number")),
+    }
+}
+
 /// `--speed X`: a number above 0, at most [`MAX_SPEED`].
 pub fn speed(text: &str) -> Result<f64, String> {
     let speed: f64 = text

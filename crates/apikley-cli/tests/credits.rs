@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use apikley::batch::CREATES_IN_FLIGHT;
 use apikley_sandbox::{SAMPLE_VIDEO, Sandbox};
 use serde_json::json;
 
@@ -65,7 +66,7 @@ async fn a_batch_that_runs_out_of_credits_stops_sending_and_goes_on_after_a_top_
     assert_eq!(stats.tasks_created, 8, "{stats:?}");
     let refused = stats.create_requests - stats.tasks_created - stats.rate_limited;
     assert!(
-        (1..=apikley::batch::CREATES_IN_FLIGHT as u64).contains(&refused),
+        (1..=CREATES_IN_FLIGHT as u64).contains(&refused),
         "{refused} creates refused"
     );
     let saved = |dir: &Path| {
@@ -119,4 +120,72 @@ async fn a_run_refused_for_credits_shows_the_balance() {
         "{message}"
     );
     assert_eq!(sandbox.stats().tasks_created, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spending_cap_stops_the_sending_within_its_stated_overshoot() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let price = price(dir.path()).await;
+    let sandbox = sandbox(1e6).await;
+    let jobs: Vec<String> = (0..20)
+        .map(|i| {
+            json!({"key": format!("shot-{i:02}"), "model": MODEL,
+                   "input": {"prompt": format!("Shot {i}"), "sound": false}})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(dir.path().join("jobs.jsonl"), jobs.join("\n")).expect("writes");
+    let cap = (5.5 * price).to_string();
+    let batch = [
+        "batch",
+        "jobs.jsonl",
+        "--out-dir",
+        "out",
+        "--max-credits",
+        &cap,
+    ];
+    let output = apikley(Some(&sandbox), &batch, dir.path()).await;
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    // Six tasks reach the cap; the creates on their way then add at most two.
+    let created = sandbox.stats().tasks_created;
+    assert!(
+        (6..=6 + CREATES_IN_FLIGHT as u64).contains(&created),
+        "{created} created"
+    );
+    let spent = 1e6 - sandbox.credits();
+    assert!(spent <= (6 + CREATES_IN_FLIGHT) as f64 * price, "{spent}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("spending cap reached ("))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.contains(&format!("{} jobs not sent", 20 - created)),
+        "{line}"
+    );
+    let resume = line
+        .split_once("To go on with a new budget: ")
+        .map(|(_, command)| command)
+        .expect("a command");
+    assert!(
+        resume.ends_with(&format!("--max-credits {cap}")),
+        "{resume}"
+    );
+
+    // The command as printed sends more, each job once.
+    let words: Vec<&str> = resume.split(' ').skip(1).collect();
+    let output = apikley(Some(&sandbox), &words, dir.path()).await;
+    let again = sandbox.stats().tasks_created;
+    assert!(again > created, "{}", text(&output.stdout));
+    let prompts: std::collections::HashSet<String> = sandbox
+        .tasks()
+        .iter()
+        .map(|t| t.param["input"]["prompt"].to_string())
+        .collect();
+    assert_eq!(prompts.len() as u64, again, "no job sent twice");
 }

@@ -133,6 +133,40 @@ pub enum BatchError {
         if .0.len() == 1 { "it" } else { "they" },
     )]
     Changed(Vec<String>),
+    /// The spending cap was asked for, and the account's balance could not be read before the
+    /// first send. Nothing was sent.
+    #[error("the balance could not be read to enforce the spending cap: {0}. Nothing was sent")]
+    Balance(String),
+}
+
+/// Why a run stopped sending jobs (those not sent end in [`JobOutcome::Error`], and the next
+/// run sends them).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SendingStopped {
+    /// The service refused a task for lack of credits (its message).
+    OutOfCredits(String),
+    /// The balance dropped by [`Batch::max_credits`] or more since the run began.
+    SpendingCap {
+        /// The cap.
+        cap: f64,
+        /// What the balance had dropped by when it was seen.
+        spent: f64,
+    },
+}
+
+impl fmt::Display for SendingStopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendingStopped::OutOfCredits(reason) => {
+                write!(f, "the account ran out of credits ({reason})")
+            }
+            SendingStopped::SpendingCap { cap, spent } => write!(
+                f,
+                "the spending cap is reached ({spent} of {cap} credits spent in this run)"
+            ),
+        }
+    }
 }
 
 /// What is wrong with a job.
@@ -375,9 +409,9 @@ pub struct BatchReport {
     pub journal: PathBuf,
     /// The counts at the end.
     pub counts: Counts,
-    /// Why no further job was sent, when the service said the account had no credits left
-    /// (those jobs end in [`JobOutcome::Error`] and are sent by the next run).
-    pub out_of_credits: Option<String>,
+    /// Why no further job was sent, if sending stopped before every job was (those jobs end in
+    /// [`JobOutcome::Error`] and are sent by the next run).
+    pub sending_stopped: Option<SendingStopped>,
 }
 
 impl BatchReport {
@@ -404,6 +438,7 @@ pub struct Batch {
     out_dir: PathBuf,
     concurrency: usize,
     resend_unknown: bool,
+    max_credits: Option<f64>,
     jobs: Vec<Job>,
     keys: HashSet<String>,
     /// The keys in lower case: keys that differ only in case name one file on macOS and
@@ -439,6 +474,7 @@ impl Batch {
             out_dir,
             concurrency: DEFAULT_CONCURRENCY,
             resend_unknown: false,
+            max_credits: None,
             jobs: Vec::new(),
             keys: HashSet::new(),
             folded: HashSet::new(),
@@ -458,6 +494,15 @@ impl Batch {
     #[must_use]
     pub fn resend_unknown(mut self, resend: bool) -> Self {
         self.resend_unknown = resend;
+        self
+    }
+
+    /// Stops sending jobs once the account's balance has dropped by `credits` since the run
+    /// began (read before the first send, and again after each task created). The creates on
+    /// their way when it is seen are still charged: at most [`CREATES_IN_FLIGHT`] tasks more.
+    #[must_use]
+    pub fn max_credits(mut self, credits: f64) -> Self {
+        self.max_credits = Some(credits);
         self
     }
 
@@ -602,19 +647,51 @@ struct Shared {
     permits: Semaphore,
     creates: Semaphore,
     events: mpsc::UnboundedSender<(usize, JobStage, Option<TaskId>)>,
-    /// Set when the service said the account has no credits left: no job is sent after it.
-    out_of_credits: std::sync::OnceLock<String>,
+    /// Set when no further job may be sent (the account ran out of credits, the spending cap
+    /// is reached).
+    sending_stopped: std::sync::OnceLock<SendingStopped>,
     /// Cancelled at the same moment, to wake the jobs waiting to send.
     sends_stopped: CancellationToken,
+    /// The spending cap and the balance when the run began.
+    cap: Option<(f64, f64)>,
 }
 
 impl Shared {
-    /// The outcome of a job not sent because the account ran out of credits, if it did.
+    /// The outcome of a job not sent because sending stopped, if it did.
     fn not_sent(&self) -> Option<JobOutcome> {
-        self.out_of_credits.get().map(|reason| JobOutcome::Error {
+        self.sending_stopped.get().map(|why| JobOutcome::Error {
             task_id: None,
-            reason: format!("not sent: the account ran out of credits ({reason})"),
+            reason: format!("not sent: {why}"),
         })
+    }
+
+    /// No job is sent from now on, for `why` (the first reason given stays).
+    fn stop_sending(&self, why: SendingStopped) {
+        if self.sending_stopped.get().is_none() {
+            tracing::warn!(%why, "no further job is sent");
+        }
+        let _ = self.sending_stopped.set(why);
+        self.sends_stopped.cancel();
+    }
+
+    /// After a task was created: whether the spending cap is reached, by the balance now.
+    async fn check_spending(&self) {
+        let Some((cap, start)) = self.cap else {
+            return;
+        };
+        match self.client.credits().await {
+            Ok(balance) if start - balance >= cap => {
+                self.stop_sending(SendingStopped::SpendingCap {
+                    cap,
+                    spent: start - balance,
+                })
+            }
+            Ok(_) => {}
+            // Unread, the spending is unknown: stop rather than overspend.
+            Err(e) => self.stop_sending(SendingStopped::OutOfCredits(format!(
+                "the balance could not be read to enforce the spending cap: {e}"
+            ))),
+        }
     }
 }
 
@@ -696,6 +773,14 @@ impl BatchRun<'_> {
             starts.push(start);
         }
 
+        // The balance the spending cap counts from, read before anything is sent.
+        let cap = match batch.max_credits {
+            Some(cap) => match self.client.credits().await {
+                Ok(balance) => Some((cap, balance)),
+                Err(e) => return Err(BatchError::Balance(e.to_string())),
+            },
+            None => None,
+        };
         let (events, mut event_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             client: self.client,
@@ -706,8 +791,9 @@ impl BatchRun<'_> {
             permits: Semaphore::new(batch.concurrency),
             creates: Semaphore::new(CREATES_IN_FLIGHT),
             events,
-            out_of_credits: std::sync::OnceLock::new(),
+            sending_stopped: std::sync::OnceLock::new(),
             sends_stopped: CancellationToken::new(),
+            cap,
         });
         let started = Instant::now();
         let total = batch.jobs.len();
@@ -802,7 +888,7 @@ impl BatchRun<'_> {
             dropped,
             journal: journal_path,
             counts,
-            out_of_credits: shared.out_of_credits.get().cloned(),
+            sending_stopped: shared.sending_stopped.get().cloned(),
         })
     }
 }
@@ -959,13 +1045,7 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
             let reason = error.to_string();
             if error.api_code() == Some(crate::error::ApiCode::InsufficientCredits) {
                 // No other job is sent: each would meet the same refusal.
-                if shared.out_of_credits.set(reason.clone()).is_ok() {
-                    tracing::warn!(
-                        key,
-                        "the account ran out of credits: no further job is sent"
-                    );
-                }
-                shared.sends_stopped.cancel();
+                shared.stop_sending(SendingStopped::OutOfCredits(reason.clone()));
             }
             if sent.load(Ordering::SeqCst)
                 && let Err(e) = journal.pending(key, &reason).await
@@ -979,6 +1059,7 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
         }
     };
     let task_id = task.id().clone();
+    shared.check_spending().await;
     if let Some(callbacks) = &shared.callbacks {
         // Its callback may come before its wait starts.
         callbacks.inbox.expect(&task_id);
