@@ -378,7 +378,10 @@ fn stopped_json(why: &SendingStopped) -> Value {
         SendingStopped::SpendingCap { cap, spent } => {
             json!({"kind": "spending_cap", "cap": cap, "spent": spent, "message": why.to_string()})
         }
-        _ => json!({"kind": "out_of_credits", "message": why.to_string()}),
+        SendingStopped::OutOfCredits(_) => {
+            json!({"kind": "out_of_credits", "message": why.to_string()})
+        }
+        _ => json!({"kind": "balance_unread", "message": why.to_string()}),
     }
 }
 

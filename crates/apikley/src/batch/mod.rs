@@ -153,6 +153,9 @@ pub enum SendingStopped {
         /// What the balance had dropped by when it was seen.
         spent: f64,
     },
+    /// The balance could not be read after a task was created, so the spending cap could not
+    /// be enforced (what went wrong).
+    BalanceUnread(String),
 }
 
 impl fmt::Display for SendingStopped {
@@ -164,6 +167,10 @@ impl fmt::Display for SendingStopped {
             SendingStopped::SpendingCap { cap, spent } => write!(
                 f,
                 "the spending cap is reached ({spent} of {cap} credits spent in this run)"
+            ),
+            SendingStopped::BalanceUnread(reason) => write!(
+                f,
+                "the balance could not be read to enforce the spending cap ({reason})"
             ),
         }
     }
@@ -688,9 +695,7 @@ impl Shared {
             }
             Ok(_) => {}
             // Unread, the spending is unknown: stop rather than overspend.
-            Err(e) => self.stop_sending(SendingStopped::OutOfCredits(format!(
-                "the balance could not be read to enforce the spending cap: {e}"
-            ))),
+            Err(e) => self.stop_sending(SendingStopped::BalanceUnread(e.to_string())),
         }
     }
 }
