@@ -252,6 +252,9 @@ async fn resume_one(client: &Client, entry: &Entry, sidecars: bool) -> Result<Re
 
 /// An entry's state in words.
 fn state(entry: &Entry) -> &str {
+    if entry.expired() {
+        return "expired";
+    }
     match &entry.state {
         EntryState::Task(state) => state.as_str(),
         EntryState::Saved => "saved",

@@ -61,6 +61,10 @@ CREATE INDEX IF NOT EXISTS tasks_by_id ON tasks (task_id);
 /// The time now, as stored: RFC 3339 in UTC, to the millisecond (sorts as text).
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
+/// How long the service keeps a task and its result: an entry older than this whose result was
+/// never saved has [`expired`](Entry::expired).
+pub const TASK_RETENTION: Duration = Duration::from_secs(14 * 24 * 60 * 60);
+
 /// How long a write waits for another process's to end before it gives up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -143,8 +147,22 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Whether a task exists whose result is still to be saved: not saved, not failed.
+    /// Whether a task exists whose result is still to be saved: not saved, not failed, not
+    /// [`expired`](Self::expired).
     pub fn is_pending(&self) -> bool {
+        self.awaits_saving() && !self.expired()
+    }
+
+    /// Whether its result was never saved and the service no longer keeps it: sent more than
+    /// [`TASK_RETENTION`] ago.
+    pub fn expired(&self) -> bool {
+        let age =
+            DateTime::<Utc>::from(std::time::SystemTime::now()).signed_duration_since(self.sent_at);
+        self.awaits_saving() && age.to_std().is_ok_and(|age| age > TASK_RETENTION)
+    }
+
+    /// A task exists, and its result is still to be saved (expired or not).
+    fn awaits_saving(&self) -> bool {
         match &self.state {
             EntryState::Task(TaskState::Fail) => false,
             // Over under a name this SDK does not know, with nothing to save.
@@ -497,4 +515,44 @@ fn read_entry(row: &Row<'_>, path: &Path) -> rusqlite::Result<Entry> {
         saved_to: row.get::<_, Option<String>>(10)?.map(PathBuf::from),
         updated_at: time(row.get(11)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unsaved_task_older_than_the_services_retention_has_expired() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let history = History::open(dir.path().join("history.sqlite")).expect("opens");
+        let input = Map::new();
+        for (id, sent_at) in [("old", "2026-01-01T00:00:00.000Z"), ("new", "")] {
+            let entry = history.sending("m", &input, None).await.expect("records");
+            history
+                .created(entry, &TaskId::from(id))
+                .await
+                .expect("records");
+            if !sent_at.is_empty() {
+                history
+                    .run(move |c| {
+                        c.execute(
+                            "UPDATE tasks SET sent_at = ?2 WHERE entry = ?1",
+                            params![entry, sent_at],
+                        )
+                    })
+                    .await
+                    .expect("writes");
+            }
+        }
+        let entries = history.entries(10).await.expect("reads");
+        let old = entries
+            .iter()
+            .find(|e| e.task_id == Some(TaskId::from("old")));
+        let old = old.expect("listed");
+        assert!(old.expired() && !old.is_pending(), "{old:?}");
+        let pending = history.pending().await.expect("reads");
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].task_id, Some(TaskId::from("new")));
+        assert!(!pending[0].expired());
+    }
 }
