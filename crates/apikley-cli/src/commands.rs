@@ -301,12 +301,9 @@ impl Runner<'_> {
                             by_content: false,
                             overwrite: save.overwrite,
                         };
-                        let origin = global
-                            .sidecars()
-                            .then(|| crate::tasks::origin(global, done.record()));
-                        let origin = match origin {
-                            Some(origin) => Some(origin.await),
-                            None => None,
+                        let origin = match global.sidecars() {
+                            true => Some(crate::tasks::origin(&client, done.record()).await),
+                            false => None,
                         };
                         flow::save(&done, &target, origin.as_ref(), out, session).await
                     }
@@ -351,8 +348,7 @@ impl Runner<'_> {
                     .await?;
                 let sidecar = match named {
                     true => {
-                        crate::tasks::provenance(&client, task_id, &file, out, global, *overwrite)
-                            .await
+                        crate::tasks::provenance(&client, task_id, &file, out, *overwrite).await
                     }
                     false => None,
                 };

@@ -51,12 +51,12 @@ pub async fn task_id(global: &Global, given: &str) -> Result<TaskId, Failure> {
         })
 }
 
-/// What the task of `record` was made from: as the history has it (the inputs as given, local
-/// files by path), else as its record says.
-pub async fn origin(global: &Global, record: &apikley::TaskRecord) -> Origin {
-    let recorded = match global.history().map(History::open) {
-        Some(Ok(history)) => history.find(&record.id).await.ok().flatten(),
-        _ => None,
+/// What the task of `record` was made from: as the client's history has it (the inputs as
+/// given, local files by path), else as its record says.
+pub async fn origin(client: &Client, record: &apikley::TaskRecord) -> Origin {
+    let recorded = match client.history() {
+        Some(history) => history.find(&record.id).await.ok().flatten(),
+        None => None,
     };
     match recorded {
         Some(entry) => Origin {
@@ -74,14 +74,13 @@ pub async fn provenance(
     task_id: &str,
     file: &DownloadedFile,
     out: &mut Output,
-    global: &Global,
     overwrite: bool,
 ) -> Option<PathBuf> {
     let record = match client.task(task_id).status().await {
         Ok(record) => record,
         Err(e) => return flow::written(Err(e.to_string()), out),
     };
-    let origin = origin(global, &record).await;
+    let origin = origin(client, &record).await;
     let sidecar = sidecar::write(&file.path, file.bytes, &record, &origin, overwrite).await;
     flow::written(sidecar, out)
 }

@@ -31,12 +31,8 @@ async fn price(dir: &Path) -> f64 {
     1e6 - probe.credits()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_batch_that_runs_out_of_credits_stops_sending_and_goes_on_after_a_top_up() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let price = price(dir.path()).await;
-    assert!(price > 0.0);
-    let sandbox = sandbox(8.5 * price).await;
+/// `jobs.jsonl` in `dir`: 20 jobs of [`MODEL`], `shot-00` to `shot-19`.
+fn write_jobs(dir: &Path) {
     let jobs: Vec<String> = (0..20)
         .map(|i| {
             json!({"key": format!("shot-{i:02}"), "model": MODEL,
@@ -44,7 +40,16 @@ async fn a_batch_that_runs_out_of_credits_stops_sending_and_goes_on_after_a_top_
             .to_string()
         })
         .collect();
-    std::fs::write(dir.path().join("jobs.jsonl"), jobs.join("\n")).expect("writes");
+    std::fs::write(dir.join("jobs.jsonl"), jobs.join("\n")).expect("writes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_that_runs_out_of_credits_stops_sending_and_goes_on_after_a_top_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let price = price(dir.path()).await;
+    assert!(price > 0.0);
+    let sandbox = sandbox(8.5 * price).await;
+    write_jobs(dir.path());
     let batch = [
         "batch",
         "jobs.jsonl",
@@ -127,14 +132,7 @@ async fn a_spending_cap_stops_the_sending_within_its_stated_overshoot() {
     let dir = tempfile::tempdir().expect("temp dir");
     let price = price(dir.path()).await;
     let sandbox = sandbox(1e6).await;
-    let jobs: Vec<String> = (0..20)
-        .map(|i| {
-            json!({"key": format!("shot-{i:02}"), "model": MODEL,
-                   "input": {"prompt": format!("Shot {i}"), "sound": false}})
-            .to_string()
-        })
-        .collect();
-    std::fs::write(dir.path().join("jobs.jsonl"), jobs.join("\n")).expect("writes");
+    write_jobs(dir.path());
     let cap = (5.5 * price).to_string();
     let batch = [
         "batch",

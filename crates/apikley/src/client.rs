@@ -81,6 +81,12 @@ impl Client {
         self.transport.base_url()
     }
 
+    /// The task history this client records in ([`ClientBuilder::history`]), if any.
+    #[cfg(feature = "history")]
+    pub fn history(&self) -> Option<&crate::history::History> {
+        self.transport.history()
+    }
+
     /// Checks the request against its model's spec, uploads its local files, then creates the
     /// task; `.await` the returned [`Submission`], which ends as soon as the task's id is known.
     ///

@@ -20,6 +20,15 @@ fn video() -> Vec<u8> {
     bytes
 }
 
+/// The task id a status query asks about.
+fn queried_id(seen: &crate::support::Seen) -> String {
+    seen.target
+        .rsplit('=')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// A server whose tasks are `task-N` (N counted from 1) and succeed at once with `/v.mp4`.
 async fn service(file: Vec<u8>) -> (ScriptedServer, Arc<AtomicUsize>) {
     let creates = Arc::new(AtomicUsize::new(0));
@@ -30,12 +39,7 @@ async fn service(file: Vec<u8>) -> (ScriptedServer, Arc<AtomicUsize>) {
             return Reply::ok(created(&format!("task-{n}")));
         }
         if seen.target.starts_with("/api/v1/jobs/recordInfo") {
-            let id = seen
-                .target
-                .rsplit('=')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
+            let id = queried_id(seen);
             let url = format!("http://{}/v.mp4", seen.header("host").unwrap_or_default());
             return Reply::ok(json!({"code": 200, "msg": "success", "data": {
                 "taskId": id, "state": "success",
@@ -165,12 +169,7 @@ async fn a_failed_task_is_not_pending_and_clients_share_one_history() {
             let n = creates.fetch_add(1, Ordering::SeqCst) + 1;
             return Reply::ok(created(&format!("task-{n}")));
         }
-        let id = seen
-            .target
-            .rsplit('=')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let id = queried_id(seen);
         Reply::ok(json!({"code": 200, "msg": "success", "data": {
             "taskId": id, "state": "fail", "failCode": "500", "failMsg": "flagged"
         }}))
