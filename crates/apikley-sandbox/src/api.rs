@@ -127,7 +127,7 @@ async fn create_task(
         media: model.output(&body),
         param: body.to_string(),
         created: state.now(),
-        stages: stages(accepted.generation),
+        stages: stages(state.varied(accepted.generation)),
         failure: faults.fail_tasks.clone(),
         credits: accepted.credits,
         callback: body

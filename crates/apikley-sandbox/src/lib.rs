@@ -268,6 +268,7 @@ pub struct SandboxBuilder {
     faults: Faults,
     models: Vec<SandboxModel>,
     seed: Option<u64>,
+    time_spread: f64,
 }
 
 impl Default for SandboxBuilder {
@@ -285,6 +286,7 @@ impl Default for SandboxBuilder {
                 .map(SandboxModel::from_spec)
                 .collect(),
             seed: None,
+            time_spread: 0.0,
         }
     }
 }
@@ -339,6 +341,18 @@ impl SandboxBuilder {
         self
     }
 
+    /// Varies each task's generation time, as a real service's vary: its planned time (the
+    /// spec's expected duration) times a random factor within `± fraction` (default 0, exactly
+    /// as planned; clamped to 0–0.9). Repeatable with a [`seed`](Self::seed).
+    pub fn time_spread(mut self, fraction: f64) -> Self {
+        self.time_spread = if fraction.is_finite() {
+            fraction.clamp(0.0, 0.9)
+        } else {
+            0.0
+        };
+        self
+    }
+
     /// Makes task ids and random faults repeatable.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
@@ -365,6 +379,7 @@ impl SandboxBuilder {
             faults: self.faults,
             models: self.models,
             seed: self.seed,
+            time_spread: self.time_spread,
         }));
         let shutdown = CancellationToken::new();
         tokio::spawn(server::serve(

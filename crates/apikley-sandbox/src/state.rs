@@ -20,6 +20,7 @@ pub(crate) struct Settings {
     pub(crate) faults: Faults,
     pub(crate) models: Vec<SandboxModel>,
     pub(crate) seed: Option<u64>,
+    pub(crate) time_spread: f64,
 }
 
 /// A created task and its plan.
@@ -110,6 +111,7 @@ pub(crate) struct State {
     files: Mutex<HashMap<String, StoredFile>>,
     creates: Mutex<VecDeque<Instant>>,
     rng: Mutex<fastrand::Rng>,
+    time_spread: f64,
     stats: Mutex<Stats>,
 }
 
@@ -154,6 +156,7 @@ impl State {
                     .seed
                     .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed),
             ),
+            time_spread: settings.time_spread,
             stats: Mutex::new(Stats::default()),
         }
     }
@@ -210,6 +213,15 @@ impl State {
 
     pub(crate) fn chance(&self, rate: f64) -> bool {
         rate > 0.0 && lock(&self.rng).f64() < rate
+    }
+
+    /// How long a task planned to take `planned` takes: varied by the time spread.
+    pub(crate) fn varied(&self, planned: Duration) -> Duration {
+        if self.time_spread == 0.0 {
+            return planned;
+        }
+        let factor = 1.0 + self.time_spread * (2.0 * lock(&self.rng).f64() - 1.0);
+        scaled(planned, factor)
     }
 
     /// A number below `n`, from the sandbox's random source.

@@ -225,6 +225,39 @@ async fn tasks_progress_on_the_sandbox_clock_and_longer_videos_take_longer() {
     assert_eq!(&video[..], SAMPLE_VIDEO);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_time_spread_varies_generation_times_within_its_bounds() {
+    let sandbox = Sandbox::builder()
+        .time_spread(0.2)
+        .seed(7)
+        .start()
+        .await
+        .expect("starts");
+    // 4 s at 480p: planned 39 s.
+    let input = body(
+        json!({"prompt": "A beach", "aspect_ratio": "1:1", "duration": 4, "resolution": "480p"}),
+    );
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let (_, created) = create(&sandbox, &input).await;
+        ids.push(created["data"]["taskId"].as_str().expect("id").to_owned());
+    }
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let mut took = Vec::new();
+    for id in &ids {
+        let data = record(&sandbox, id).await["data"].clone();
+        assert_eq!(data["state"], "success");
+        let ms =
+            data["completeTime"].as_i64().expect("ms") - data["createTime"].as_i64().expect("ms");
+        took.push(ms as f64 / 1000.0);
+    }
+    assert!(took.iter().all(|t| (31.2..=46.8).contains(t)), "{took:?}");
+    let (low, high) = took
+        .iter()
+        .fold((f64::MAX, 0.0_f64), |(l, h), t| (l.min(*t), h.max(*t)));
+    assert!(high - low > 5.0, "varied: {took:?}");
+}
+
 /// Walks the ISO base media boxes: the sample is an MP4 with a video track.
 #[test]
 fn the_sample_result_is_an_mp4_with_a_video_track() {

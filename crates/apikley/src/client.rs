@@ -645,8 +645,19 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let (settings, wait) = self.settings()?;
         let transport = Transport::new(settings);
+        let polling = Polling::new(wait, transport.clone());
+        // What earlier runs learned of how long tasks take.
+        #[cfg(feature = "history")]
+        if let Some(history) = transport.history() {
+            match history.timings() {
+                Ok(seen) => seen
+                    .iter()
+                    .for_each(|(key, took)| polling.learn(key, *took)),
+                Err(e) => tracing::warn!(error = %e, "the task history's timings were not read"),
+            }
+        }
         Ok(Client {
-            polling: Arc::new(Polling::new(wait, transport.clone())),
+            polling: Arc::new(polling),
             transport,
         })
     }

@@ -36,8 +36,11 @@ use url::Url;
 
 use crate::record::{TaskId, TaskRecord, TaskState};
 use crate::store::{Store, create_private};
+use crate::timings::KEPT;
 
-/// The schema this version writes (`PRAGMA user_version`).
+/// The schema this version writes (`PRAGMA user_version`). A table added later is created
+/// when a file is opened (`IF NOT EXISTS`) and ignored by the versions before it, so adding one
+/// keeps the version.
 const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
@@ -56,6 +59,13 @@ CREATE TABLE IF NOT EXISTS tasks (
     updated_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_id ON tasks (task_id);
+CREATE TABLE IF NOT EXISTS timings (
+    observation INTEGER PRIMARY KEY AUTOINCREMENT,
+    workload    TEXT NOT NULL,
+    seconds     REAL NOT NULL,
+    observed_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS timings_by_workload ON timings (workload, observation);
 ";
 
 /// The time now, as stored: RFC 3339 in UTC, to the millisecond (sorts as text).
@@ -374,6 +384,56 @@ impl History {
             vec![Sql::from(id), Sql::from(path)],
         )
         .await
+    }
+
+    /// A task of `workload` (model and inputs its time depends on) took `took` to generate:
+    /// the latest [`KEPT`] of each workload are kept, for the next client's expectations.
+    pub(crate) async fn observed(
+        &self,
+        workload: &str,
+        took: Duration,
+    ) -> Result<(), HistoryError> {
+        if workload.is_empty() {
+            return Ok(());
+        }
+        let (workload, seconds) = (workload.to_owned(), took.as_secs_f64());
+        let kept = i64::try_from(KEPT).unwrap_or(i64::MAX);
+        self.run(move |connection| {
+            let transaction = connection.unchecked_transaction()?;
+            transaction.execute(
+                &format!(
+                    "INSERT INTO timings (workload, seconds, observed_at) VALUES (?1, ?2, {NOW})"
+                ),
+                params![workload, seconds],
+            )?;
+            transaction.execute(
+                "DELETE FROM timings WHERE workload = ?1 AND observation <= (
+                     SELECT observation FROM timings WHERE workload = ?1
+                     ORDER BY observation DESC LIMIT 1 OFFSET ?2)",
+                params![workload, kept],
+            )?;
+            transaction.commit()
+        })
+        .await
+    }
+
+    /// Every timing kept, oldest first: what a new client's expectations start from. Read at
+    /// once (a client is built synchronously); the table holds at most [`KEPT`] per workload.
+    pub(crate) fn timings(&self) -> Result<Vec<(String, Duration)>, HistoryError> {
+        self.store
+            .run_now(|connection| {
+                let mut statement = connection
+                    .prepare("SELECT workload, seconds FROM timings ORDER BY observation")?;
+                let rows = statement.query_map([], |row| {
+                    let seconds: f64 = row.get(1)?;
+                    Ok((
+                        row.get(0)?,
+                        Duration::try_from_secs_f64(seconds).unwrap_or_default(),
+                    ))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| store_error(&self.path, e))
     }
 
     /// What a status query said of the task.

@@ -24,6 +24,7 @@ mod spec;
 #[cfg(any(feature = "batch", feature = "history"))]
 mod store;
 mod task;
+mod timings;
 mod transport;
 mod upload;
 mod wait;

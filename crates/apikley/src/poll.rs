@@ -24,10 +24,9 @@ use crate::envelope;
 use crate::error::Error;
 use crate::rate_limit::Slot;
 use crate::record::{TaskId, TaskRecord};
+use crate::timings::{Expectation, Timings};
 use crate::transport::{Scope, Transport};
 
-/// Observations are capped here: one task stuck in a backlog must not slow every later wait.
-const MAX_LEARNED: Duration = Duration::from_secs(30 * 60);
 /// What a task is expected to take when nothing better is known.
 const UNKNOWN_EXPECTATION: Duration = Duration::from_secs(120);
 /// How far on either side of its expected end a task is likely to finish, as a fraction of it.
@@ -108,8 +107,11 @@ pub enum PollSchedule {
     /// minute), never shorter than the documented interval, and lengthened by up to 10% of
     /// jitter so that many tasks do not poll in step. From there on it queries exactly when the
     /// documented schedule does (its times counted from the start of the wait), so a task that
-    /// ends early is seen as promptly as the docs' schedule would see it. It never queries more
-    /// often than the documented schedule.
+    /// ends early is seen as promptly as the docs' schedule would see it. Once the client has
+    /// seen enough tasks of the same model and workload (five, in this process or, with a
+    /// [history](crate::history), in earlier ones) to know their spread, the sparse start
+    /// lasts until the earliest end that spread makes plausible, with one look halfway. It
+    /// never queries more often than the documented schedule.
     Adaptive,
     /// A fixed interval, at least one second (plus the same jitter).
     Every(Duration),
@@ -166,11 +168,17 @@ impl PollSchedule {
     /// How long to wait before the next query, `elapsed` into the wait, when the task is
     /// expected to take `expected` in all. Without jitter.
     pub fn interval(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
+        self.interval_for(elapsed, expected.map(Expectation::prior))
+    }
+
+    /// [`interval`](Self::interval) for an expectation that may be learned.
+    fn interval_for(&self, elapsed: Duration, expected: Option<Expectation>) -> Duration {
         match *self {
             PollSchedule::Every(interval) => interval.max(MIN_INTERVAL),
-            PollSchedule::Adaptive => self
-                .stretched(elapsed, expected)
-                .unwrap_or_else(|| Self::to_documented_time(elapsed)),
+            PollSchedule::Adaptive => match Self::stretched(elapsed, expected) {
+                Some(Stretch::Jittered(wait) | Stretch::Exact(wait)) => wait,
+                None => Self::to_documented_time(elapsed),
+            },
         }
     }
 
@@ -181,27 +189,57 @@ impl PollSchedule {
 
     /// The stretched wait at the start of the adaptive schedule, while the task cannot have
     /// ended yet; `None` once the documented schedule applies.
-    fn stretched(&self, elapsed: Duration, expected: Option<Duration>) -> Option<Duration> {
+    fn stretched(elapsed: Duration, expected: Option<Expectation>) -> Option<Stretch> {
+        let expected = expected?;
         let documented = Self::documented_interval(elapsed);
-        let aim = expected?.mul_f64(0.9 / FASTER_THAN_EXPECTED);
-        (elapsed + documented < aim).then(|| documented.max(((aim - elapsed) / 2).min(MAX_STRETCH)))
+        let aim = expected.earliest();
+        if elapsed + documented >= aim {
+            return None;
+        }
+        let stretch = |wait: Duration| documented.max(wait.min(MAX_STRETCH));
+        if !expected.is_learned() {
+            // A guess: halve the time left, so that a faster service is seen soon enough.
+            return Some(Stretch::Jittered(stretch((aim - elapsed) / 2)));
+        }
+        // Learned: one look halfway (a service grown faster than it was is seen then), then
+        // the documented query at the earliest plausible end.
+        let halfway = aim / 2;
+        if elapsed + documented < halfway {
+            return Some(Stretch::Jittered(stretch(halfway - elapsed)));
+        }
+        let to_end = Self::documented_time_after(aim) - elapsed;
+        Some(if to_end > MAX_STRETCH {
+            Stretch::Jittered(MAX_STRETCH)
+        } else {
+            Stretch::Exact(stretch(to_end))
+        })
     }
 
     /// [`interval`](Self::interval) with jitter, except on the documented grid: the docs'
     /// times are already counted from each wait's own start.
-    pub(crate) fn next_delay(&self, elapsed: Duration, expected: Option<Duration>) -> Duration {
+    pub(crate) fn next_delay(&self, elapsed: Duration, expected: Option<Expectation>) -> Duration {
         let jittered = |interval: Duration| {
             Duration::try_from_secs_f64(interval.as_secs_f64() * (1.0 + fastrand::f64() * 0.1))
                 .unwrap_or(interval)
         };
         match *self {
-            PollSchedule::Every(_) => jittered(self.interval(elapsed, expected)),
-            PollSchedule::Adaptive => match self.stretched(elapsed, expected) {
-                Some(stretched) => jittered(stretched),
+            PollSchedule::Every(_) => jittered(self.interval_for(elapsed, expected)),
+            PollSchedule::Adaptive => match Self::stretched(elapsed, expected) {
+                Some(Stretch::Jittered(wait)) => jittered(wait),
+                Some(Stretch::Exact(wait)) => wait,
                 None => Self::to_documented_time(elapsed),
             },
         }
     }
+}
+
+/// A wait of the adaptive schedule's sparse start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stretch {
+    /// Jittered, so that many tasks do not poll in step.
+    Jittered(Duration),
+    /// Landing on the documented schedule's grid, which is already each wait's own.
+    Exact(Duration),
 }
 
 /// The answer to one look.
@@ -212,7 +250,7 @@ pub(crate) type Answer = Result<TaskRecord, Error>;
 pub(crate) struct Polling {
     defaults: WaitOptions,
     transport: Transport,
-    learned: Mutex<HashMap<String, Duration>>,
+    timings: Timings,
     book: Mutex<Book>,
     /// Wakes the driver: a look was asked for, or a wait went away.
     wake: Notify,
@@ -272,7 +310,7 @@ impl Polling {
         Polling {
             defaults,
             transport,
-            learned: Mutex::default(),
+            timings: Timings::default(),
             book: Mutex::default(),
             wake: Notify::new(),
         }
@@ -282,25 +320,15 @@ impl Polling {
         &self.defaults
     }
 
-    /// What tasks under `key` have taken, as learned so far (nothing is learned under no key).
-    pub(crate) fn expected(&self, key: &str) -> Option<Duration> {
-        if key.is_empty() {
-            return None;
-        }
-        lock(&self.learned).get(key).copied()
+    /// What a task under `key` is expected to take: learned from enough tasks seen, until
+    /// then its `prior` (see [`Timings::expectation`]).
+    pub(crate) fn expectation(&self, key: &str, prior: Option<Duration>) -> Option<Expectation> {
+        self.timings.expectation(key, prior)
     }
 
-    /// Folds in one observation (an exponentially weighted average, 30% new); tasks of
-    /// unknown model and workload teach nothing.
-    pub(crate) fn learn(&self, key: &str, observed: Duration) {
-        if key.is_empty() {
-            return;
-        }
-        let observed = observed.min(MAX_LEARNED);
-        lock(&self.learned)
-            .entry(key.to_owned())
-            .and_modify(|d| *d = d.mul_f64(0.7) + observed.mul_f64(0.3))
-            .or_insert(observed);
+    /// Folds in one observed generation time.
+    pub(crate) fn learn(&self, key: &str, took: Duration) {
+        self.timings.observe(key, took);
     }
 
     /// Registers a wait for task `id`; it is served until the ticket is dropped.
@@ -404,9 +432,8 @@ impl Polling {
         for (key, entry) in &book.entries {
             let Some(ask) = &entry.ask else { continue };
             let expected = self
-                .expected(&entry.learning_key)
-                .or(entry.prior)
-                .unwrap_or(UNKNOWN_EXPECTATION);
+                .expectation(&entry.learning_key, entry.prior)
+                .map_or(UNKNOWN_EXPECTATION, |e| e.typical);
             let likely_over = now.saturating_duration_since(entry.started)
                 >= expected.mul_f64(1.0 - 2.0 * SPREAD);
             let eligible = ask.due <= now || (backlog && likely_over && ask.earliest <= now);
@@ -535,22 +562,6 @@ impl Drop for Ticket {
 mod tests {
     use super::*;
 
-    fn polling() -> Polling {
-        let transport = Transport::new(crate::transport::Settings {
-            key: crate::config::ApiKey::new("k").expect("a key"),
-            base_url: "http://127.0.0.1:1/".parse().expect("a URL"),
-            http: reqwest::Client::new(),
-            user_agent: reqwest::header::HeaderValue::from_static("test"),
-            request_timeout: None,
-            download_idle_timeout: None,
-            retry: crate::RetryPolicy::default(),
-            rate_limits: crate::RateLimits::none(),
-            #[cfg(feature = "history")]
-            history: None,
-        });
-        Polling::new(WaitOptions::default(), transport)
-    }
-
     /// Query times of a schedule over `until`, without jitter.
     fn query_times(
         schedule: PollSchedule,
@@ -614,6 +625,50 @@ mod tests {
     }
 
     #[test]
+    fn learned_timings_look_halfway_then_on_the_docs_grid_from_the_earliest_end() {
+        let hour = Duration::from_secs(3600);
+        let documented = query_times(PollSchedule::Adaptive, None, hour);
+        for typical in [20, 60, 120, 300, 900] {
+            let typical = Duration::from_secs(typical);
+            let timings = Timings::default();
+            for _ in 0..crate::timings::SEEN_ENOUGH {
+                timings.observe("k", typical);
+            }
+            let learned = timings.expectation("k", None).expect("learned");
+            let mut ours = Vec::new();
+            let mut t = Duration::ZERO;
+            while t <= hour {
+                t += PollSchedule::Adaptive.interval_for(t, Some(learned));
+                ours.push(t);
+            }
+            // The k-th query never comes earlier than the documented k-th query.
+            for (ours, docs) in ours.iter().zip(&documented) {
+                assert!(ours >= docs, "{typical:?}: {ours:?} < {docs:?}");
+            }
+            // From the earliest plausible end on, exactly the documented queries.
+            let earliest = learned.earliest();
+            let late: Vec<&Duration> = ours.iter().filter(|t| **t >= earliest).take(5).collect();
+            let documented_late: Vec<&Duration> = documented
+                .iter()
+                .filter(|t| **t >= earliest)
+                .take(5)
+                .collect();
+            assert_eq!(late, documented_late, "{typical:?}: {ours:?}");
+            // Before it, at most a look a minute, the first no later than halfway.
+            assert!(ours[0] <= (earliest / 2).min(MAX_STRETCH), "{ours:?}");
+            // Until the query that sees a task ending on time: at most half the docs' queries.
+            let seen_at = PollSchedule::documented_time_after(typical);
+            let count = |times: &[Duration]| times.iter().filter(|t| **t <= seen_at).count();
+            assert!(
+                2 * count(&ours) <= count(&documented),
+                "{typical:?}: {} vs {}",
+                count(&ours),
+                count(&documented)
+            );
+        }
+    }
+
+    #[test]
     fn the_next_documented_time_is_on_the_grid_of_its_band() {
         let at =
             |t: f64| PollSchedule::documented_time_after(Duration::from_secs_f64(t)).as_secs_f64();
@@ -633,19 +688,6 @@ mod tests {
         for (n, at) in times.iter().enumerate() {
             assert_eq!(PollSchedule::documented_time(n as u32 + 1), *at);
         }
-    }
-
-    #[test]
-    fn estimates_move_towards_observations() {
-        let polling = polling();
-        assert_eq!(polling.expected("k"), None);
-        polling.learn("k", Duration::from_secs(100));
-        polling.learn("k", Duration::from_secs(200));
-        assert_eq!(polling.expected("k"), Some(Duration::from_secs(130)));
-        polling.learn("stuck", Duration::from_secs(40 * 60));
-        assert_eq!(polling.expected("stuck"), Some(MAX_LEARNED));
-        polling.learn("", Duration::from_secs(5));
-        assert_eq!(polling.expected(""), None);
     }
 
     #[test]

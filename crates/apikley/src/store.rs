@@ -18,6 +18,15 @@ impl Store {
         Store(Arc::new(Mutex::new(connection)))
     }
 
+    /// Runs `statement` on this thread: for short reads where no runtime may be at hand.
+    pub(crate) fn run_now<T>(&self, statement: impl FnOnce(&Connection) -> T) -> T {
+        let connection = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        statement(&connection)
+    }
+
     /// Runs `statement` on the blocking pool; `stopped` words a writer that panicked.
     pub(crate) async fn run<T: Send + 'static, E: Send + 'static>(
         &self,

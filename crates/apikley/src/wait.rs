@@ -308,7 +308,7 @@ impl<'a> Waiter<'a> {
             let started = Instant::now();
             // A deadline too far to represent is no deadline.
             let deadline = started.checked_add(options.deadline);
-            let mut expected = polling.expected(&key).or(prior);
+            let mut expected = polling.expectation(&key, prior);
             let mut last_state = None;
             let mut queries = 0;
             // A task this client just created cannot be done yet; one resumed by id may be.
@@ -321,7 +321,7 @@ impl<'a> Waiter<'a> {
             loop {
                 if !query_now && let Some(inbox) = inbox.take() {
                     let fallback = expected
-                        .map_or(MIN_CALLBACK_FALLBACK, |e| e.saturating_mul(3))
+                        .map_or(MIN_CALLBACK_FALLBACK, |e| e.typical.saturating_mul(3))
                         .max(MIN_CALLBACK_FALLBACK);
                     let until = later(started, fallback);
                     let until = deadline.map_or(until, |d| d.min(until));
@@ -392,7 +392,7 @@ impl<'a> Waiter<'a> {
                             && let Some(model) = record.model.as_deref()
                         {
                             model.clone_into(&mut key);
-                            expected = polling.expected(&key);
+                            expected = polling.expectation(&key, None);
                             ticket.set_learning_key(&key);
                         }
                         last_state = Some(record.state.clone());
@@ -402,13 +402,16 @@ impl<'a> Waiter<'a> {
                                 state: record.state.clone(),
                                 elapsed: started.elapsed(),
                                 queries,
-                                expected,
+                                expected: expected.map(|e| e.typical),
                                 percent: record.progress,
                             });
                         }
                         match record.state {
                             TaskState::Success => {
-                                return finish(transport, &polling, record, &key, started, queries);
+                                let done = Box::pin(finish(
+                                    transport, &polling, record, &key, started, queries,
+                                ));
+                                return done.await;
                             }
                             TaskState::Fail => {
                                 return Err(Repr::TaskFailed {
@@ -422,7 +425,10 @@ impl<'a> Waiter<'a> {
                             // paid for.
                             TaskState::Unknown(ref state) if record.finished_with_files() => {
                                 tracing::warn!(task_id = %id, state = %state, "the task ended in a state this SDK does not know, naming result files: taken as a success");
-                                return finish(transport, &polling, record, &key, started, queries);
+                                let done = Box::pin(finish(
+                                    transport, &polling, record, &key, started, queries,
+                                ));
+                                return done.await;
                             }
                             // Over in words this SDK does not know: end, keeping what it says.
                             TaskState::Unknown(state) if record.has_ended() => {
@@ -457,8 +463,9 @@ impl<'a> Waiter<'a> {
     }
 }
 
-/// The wait's end on a success: timings learned, the result kept.
-fn finish(
+/// The wait's end on a success: timings learned (and kept in the client's history, for the
+/// next run), the result kept. Boxed where it is awaited: a resting wait does not carry it.
+async fn finish(
     transport: Transport,
     polling: &Polling,
     record: TaskRecord,
@@ -468,6 +475,12 @@ fn finish(
 ) -> Result<CompletedTask, Error> {
     if let Some(took) = record.generation_time() {
         polling.learn(key, took);
+        #[cfg(feature = "history")]
+        if let Some(history) = transport.history()
+            && let Err(e) = history.observed(key, took).await
+        {
+            tracing::warn!(error = %e, "the task history was not updated");
+        }
     }
     let Some(result) = record.result.clone() else {
         return Err(unusable_result(&record));

@@ -11,7 +11,9 @@ use serde_json::json;
 
 use apikley_test_support::ExampleVideo;
 
-use crate::support::{Reply, ScriptedServer, body as example_body, builder, created, raw_response};
+use crate::support::{
+    Reply, ScriptedServer, body as example_body, builder, created, raw_response, record,
+};
 
 /// The start of an MP4 file, then filler.
 fn video() -> Vec<u8> {
@@ -226,4 +228,73 @@ fn the_history_is_readable_by_its_owner_only() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+/// A server whose tasks `task-N` each end two minutes after their create (as their records
+/// say too), answering every status query before that with "generating".
+async fn two_minute_tasks() -> ScriptedServer {
+    let created_at = Arc::new(std::sync::Mutex::new(Vec::new()));
+    ScriptedServer::start(move |seen, _| {
+        let mut created_at = created_at.lock().expect("not poisoned");
+        if seen.target.starts_with("/api/v1/jobs/createTask") {
+            created_at.push(seen.at);
+            return Reply::ok(created(&format!("task-{}", created_at.len())));
+        }
+        let id = queried_id(seen);
+        let n: usize = id
+            .trim_start_matches("task-")
+            .parse()
+            .expect("a task of ours");
+        let done = seen.at - created_at[n - 1] >= std::time::Duration::from_secs(120);
+        Reply::ok(record(&id, if done { "success" } else { "generating" }))
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn timings_learned_in_one_run_make_the_next_runs_waits_sparser() {
+    let server = two_minute_tasks().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("history.sqlite");
+    // One program (a client) per task, each on the same history: status queries of its task.
+    let run = |history: Option<&std::path::Path>| {
+        let mut client = builder(&server.url);
+        if let Some(history) = history {
+            client = client.history(history);
+        }
+        let client = client.build().expect("builds");
+        let server = &server;
+        async move {
+            let started = tokio::time::Instant::now();
+            let task = client
+                .submit_body::<ExampleVideo>(&example_body())
+                .await
+                .expect("submits");
+            task.wait().await.expect("succeeds");
+            let queries = server
+                .seen()
+                .iter()
+                .filter(|s| s.target.contains("recordInfo") && queried_id(s) == task.id().as_str())
+                .count();
+            (queries, started.elapsed())
+        }
+    };
+    // The spec's prior (99 s) until five tasks were seen; the documented schedule would make
+    // 19 queries for a two-minute task.
+    let (without, seen_after) = run(None).await;
+    assert!((10..=19).contains(&without), "{without} queries");
+    // (The sparse start is jittered: a query more or less.)
+    let prior = without - 1..=without + 1;
+    for n in 1..=5 {
+        let (queries, _) = run(Some(&store)).await;
+        assert!(prior.contains(&queries), "run {n}: still the prior");
+    }
+    // Learned: one look halfway to the earliest plausible end (108 s), then the documented
+    // queries from there (110 s, 120 s): the task is seen as soon as without.
+    let (learned, seen_learned) = run(Some(&store)).await;
+    assert_eq!(learned, 3, "{learned} queries");
+    assert_eq!(seen_learned.as_secs(), seen_after.as_secs());
+    // Another history knows nothing yet.
+    let (fresh, _) = run(Some(&dir.path().join("other.sqlite"))).await;
+    assert!(prior.contains(&fresh), "{fresh} queries");
 }
