@@ -39,8 +39,15 @@ pub struct BatchArgs {
     /// At most this many jobs in flight at once (the rate limits apply on top).
     #[arg(long, value_name = "N", default_value_t = apikley::batch::DEFAULT_CONCURRENCY, value_parser = crate::checks::concurrency)]
     pub concurrency: usize,
-    /// The journal file (default: OUT_DIR/apikley-batch.sqlite).
-    #[arg(long, value_name = "FILE")]
+    /// The journal file (default: OUT_DIR/apikley-batch.sqlite), or a PostgreSQL database
+    /// (postgres://USER@HOST:PORT/DB) that workers on several machines share: each started
+    /// with the same jobs file and its own --out-dir takes jobs until none is left.
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        env = "APIKLEY_JOURNAL",
+        hide_env_values = true
+    )]
     pub journal: Option<PathBuf>,
     /// Send again the jobs whose outcome is unknown (their createTask went out without an
     /// answer): this may pay twice for them.
@@ -103,10 +110,16 @@ pub fn resume_command(options: &BatchArgs, program: &str, sandbox: bool) -> Stri
         "--out-dir".into(),
         quoted(&options.out_dir),
     ];
-    #[cfg_attr(not(feature = "callbacks"), expect(unused_mut))]
     let mut needs: Vec<String> = Vec::new();
     if let Some(journal) = &options.journal {
-        words.extend(["--journal".into(), quoted(journal)]);
+        let secret = database(options)
+            .is_some_and(|url| url::Url::parse(url).is_ok_and(|u| u.password().is_some()));
+        if secret {
+            words.extend(["--journal".into(), format!("\"${JOURNAL_VAR}\"")]);
+            needs.push(format!("{JOURNAL_VAR} set to the journal's address"));
+        } else {
+            words.extend(["--journal".into(), quoted(journal)]);
+        }
     }
     if options.concurrency != apikley::batch::DEFAULT_CONCURRENCY {
         words.extend(["--concurrency".into(), options.concurrency.to_string()]);
@@ -141,6 +154,9 @@ pub fn resume_command(options: &BatchArgs, program: &str, sandbox: bool) -> Stri
         ),
     }
 }
+
+/// Where a journal address holding a password is read from (hints never print it).
+pub const JOURNAL_VAR: &str = "APIKLEY_JOURNAL";
 
 /// Where a callback URL holding a password is read from (hints never print it).
 #[cfg(feature = "callbacks")]
@@ -185,6 +201,54 @@ pub fn read_jobs(options: &BatchArgs, json: bool) -> Result<Vec<jobs::JobLine>, 
     })
 }
 
+/// The `--journal` value, when it names a PostgreSQL database.
+fn database(options: &BatchArgs) -> Option<&str> {
+    let journal = options.journal.as_deref()?.to_str()?;
+    ["postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| journal.starts_with(scheme))
+        .then_some(journal)
+}
+
+/// Opens the batch: in its journal file, or in the PostgreSQL database `--journal` names (as
+/// the batch named after the jobs file).
+async fn open(options: &BatchArgs) -> Result<Batch, String> {
+    match database(options) {
+        Some(url) => open_shared(options, url).await,
+        None => {
+            let journal = options
+                .journal
+                .clone()
+                .unwrap_or_else(|| options.out_dir.join(JOURNAL_FILE));
+            Batch::open_with_journal(&options.out_dir, &journal).map_err(|e| e.to_string())
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+async fn open_shared(options: &BatchArgs, url: &str) -> Result<Batch, String> {
+    let name = options
+        .jobs
+        .file_name()
+        .map_or_else(|| "batch".into(), |n| n.to_string_lossy().into_owned());
+    Batch::open_shared(&options.out_dir, url, &name)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_shared(_options: &BatchArgs, _url: &str) -> Result<Batch, String> {
+    Err(NO_POSTGRES.into())
+}
+
+/// Why a PostgreSQL journal cannot be used by a build without it.
+#[cfg_attr(
+    feature = "postgres",
+    allow(dead_code, reason = "builds without the feature")
+)]
+const NO_POSTGRES: &str = "a PostgreSQL journal needs the `postgres` feature of apikley-cli, \
+    which this build lacks: cargo install apikley-cli --features postgres";
+
 /// Says why nothing was sent, and exits 2.
 fn refuse(json: bool, kind: &str, message: &str, problems: Value) -> ExitCode {
     if json {
@@ -208,11 +272,7 @@ pub async fn run(
     resume: &str,
 ) -> ExitCode {
     let (json, sidecars) = (global.json, global.sidecars());
-    let journal = options
-        .journal
-        .clone()
-        .unwrap_or_else(|| options.out_dir.join(JOURNAL_FILE));
-    let mut batch = match Batch::open_with_journal(&options.out_dir, &journal) {
+    let mut batch = match open(options).await {
         Ok(batch) => {
             let batch = batch
                 .concurrency(options.concurrency)
@@ -222,7 +282,7 @@ pub async fn run(
                 None => batch,
             }
         }
-        Err(error) => return refuse(json, "batch", &error.to_string(), Value::Null),
+        Err(error) => return refuse(json, "batch", &error, Value::Null),
     };
     let mut origins = HashMap::new();
     for job in jobs {

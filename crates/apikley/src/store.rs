@@ -19,6 +19,7 @@ impl Store {
     }
 
     /// Runs `statement` on this thread: for short reads where no runtime may be at hand.
+    #[cfg(feature = "history")]
     pub(crate) fn run_now<T>(&self, statement: impl FnOnce(&Connection) -> T) -> T {
         let connection = self
             .0

@@ -3,6 +3,8 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 /// The example video model's spec: `example/video`, a required `prompt`, a `duration` in
 /// seconds (14 by default) and a `resolution` (480p by default), with its declarations.

@@ -31,6 +31,9 @@
 //! ```
 
 mod journal;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod sqlite;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -56,7 +59,8 @@ use crate::inbox::CallbackInbox;
 use crate::record::{TaskId, TaskRecord};
 use crate::request::Request;
 use crate::task::Task;
-use journal::{Journal, JournalError, Stage};
+use journal::{Claim, HEARTBEAT, JournalError, Stage, Store};
+use sqlite::SqliteJournal;
 
 /// The journal's file name in the output folder, unless another path is given.
 pub const JOURNAL_FILE: &str = "apikley-batch.sqlite";
@@ -441,7 +445,7 @@ struct Job {
 pub struct Batch {
     /// Held while this batch (and its run) lives: see [`LOCK_FILE`].
     _lock: std::fs::File,
-    journal: Journal,
+    journal: Arc<dyn Store>,
     out_dir: PathBuf,
     concurrency: usize,
     resend_unknown: bool,
@@ -474,8 +478,35 @@ impl Batch {
         })?;
         let path = journal.as_ref();
         let lock = lock_folder(&out_dir, path)?;
-        let journal = Journal::open(path).map_err(|e| journal_error(path, e))?;
-        Ok(Batch {
+        let journal = SqliteJournal::open(path).map_err(|e| journal_error(path, e))?;
+        Ok(Batch::with_store(lock, Arc::new(journal), out_dir))
+    }
+
+    /// Opens the batch named `name` in the PostgreSQL database at `url`
+    /// (`postgres://USER@HOST:PORT/DB`), whose results go to `out_dir`: any number of
+    /// workers, on any machines, may run it at once. Each job is claimed by one worker at a
+    /// time (a lease it renews while it lives); a worker that dies leaves its jobs to the
+    /// others once its leases lapse. Each worker needs its own output folder.
+    #[cfg(feature = "postgres")]
+    pub async fn open_shared(
+        out_dir: impl Into<PathBuf>,
+        url: &str,
+        name: &str,
+    ) -> Result<Batch, BatchError> {
+        let out_dir = out_dir.into();
+        std::fs::create_dir_all(&out_dir).map_err(|source| BatchError::Folder {
+            path: out_dir.clone(),
+            source,
+        })?;
+        let journal = postgres::PgJournal::connect(url, name)
+            .await
+            .map_err(|e| journal_error(Path::new(&postgres::redacted(url)), e))?;
+        let lock = lock_folder(&out_dir, Path::new(journal.location()))?;
+        Ok(Batch::with_store(lock, Arc::new(journal), out_dir))
+    }
+
+    fn with_store(lock: std::fs::File, journal: Arc<dyn Store>, out_dir: PathBuf) -> Batch {
+        Batch {
             _lock: lock,
             journal,
             out_dir,
@@ -485,7 +516,7 @@ impl Batch {
             jobs: Vec::new(),
             keys: HashSet::new(),
             folded: HashSet::new(),
-        })
+        }
     }
 
     /// At most this many jobs in flight at once (at least 1; default
@@ -552,9 +583,9 @@ impl Batch {
         Ok(())
     }
 
-    /// Where the journal is.
+    /// Where the journal is: its file, or its database's address (without a password).
     pub fn journal_path(&self) -> &Path {
-        self.journal.path()
+        Path::new(self.journal.location())
     }
 
     /// Runs the batch with `client`; `.await` it for the report.
@@ -647,7 +678,8 @@ impl<'a> IntoFuture for BatchRun<'a> {
 /// What every job of a run shares.
 struct Shared {
     client: Client,
-    journal: Journal,
+    journal: Arc<dyn Store>,
+    resend_unknown: bool,
     out_dir: PathBuf,
     cancel: CancellationToken,
     callbacks: Option<Callbacks>,
@@ -701,6 +733,7 @@ impl Shared {
 }
 
 /// Where a job starts this run, from the journal.
+#[derive(Debug)]
 enum Start {
     Send,
     Wait(TaskId),
@@ -715,7 +748,7 @@ enum Start {
 impl BatchRun<'_> {
     async fn go(mut self) -> Result<BatchReport, BatchError> {
         let batch = self.batch;
-        let journal_path = batch.journal.path().to_owned();
+        let journal_path = PathBuf::from(batch.journal.location());
         let jerr = |e: JournalError| journal_error(&journal_path, e);
 
         // Reconcile with the journal before anything is sent.
@@ -760,9 +793,10 @@ impl BatchRun<'_> {
             .cloned()
             .collect();
         dropped.sort();
-        let mut starts = Vec::with_capacity(batch.jobs.len());
+        // Tasks already running first: they are paid for, and may be done.
+        let mut running_first = Vec::with_capacity(batch.jobs.len());
         for job in &batch.jobs {
-            let start = match rows.get(&job.key) {
+            match rows.get(&job.key) {
                 None => {
                     let body = job.request.body();
                     let model = job.request.model_id().unwrap_or_default();
@@ -771,11 +805,12 @@ impl BatchRun<'_> {
                         .add(&job.key, model, &job.fingerprint, &body.to_string())
                         .await
                         .map_err(jerr)?;
-                    Start::Send
+                    running_first.push(false);
                 }
-                Some(row) => start_of(row, batch.resend_unknown),
-            };
-            starts.push(start);
+                Some(row) => {
+                    running_first.push(row.task_id().is_some() && row.stage() != Stage::Saved)
+                }
+            }
         }
 
         // The balance the spending cap counts from, read before anything is sent.
@@ -790,6 +825,7 @@ impl BatchRun<'_> {
         let shared = Arc::new(Shared {
             client: self.client,
             journal: batch.journal,
+            resend_unknown: batch.resend_unknown,
             out_dir: batch.out_dir,
             cancel: self.cancel,
             callbacks: self.callbacks,
@@ -811,17 +847,17 @@ impl BatchRun<'_> {
         };
         let mut finished_here = 0_usize;
 
-        // Tasks already running first: they are paid for, and may be done.
         let mut order: Vec<usize> = (0..total).collect();
-        order.sort_by_key(|&i| !matches!(starts[i], Start::Wait(_)));
-        let mut starts: Vec<Option<Start>> = starts.into_iter().map(Some).collect();
+        order.sort_by_key(|&i| !running_first[i]);
         let mut running = FuturesUnordered::new();
         for index in order {
-            let start = starts[index].take().unwrap_or(Start::Send);
             let job = &batch.jobs[index];
             let shared = shared.clone();
-            running.push(async move { (index, run_job(&shared, index, job, start).await) });
+            running.push(async move { (index, run_job(&shared, index, job).await) });
         }
+        // Claims live while this run does: renewed until it ends.
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
         let mut emit = |index: usize,
                         stage: JobStage,
@@ -849,6 +885,11 @@ impl BatchRun<'_> {
         loop {
             tokio::select! {
                 biased;
+                _ = heartbeat.tick() => {
+                    if let Err(e) = shared.journal.renew().await {
+                        tracing::warn!(error = %e, "cannot renew this run's claims on its jobs");
+                    }
+                }
                 Some((index, stage, task_id)) = event_rx.recv() => {
                     move_count(&mut counts, stages[index], Some(stage));
                     stages[index] = Some(stage);
@@ -945,8 +986,72 @@ fn start_of(row: &journal::Row, resend_unknown: bool) -> Start {
     }
 }
 
-/// Runs one job from where it stands; the flag says whether it did any work this run.
-async fn run_job(shared: &Shared, index: usize, job: &Job, start: Start) -> (JobOutcome, bool) {
+/// How long a job another live run holds is left before it is looked at again.
+const HELD_RETRY: Duration = Duration::from_secs(5);
+
+/// Runs one job: takes it (once no other live run holds it), runs it from where it stands,
+/// gives it back. The flag says whether this run did any work on it.
+async fn run_job(shared: &Shared, index: usize, job: &Job) -> (JobOutcome, bool) {
+    loop {
+        let Some(permit) = permit(shared).await else {
+            return (JobOutcome::Stopped { task_id: None }, false);
+        };
+        let claim = match shared.journal.claim(&job.key).await {
+            Ok(claim) => claim,
+            Err(e) => {
+                let reason = format!("the journal cannot be read: {e}");
+                return (
+                    JobOutcome::Error {
+                        task_id: None,
+                        reason,
+                    },
+                    false,
+                );
+            }
+        };
+        match claim {
+            Claim::Ours(row) => {
+                let start = start_of(&row, shared.resend_unknown);
+                let done = run_from(shared, index, job, start).await;
+                drop(permit);
+                if let Err(e) = shared.journal.release(&job.key).await {
+                    tracing::warn!(key = %job.key, error = %e, "cannot release a job");
+                }
+                return done;
+            }
+            Claim::Over(row) => return (over_elsewhere(&row), false),
+            Claim::Held => {
+                drop(permit);
+                let retry = HELD_RETRY.mul_f64(1.0 + fastrand::f64());
+                tokio::select! {
+                    () = tokio::time::sleep(retry) => {}
+                    () = shared.cancel.cancelled() => return (JobOutcome::Stopped { task_id: None }, false),
+                }
+            }
+        }
+    }
+}
+
+/// How a job another run finished ended, as its row says.
+fn over_elsewhere(row: &journal::Row) -> JobOutcome {
+    let task_id = row.task_id().map(TaskId::from);
+    let reason = row.detail().unwrap_or_default().to_owned();
+    match (row.stage(), row.saved_file(), task_id) {
+        (Stage::Saved, Some((path, bytes)), Some(task_id)) => JobOutcome::Saved {
+            task_id,
+            path: path.to_owned(),
+            bytes,
+            earlier: true,
+            record: None,
+        },
+        (Stage::Failed, _, task_id) => JobOutcome::Failed { task_id, reason },
+        (Stage::Unknown, _, _) => JobOutcome::OutcomeUnknown { reason },
+        (_, _, task_id) => JobOutcome::Error { task_id, reason },
+    }
+}
+
+/// Runs a job this run holds from where it stands; the flag says whether it did any work.
+async fn run_from(shared: &Shared, index: usize, job: &Job, start: Start) -> (JobOutcome, bool) {
     let task_id = match start {
         Start::Over(outcome) => return (outcome, false),
         Start::Check {
@@ -971,14 +1076,6 @@ async fn run_job(shared: &Shared, index: usize, job: &Job, start: Start) -> (Job
         Start::Wait(task_id) => task_id,
         Start::Send => return (send_and_finish(shared, index, job).await, true),
     };
-    let Some(_permit) = permit(shared).await else {
-        return (
-            JobOutcome::Stopped {
-                task_id: Some(task_id),
-            },
-            false,
-        );
-    };
     let task = shared.client.task(task_id).with_request(&job.request);
     (finish(shared, index, job, task).await, true)
 }
@@ -992,9 +1089,6 @@ async fn permit(shared: &Shared) -> Option<tokio::sync::SemaphorePermit<'_>> {
 
 /// Sends the job, then waits for its task and saves the result.
 async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome {
-    let Some(_permit) = permit(shared).await else {
-        return JobOutcome::Stopped { task_id: None };
-    };
     let create = tokio::select! {
         create = shared.creates.acquire() => create.ok(),
         () = shared.cancel.cancelled() => return JobOutcome::Stopped { task_id: None },
@@ -1006,7 +1100,7 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
     let _ = shared.events.send((index, JobStage::Submitting, None));
     let key = job.key.as_str();
     let sent = AtomicBool::new(false);
-    let journal = &shared.journal;
+    let journal: &dyn Store = shared.journal.as_ref();
     let mut submit = pin!(
         shared
             .client
@@ -1016,7 +1110,7 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
             })
             .record_sending(|| {
                 sent.store(true, Ordering::SeqCst);
-                let (journal, key) = (journal.clone(), key.to_owned());
+                let (journal, key) = (shared.journal.clone(), key.to_owned());
                 async move { journal.sending(&key).await }
             })
             .into_future()
@@ -1089,7 +1183,7 @@ async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome
 /// once at the start: it may have ended while nothing ran).
 async fn finish(shared: &Shared, index: usize, job: &Job, task: Task) -> JobOutcome {
     let key = job.key.as_str();
-    let journal = &shared.journal;
+    let journal: &dyn Store = shared.journal.as_ref();
     let task_id = task.id().clone();
     let _ = shared
         .events
@@ -1160,7 +1254,7 @@ async fn finish(shared: &Shared, index: usize, job: &Job, task: Task) -> JobOutc
 }
 
 /// An error on a job whose task exists: journaled beside its id, for the next run.
-async fn noted(journal: &Journal, key: &str, task_id: TaskId, error: &Error) -> JobOutcome {
+async fn noted(journal: &dyn Store, key: &str, task_id: TaskId, error: &Error) -> JobOutcome {
     let reason = error.to_string();
     if let Err(e) = journal.note(key, &reason).await {
         tracing::error!(key, error = %e, "cannot journal an error");
