@@ -492,6 +492,8 @@ pub struct ClientBuilder {
     pool_idle_connections: bool,
     #[cfg(feature = "history")]
     history: Option<PathBuf>,
+    #[cfg(feature = "postgres")]
+    shared_limits: Option<crate::shared_limits::SharedLimits>,
 }
 
 impl Default for ClientBuilder {
@@ -512,6 +514,8 @@ impl Default for ClientBuilder {
             pool_idle_connections: true,
             #[cfg(feature = "history")]
             history: None,
+            #[cfg(feature = "postgres")]
+            shared_limits: None,
         }
     }
 }
@@ -641,6 +645,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Keeps to the account's [rate limits](Self::rate_limits) together with every other
+    /// process that uses it with the same [`SharedLimits`](crate::SharedLimits) database,
+    /// instead of in this process alone: for several replicas or workers on one account.
+    #[cfg(feature = "postgres")]
+    pub fn shared_limits(mut self, limits: crate::shared_limits::SharedLimits) -> Self {
+        self.shared_limits = Some(limits);
+        self
+    }
+
     /// Checks the settings and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let (settings, wait) = self.settings()?;
@@ -707,6 +720,8 @@ impl ClientBuilder {
                 Some(path) => Some(crate::history::History::open(path)?),
                 None => None,
             },
+            #[cfg(feature = "postgres")]
+            shared_limits: self.shared_limits,
         };
         Ok((settings, self.wait))
     }

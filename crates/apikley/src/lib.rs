@@ -20,6 +20,8 @@ mod rate_limit;
 mod record;
 mod request;
 mod retry;
+#[cfg(feature = "postgres")]
+mod shared_limits;
 mod spec;
 #[cfg(any(feature = "batch", feature = "history"))]
 mod store;
@@ -51,6 +53,8 @@ pub use rate_limit::{RateLimit, RateLimits};
 pub use record::{NotARecord, ResultError, TaskId, TaskRecord, TaskResult, TaskState};
 pub use request::Request;
 pub use retry::RetryPolicy;
+#[cfg(feature = "postgres")]
+pub use shared_limits::{SharedLimits, SharedLimitsError};
 pub use spec::{Input, ModelSpec, SpecError};
 pub use task::Task;
 pub use upload::{UPLOAD_RETENTION, UploadOptions, UploadedFile};

@@ -78,34 +78,75 @@ impl RateLimits {
 /// permits from before it is sent until one window after its answer arrived (or it was given
 /// up). The server sees a completed request somewhere between those two moments, so no window of
 /// its clock holds more than `max` of them; a request abandoned in flight could still arrive
-/// later, by at most its remaining network delay. Permits are granted in FIFO order.
+/// later, by at most its remaining network delay. In-process permits are granted in FIFO
+/// order; [shared](crate::SharedLimits) ones are slots that every process of the account takes
+/// from one database.
 #[derive(Debug, Clone)]
-pub(crate) struct Limiter {
-    permits: Arc<Semaphore>,
-    window: Duration,
+pub(crate) enum Limiter {
+    Local {
+        permits: Arc<Semaphore>,
+        window: Duration,
+    },
+    #[cfg(feature = "postgres")]
+    Shared {
+        slots: crate::shared_limits::AccountSlots,
+        window: Duration,
+    },
 }
 
 /// A granted request slot; returned to the limiter one window after it is dropped.
 #[derive(Debug)]
 pub(crate) struct Slot {
-    permit: Option<OwnedSemaphorePermit>,
+    permit: Option<Permit>,
     window: Duration,
+}
+
+#[derive(Debug)]
+enum Permit {
+    Local(OwnedSemaphorePermit),
+    #[cfg(feature = "postgres")]
+    Shared(crate::shared_limits::Held),
 }
 
 impl Limiter {
     pub(crate) fn new(limit: RateLimit) -> Self {
-        Limiter {
+        Limiter::Local {
             permits: Arc::new(Semaphore::new(limit.max as usize)),
+            window: limit.per,
+        }
+    }
+
+    /// The limit kept in `shared`, for the account whose API key is `key`.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn shared(
+        shared: &crate::shared_limits::SharedLimits,
+        key: &str,
+        kind: &'static str,
+        limit: RateLimit,
+    ) -> Self {
+        Limiter::Shared {
+            slots: shared.slots(key, kind, limit),
             window: limit.per,
         }
     }
 
     /// Waits for a slot.
     pub(crate) async fn acquire(&self) -> Slot {
-        let permit = self.permits.clone().acquire_owned().await.ok();
-        Slot {
-            permit,
-            window: self.window,
+        match self {
+            Limiter::Local { permits, window } => Slot {
+                permit: permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .ok()
+                    .map(Permit::Local),
+                window: *window,
+            },
+            #[cfg(feature = "postgres")]
+            Limiter::Shared { slots, window } => Slot {
+                permit: Some(Permit::Shared(slots.acquire().await)),
+                window: *window,
+            },
         }
     }
 }
@@ -113,22 +154,30 @@ impl Limiter {
 impl Slot {
     /// Gives the slot back at once: no request was sent with it.
     pub(crate) fn release_unused(mut self) {
-        self.permit.take();
+        match self.permit.take() {
+            #[cfg(feature = "postgres")]
+            Some(Permit::Shared(held)) => held.release(Duration::ZERO),
+            _ => {}
+        }
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let Some(permit) = self.permit.take() else {
-            return;
-        };
         let window = self.window;
-        // Outside a runtime (shutdown) nothing is waiting any more: release at once.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                tokio::time::sleep(window).await;
-                drop(permit);
-            });
+        match self.permit.take() {
+            None => {}
+            Some(Permit::Local(permit)) => {
+                // Outside a runtime (shutdown) nothing is waiting any more: release at once.
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        tokio::time::sleep(window).await;
+                        drop(permit);
+                    });
+                }
+            }
+            #[cfg(feature = "postgres")]
+            Some(Permit::Shared(held)) => held.release(window),
         }
     }
 }

@@ -228,6 +228,9 @@ pub(crate) struct Settings {
     /// Where every task created is recorded, if anywhere.
     #[cfg(feature = "history")]
     pub(crate) history: Option<crate::history::History>,
+    /// The account's limits as every process keeps them, instead of this process alone.
+    #[cfg(feature = "postgres")]
+    pub(crate) shared_limits: Option<crate::shared_limits::SharedLimits>,
 }
 
 /// The API as the client reaches it: key, base URL, HTTP client, timeouts, retry policy and
@@ -258,9 +261,17 @@ impl fmt::Debug for Transport {
 
 impl Transport {
     pub(crate) fn new(settings: Settings) -> Self {
+        let limiter = |kind: &'static str, limit: crate::RateLimit| {
+            #[cfg(feature = "postgres")]
+            if let Some(shared) = &settings.shared_limits {
+                return Limiter::shared(shared, settings.key.expose(), kind, limit);
+            }
+            let _ = kind;
+            Limiter::new(limit)
+        };
         Transport(Arc::new(Shared {
-            creates: settings.rate_limits.creates.map(Limiter::new),
-            queries: settings.rate_limits.queries.map(Limiter::new),
+            creates: settings.rate_limits.creates.map(|l| limiter("creates", l)),
+            queries: settings.rate_limits.queries.map(|l| limiter("queries", l)),
             urls: Mutex::default(),
             settings,
         }))

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio_postgres::{Client, NoTls, Row as PgRow};
 
 use super::journal::{Claim, JournalError, Pending, Row, Stage, Store};
+pub(crate) use crate::shared_limits::redacted;
 
 /// How long a claim lives without renewal: several heartbeats, so that only a worker that
 /// stopped loses its jobs.
@@ -48,19 +49,6 @@ pub(crate) struct PgJournal {
     /// This worker, as its claims name it.
     owner: String,
     location: String,
-}
-
-/// `url` without its password, for messages and files.
-pub(crate) fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(None);
-            }
-            parsed.to_string()
-        }
-        Err(_) => "(a PostgreSQL address that cannot be read)".to_owned(),
-    }
 }
 
 impl PgJournal {
