@@ -87,7 +87,12 @@ pub async fn command(args: &BatchArgs, global: &Global, program: &'static str) -
         Ok(jobs) => jobs,
         Err(code) => return code,
     };
-    let (client, _sandbox) = match global.connect().await {
+    // Workers on one PostgreSQL journal keep to the account's limits together.
+    let limits = match shared_limits(args).await {
+        Ok(limits) => limits,
+        Err(error) => return refuse(global.json, "batch", &error, Value::Null),
+    };
+    let (client, _sandbox) = match global.connect_with(limits).await {
         Ok(connected) => connected,
         Err(failure) => {
             let mut out = global.output();
@@ -241,6 +246,36 @@ async fn open_shared(_options: &BatchArgs, _url: &str) -> Result<Batch, String> 
     Err(NO_POSTGRES.into())
 }
 
+/// With a PostgreSQL journal, the client keeps to the account's limits together with the
+/// other workers, through the same database.
+#[cfg(feature = "postgres")]
+async fn shared_limits(
+    options: &BatchArgs,
+) -> Result<impl FnOnce(apikley::ClientBuilder) -> apikley::ClientBuilder, String> {
+    let limits = match database(options) {
+        Some(url) => Some(
+            apikley::SharedLimits::connect(url)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    Ok(move |builder: apikley::ClientBuilder| match limits {
+        Some(limits) => builder.shared_limits(limits),
+        None => builder,
+    })
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn shared_limits(
+    options: &BatchArgs,
+) -> Result<impl FnOnce(apikley::ClientBuilder) -> apikley::ClientBuilder, String> {
+    match database(options) {
+        Some(_) => Err(NO_POSTGRES.to_owned()),
+        None => Ok(|builder| builder),
+    }
+}
+
 /// Why a PostgreSQL journal cannot be used by a build without it.
 #[cfg_attr(
     feature = "postgres",
@@ -366,7 +401,8 @@ async fn write_sidecars(
             return None;
         };
         let origin = origins.get(&job.key)?;
-        if sidecar::path(path).exists() {
+        // Saved by a worker on another machine (a shared journal): not this one's to describe.
+        if sidecar::path(path).exists() || !path.exists() {
             return None;
         }
         Some(async move {

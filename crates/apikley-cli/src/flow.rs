@@ -32,8 +32,10 @@ pub async fn connect(
     sandbox: bool,
     schedule: Option<PollSchedule>,
     history: Option<PathBuf>,
+    extra: impl FnOnce(ClientBuilder) -> ClientBuilder,
 ) -> Result<(Client, Sandbox), Failure> {
-    let configure = |builder: ClientBuilder| {
+    let configure = move |builder: ClientBuilder| {
+        let builder = extra(builder);
         let builder = match history {
             Some(path) => builder.history(path),
             None => builder,

@@ -88,7 +88,15 @@ impl Global {
 
     /// A client as the flags ask for ([`flow::connect`]).
     pub(crate) async fn connect(&self) -> Result<(apikley::Client, flow::Sandbox), Failure> {
-        flow::connect(self.sandbox(), self.schedule(), self.history()).await
+        self.connect_with(|builder| builder).await
+    }
+
+    /// [`connect`](Self::connect), the client's settings passed through `configure` first.
+    pub(crate) async fn connect_with(
+        &self,
+        configure: impl FnOnce(apikley::ClientBuilder) -> apikley::ClientBuilder,
+    ) -> Result<(apikley::Client, flow::Sandbox), Failure> {
+        flow::connect(self.sandbox(), self.schedule(), self.history(), configure).await
     }
 
     /// Sends the SDK's logs to stderr with `--verbose`.

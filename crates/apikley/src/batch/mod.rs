@@ -795,6 +795,9 @@ impl BatchRun<'_> {
         dropped.sort();
         // Tasks already running first: they are paid for, and may be done.
         let mut running_first = Vec::with_capacity(batch.jobs.len());
+        // The jobs to send: each is taken only once one of this run's creates is free, so that
+        // workers sharing a journal split them instead of one taking all.
+        let mut to_send = Vec::with_capacity(batch.jobs.len());
         for job in &batch.jobs {
             match rows.get(&job.key) {
                 None => {
@@ -806,9 +809,11 @@ impl BatchRun<'_> {
                         .await
                         .map_err(jerr)?;
                     running_first.push(false);
+                    to_send.push(true);
                 }
                 Some(row) => {
-                    running_first.push(row.task_id().is_some() && row.stage() != Stage::Saved)
+                    running_first.push(row.task_id().is_some() && row.stage() != Stage::Saved);
+                    to_send.push(matches!(start_of(row, batch.resend_unknown), Start::Send));
                 }
             }
         }
@@ -853,7 +858,8 @@ impl BatchRun<'_> {
         for index in order {
             let job = &batch.jobs[index];
             let shared = shared.clone();
-            running.push(async move { (index, run_job(&shared, index, job).await) });
+            let to_send = to_send[index];
+            running.push(async move { (index, run_job(&shared, index, job, to_send).await) });
         }
         // Claims live while this run does: renewed until it ends.
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -990,11 +996,19 @@ fn start_of(row: &journal::Row, resend_unknown: bool) -> Start {
 const HELD_RETRY: Duration = Duration::from_secs(5);
 
 /// Runs one job: takes it (once no other live run holds it), runs it from where it stands,
-/// gives it back. The flag says whether this run did any work on it.
-async fn run_job(shared: &Shared, index: usize, job: &Job) -> (JobOutcome, bool) {
+/// gives it back. A job `to_send` is taken only with a create of this run free. The flag says
+/// whether this run did any work on it.
+async fn run_job(shared: &Shared, index: usize, job: &Job, to_send: bool) -> (JobOutcome, bool) {
     loop {
         let Some(permit) = permit(shared).await else {
             return (JobOutcome::Stopped { task_id: None }, false);
+        };
+        let create = match to_send {
+            true => match create_permit(shared).await {
+                Ok(create) => Some(create),
+                Err(outcome) => return (outcome, false),
+            },
+            false => None,
         };
         let claim = match shared.journal.claim(&job.key).await {
             Ok(claim) => claim,
@@ -1012,7 +1026,7 @@ async fn run_job(shared: &Shared, index: usize, job: &Job) -> (JobOutcome, bool)
         match claim {
             Claim::Ours(row) => {
                 let start = start_of(&row, shared.resend_unknown);
-                let done = run_from(shared, index, job, start).await;
+                let done = run_from(shared, index, job, start, create).await;
                 drop(permit);
                 if let Err(e) = shared.journal.release(&job.key).await {
                     tracing::warn!(key = %job.key, error = %e, "cannot release a job");
@@ -1021,7 +1035,7 @@ async fn run_job(shared: &Shared, index: usize, job: &Job) -> (JobOutcome, bool)
             }
             Claim::Over(row) => return (over_elsewhere(&row), false),
             Claim::Held => {
-                drop(permit);
+                drop((permit, create));
                 let retry = HELD_RETRY.mul_f64(1.0 + fastrand::f64());
                 tokio::select! {
                     () = tokio::time::sleep(retry) => {}
@@ -1050,8 +1064,15 @@ fn over_elsewhere(row: &journal::Row) -> JobOutcome {
     }
 }
 
-/// Runs a job this run holds from where it stands; the flag says whether it did any work.
-async fn run_from(shared: &Shared, index: usize, job: &Job, start: Start) -> (JobOutcome, bool) {
+/// Runs a job this run holds from where it stands (with one of this run's creates when it was
+/// taken to be sent); the flag says whether it did any work.
+async fn run_from(
+    shared: &Shared,
+    index: usize,
+    job: &Job,
+    start: Start,
+    create: Option<Create<'_>>,
+) -> (JobOutcome, bool) {
     let task_id = match start {
         Start::Over(outcome) => return (outcome, false),
         Start::Check {
@@ -1071,13 +1092,32 @@ async fn run_from(shared: &Shared, index: usize, job: &Job, start: Start) -> (Jo
             }
             // The file is gone or changed: fetch it again from its task.
             (_, Some(task_id)) => task_id,
-            (_, None) => return (send_and_finish(shared, index, job).await, true),
+            (_, None) => return (send_and_finish(shared, index, job, create).await, true),
         },
         Start::Wait(task_id) => task_id,
-        Start::Send => return (send_and_finish(shared, index, job).await, true),
+        Start::Send => return (send_and_finish(shared, index, job, create).await, true),
     };
+    drop(create);
     let task = shared.client.task(task_id).with_request(&job.request);
     (finish(shared, index, job, task).await, true)
+}
+
+/// One of the run's [`CREATES_IN_FLIGHT`].
+type Create<'a> = tokio::sync::SemaphorePermit<'a>;
+
+/// Waits for one of the run's creates; the job's outcome instead when it will not be sent
+/// (the run was cancelled, or sending stopped).
+async fn create_permit(shared: &Shared) -> Result<Create<'_>, JobOutcome> {
+    let create = tokio::select! {
+        create = shared.creates.acquire() => create.ok(),
+        () = shared.cancel.cancelled() => return Err(JobOutcome::Stopped { task_id: None }),
+        () = shared.sends_stopped.cancelled() => None,
+    };
+    match (create, shared.not_sent()) {
+        (_, Some(outcome)) => Err(outcome),
+        (Some(create), None) => Ok(create),
+        (None, None) => Err(JobOutcome::Stopped { task_id: None }),
+    }
 }
 
 async fn permit(shared: &Shared) -> Option<tokio::sync::SemaphorePermit<'_>> {
@@ -1088,15 +1128,19 @@ async fn permit(shared: &Shared) -> Option<tokio::sync::SemaphorePermit<'_>> {
 }
 
 /// Sends the job, then waits for its task and saves the result.
-async fn send_and_finish(shared: &Shared, index: usize, job: &Job) -> JobOutcome {
-    let create = tokio::select! {
-        create = shared.creates.acquire() => create.ok(),
-        () = shared.cancel.cancelled() => return JobOutcome::Stopped { task_id: None },
-        () = shared.sends_stopped.cancelled() => None,
+async fn send_and_finish(
+    shared: &Shared,
+    index: usize,
+    job: &Job,
+    create: Option<Create<'_>>,
+) -> JobOutcome {
+    let create = match create {
+        Some(create) => create,
+        None => match create_permit(shared).await {
+            Ok(create) => create,
+            Err(outcome) => return outcome,
+        },
     };
-    if let Some(outcome) = shared.not_sent() {
-        return outcome;
-    }
     let _ = shared.events.send((index, JobStage::Submitting, None));
     let key = job.key.as_str();
     let sent = AtomicBool::new(false);
