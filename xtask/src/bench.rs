@@ -54,11 +54,19 @@ pub fn bench(root: &Path, quick: bool, only: &[String]) -> Result<(), Error> {
     let profile = if quick { "debug" } else { "release" };
     let wanted = |row: &str| only.is_empty() || only.iter().any(|o| o == row);
     // Each built alone, as `cargo run -p …` builds it, so that the runs below find them warm.
-    for package in ["apikley-bench", "seedance-cli"] {
+    // apikley with its shared journal: row 11 runs it as workers.
+    for (package, features) in [
+        ("apikley-bench", ""),
+        ("seedance-cli", ""),
+        ("apikley-cli", "postgres"),
+    ] {
         let mut build = Command::new(cargo());
         build
             .current_dir(root)
             .args(["build", "--quiet", "-p", package]);
+        if !features.is_empty() {
+            build.args(["--features", features]);
+        }
         if !quick {
             build.arg("--release");
         }
@@ -66,7 +74,7 @@ pub fn bench(root: &Path, quick: bool, only: &[String]) -> Result<(), Error> {
         run(&mut build)?;
     }
     let target = target_dir(root);
-    let rows = ["1", "2", "3", "4", "5", "6", "9", "10"];
+    let rows = ["1", "2", "3", "4", "5", "6", "9", "10", "11"];
     let binary_rows: Vec<&str> = rows.into_iter().filter(|row| wanted(row)).collect();
     if !binary_rows.is_empty() {
         let mut bench = Command::new(target.join(profile).join("apikley-bench"));

@@ -5,6 +5,8 @@
 pub mod cli;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "workers")]
+pub mod workers;
 
 /// The example video model's spec: `example/video`, a required `prompt`, a `duration` in
 /// seconds (14 by default) and a `resolution` (480p by default), with its declarations.

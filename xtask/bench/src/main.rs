@@ -7,6 +7,7 @@ mod memory;
 mod overhead;
 mod polling;
 mod table;
+mod workers;
 
 use std::time::Instant;
 
@@ -69,6 +70,10 @@ fn main() {
     if wanted("10") {
         eprintln!("bench 10: the price of the task history…");
         rows.push(overhead::history(quick));
+    }
+    if wanted("11") {
+        eprintln!("bench 11: workers sharing one batch…");
+        rows.push(workers::shared_batch(quick));
     }
     table::print(&rows);
     eprintln!("benchmarks took {:.0} s", started.elapsed().as_secs_f64());
