@@ -744,4 +744,65 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_database_journal_is_told_from_a_file_and_its_password_never_printed() {
+        let parse = |journal: &str| {
+            Command::try_parse_from([
+                "batch",
+                "jobs.jsonl",
+                "--out-dir",
+                "out",
+                "--journal",
+                journal,
+            ])
+            .expect("parses")
+            .batch
+        };
+        assert_eq!(
+            database(&parse("postgres://me@db/x")),
+            Some("postgres://me@db/x")
+        );
+        assert_eq!(
+            database(&parse("postgresql://db/x")),
+            Some("postgresql://db/x")
+        );
+        assert_eq!(database(&parse("postgres.sqlite")), None);
+        assert_eq!(
+            hint(
+                &[
+                    "jobs.jsonl",
+                    "--out-dir",
+                    "out",
+                    "--journal",
+                    "postgres://me@db:5432/x"
+                ],
+                false
+            ),
+            "apikley batch jobs.jsonl --out-dir out --journal postgres://me@db:5432/x"
+        );
+        let secret = hint(
+            &[
+                "jobs.jsonl",
+                "--out-dir",
+                "out",
+                "--journal",
+                "postgres://me:hunter2@db/x",
+            ],
+            false,
+        );
+        assert!(!secret.contains("hunter2"), "{secret}");
+        assert!(
+            secret.starts_with(
+                "apikley batch jobs.jsonl --out-dir out --journal \"$APIKLEY_JOURNAL\""
+            ),
+            "{secret}"
+        );
+        assert!(
+            secret.contains("APIKLEY_JOURNAL set to the journal's address"),
+            "{secret}"
+        );
+        // A build without the feature says which one it lacks.
+        assert!(NO_POSTGRES.contains("`postgres` feature of apikley-cli"));
+    }
 }

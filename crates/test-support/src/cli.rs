@@ -42,7 +42,8 @@ fn command(
         .current_dir(dir)
         .env("APIKLEY_HOME", home(dir))
         .env_remove("APIKLEY_API_KEY")
-        .env_remove("APIKLEY_BASE_URL");
+        .env_remove("APIKLEY_BASE_URL")
+        .env_remove("APIKLEY_JOURNAL");
     if let Some(sandbox) = sandbox {
         command
             .env("APIKLEY_BASE_URL", sandbox.url())
