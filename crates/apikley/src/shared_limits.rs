@@ -49,6 +49,22 @@ pub(crate) fn redacted(url: &str) -> String {
     }
 }
 
+/// A connection to the database at `url`, its driver running on the current runtime; an
+/// address that gives no time limit gets 10 s to connect.
+pub(crate) async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
+    let mut config: tokio_postgres::Config = url.parse()?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::error!(error = %e, "a PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
+}
+
 /// Why the shared limits cannot be reached.
 #[derive(Debug, thiserror::Error)]
 #[error("the shared rate limits at {location} cannot be used: {source}")]
@@ -98,12 +114,7 @@ impl SharedLimits {
             location: location.clone(),
             source,
         };
-        let (mut client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(error)?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::error!(error = %e, "the shared rate limits' database connection ended");
-            }
-        });
+        let mut client = connect(url).await.map_err(error)?;
         let transaction = client.transaction().await.map_err(error)?;
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio_postgres::{Client, NoTls, Row as PgRow};
+use tokio_postgres::{Client, Row as PgRow};
 
 use super::journal::{Claim, JournalError, Pending, Row, Stage, Store};
 pub(crate) use crate::shared_limits::redacted;
@@ -55,12 +55,7 @@ impl PgJournal {
     /// Connects to the database at `url` and opens the batch `name` in it (creating the
     /// table on first use).
     pub(crate) async fn connect(url: &str, name: &str) -> Result<PgJournal, JournalError> {
-        let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::error!(error = %e, "the batch journal's database connection ended");
-            }
-        });
+        let mut client = crate::shared_limits::connect(url).await?;
         let transaction = client.transaction().await?;
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
