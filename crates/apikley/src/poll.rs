@@ -24,6 +24,8 @@ use crate::envelope;
 use crate::error::Error;
 use crate::rate_limit::Slot;
 use crate::record::{TaskId, TaskRecord};
+#[cfg(test)]
+use crate::timings::FASTER_THAN_EXPECTED;
 use crate::timings::{Expectation, Timings};
 use crate::transport::{Scope, Transport};
 
@@ -77,11 +79,6 @@ impl WaitOptions {
         self
     }
 }
-
-/// How much faster than expected a service may be and still have its tasks seen as promptly as
-/// the documented schedule would see them: the adaptive schedule is sparse only before a task
-/// could end at this speed-up.
-pub(crate) const FASTER_THAN_EXPECTED: f64 = 3.0;
 
 /// The documented schedule at its thrifty end, band by band: (start, interval) — every 3 s for
 /// the first 30 s, every 10 s until 2 minutes, every 30 s after.

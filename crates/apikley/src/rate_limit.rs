@@ -125,7 +125,7 @@ impl Limiter {
         limit: RateLimit,
     ) -> Self {
         Limiter::Shared {
-            slots: shared.slots(key, kind, limit),
+            slots: shared.slots(key, kind, limit.max, limit.per),
             window: limit.per,
         }
     }

@@ -15,8 +15,6 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use tokio_postgres::{Client, NoTls};
 
-use crate::rate_limit::RateLimit;
-
 /// A lock id that serializes the creation of the table by processes starting at once.
 const SCHEMA_LOCK: i64 = 0x6170_696b_6c65_7902;
 
@@ -129,8 +127,15 @@ impl SharedLimits {
         })))
     }
 
-    /// The slots of one limit of the account whose API key is `key`.
-    pub(crate) fn slots(&self, key: &str, kind: &'static str, limit: RateLimit) -> AccountSlots {
+    /// The slots of one limit of the account whose API key is `key`: `max` requests per
+    /// `per`.
+    pub(crate) fn slots(
+        &self,
+        key: &str,
+        kind: &'static str,
+        max: u32,
+        per: Duration,
+    ) -> AccountSlots {
         let account: String = Sha256::digest(key.as_bytes())
             .iter()
             .take(12)
@@ -143,7 +148,8 @@ impl SharedLimits {
             account,
             kind,
             lock,
-            limit,
+            max,
+            per,
             seeded: OnceCell::new(),
         }))
     }
@@ -159,7 +165,8 @@ struct Slots {
     kind: &'static str,
     /// The first half of each slot's advisory lock id (the slot number is the second).
     lock: i32,
-    limit: RateLimit,
+    max: u32,
+    per: Duration,
     seeded: OnceCell<()>,
 }
 
@@ -167,7 +174,8 @@ impl std::fmt::Debug for AccountSlots {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AccountSlots")
             .field("kind", &self.0.kind)
-            .field("limit", &self.0.limit)
+            .field("max", &self.0.max)
+            .field("per", &self.0.per)
             .finish_non_exhaustive()
     }
 }
@@ -183,7 +191,7 @@ impl AccountSlots {
     /// Makes the limit's slot rows, once per process.
     async fn seed(&self) -> Result<(), tokio_postgres::Error> {
         let slots = &self.0;
-        let max = i32::try_from(slots.limit.max).unwrap_or(i32::MAX);
+        let max = i32::try_from(slots.max).unwrap_or(i32::MAX);
         slots
             .connection
             .client
@@ -219,7 +227,7 @@ impl AccountSlots {
         let slots = &self.0;
         slots.seeded.get_or_try_init(|| self.seed()).await?;
         let client = &slots.connection.client;
-        let max = i32::try_from(slots.limit.max).unwrap_or(i32::MAX);
+        let max = i32::try_from(slots.max).unwrap_or(i32::MAX);
         let free = client
             .query(
                 "SELECT slot FROM apikley_rate_slots
@@ -228,7 +236,7 @@ impl AccountSlots {
                 &[&slots.account, &slots.kind, &max],
             )
             .await?;
-        let taken = slots.limit.per + IN_FLIGHT_MARGIN;
+        let taken = slots.per + IN_FLIGHT_MARGIN;
         for row in free {
             let slot: i32 = row.try_get(0)?;
             if !self.hold_locally(slot) {

@@ -1,13 +1,15 @@
 //! How long tasks take, learned per model and workload (`example/video 8s 720p audio`): the
 //! last observations of each, and what they say of the next task's end. A client with a
-//! [history](crate::history) starts from the timings its earlier runs saw.
+//! task history (`ClientBuilder::history`) starts from the timings its earlier runs saw.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::poll::FASTER_THAN_EXPECTED;
-
+/// How much faster than a guessed expectation a service may be and still have its tasks seen
+/// as promptly as the documented schedule would see them: the adaptive schedule is sparse only
+/// before a task could end at this speed-up.
+pub(crate) const FASTER_THAN_EXPECTED: f64 = 3.0;
 /// Observations are capped here: one task stuck in a backlog must not slow every later wait.
 pub(crate) const MAX_LEARNED: Duration = Duration::from_secs(30 * 60);
 /// Observations needed before they replace the prior: fewer say too little of the spread.
