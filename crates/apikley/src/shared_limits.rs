@@ -63,6 +63,21 @@ pub(crate) async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> 
     Ok(client)
 }
 
+/// Creates what `schema` creates unless it exists, one process at a time (processes starting at
+/// once would otherwise race on the catalogue): under the transaction lock `lock`.
+pub(crate) async fn create(
+    client: &mut Client,
+    lock: i64,
+    schema: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let transaction = client.transaction().await?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&lock])
+        .await?;
+    transaction.batch_execute(schema).await?;
+    transaction.commit().await
+}
+
 /// Why the shared limits cannot be reached.
 #[derive(Debug, thiserror::Error)]
 #[error("the shared rate limits at {location} cannot be used: {source}")]
@@ -113,13 +128,9 @@ impl SharedLimits {
             source,
         };
         let mut client = connect(url).await.map_err(error)?;
-        let transaction = client.transaction().await.map_err(error)?;
-        transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        create(&mut client, SCHEMA_LOCK, SCHEMA)
             .await
             .map_err(error)?;
-        transaction.batch_execute(SCHEMA).await.map_err(error)?;
-        transaction.commit().await.map_err(error)?;
         Ok(SharedLimits(Arc::new(Connection {
             client,
             location,

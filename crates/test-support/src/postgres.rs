@@ -97,19 +97,23 @@ impl Postgres {
         self.dir.path().join("data").display().to_string()
     }
 
-    /// Runs one of PostgreSQL's programs (as the `postgres` user when root); panics with its
-    /// output when it fails.
-    fn run(&self, program: &str, args: &[&str]) {
+    /// One of PostgreSQL's programs, as the `postgres` user when root.
+    fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        let mut command = match &self.as_user {
+        match &self.as_user {
             Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(&path);
-                c
+                let mut command = Command::new("runuser");
+                command.args(["-u", user, "--"]).arg(&path);
+                command
             }
             None => Command::new(&path),
-        };
-        let out = command
+        }
+    }
+
+    /// Runs one of PostgreSQL's programs; panics with its output when it fails.
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self
+            .command(program)
             .args(args)
             .current_dir(self.dir.path())
             .output()
@@ -136,16 +140,8 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         let data = self.data();
-        let path = self.bin.join("pg_ctl");
-        let mut command = match &self.as_user {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(&path);
-                c
-            }
-            None => Command::new(&path),
-        };
-        let _ = command
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", &data, "-m", "immediate", "-w", "stop"])
             .output();
     }

@@ -471,11 +471,7 @@ impl Batch {
         out_dir: impl Into<PathBuf>,
         journal: impl AsRef<Path>,
     ) -> Result<Batch, BatchError> {
-        let out_dir = out_dir.into();
-        std::fs::create_dir_all(&out_dir).map_err(|source| BatchError::Folder {
-            path: out_dir.clone(),
-            source,
-        })?;
+        let out_dir = made(out_dir.into())?;
         let path = journal.as_ref();
         let lock = lock_folder(&out_dir, path)?;
         let journal = SqliteJournal::open(path).map_err(|e| journal_error(path, e))?;
@@ -493,11 +489,7 @@ impl Batch {
         url: &str,
         name: &str,
     ) -> Result<Batch, BatchError> {
-        let out_dir = out_dir.into();
-        std::fs::create_dir_all(&out_dir).map_err(|source| BatchError::Folder {
-            path: out_dir.clone(),
-            source,
-        })?;
+        let out_dir = made(out_dir.into())?;
         let journal = postgres::PgJournal::connect(url, name)
             .await
             .map_err(|e| journal_error(Path::new(&postgres::redacted(url)), e))?;
@@ -1317,6 +1309,17 @@ fn saved_file(journaled: &Path, out_dir: &Path, bytes: u64) -> Option<PathBuf> {
     std::iter::once(journaled.to_owned())
         .chain(beside)
         .find(|path| std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes))
+}
+
+/// The output folder, made if missing.
+fn made(out_dir: PathBuf) -> Result<PathBuf, BatchError> {
+    match std::fs::create_dir_all(&out_dir) {
+        Ok(()) => Ok(out_dir),
+        Err(source) => Err(BatchError::Folder {
+            path: out_dir,
+            source,
+        }),
+    }
 }
 
 /// Takes the output folder's lock for a run journaled at `journal`.

@@ -56,12 +56,7 @@ impl PgJournal {
     /// table on first use).
     pub(crate) async fn connect(url: &str, name: &str) -> Result<PgJournal, JournalError> {
         let mut client = crate::shared_limits::connect(url).await?;
-        let transaction = client.transaction().await?;
-        transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-            .await?;
-        transaction.batch_execute(SCHEMA).await?;
-        transaction.commit().await?;
+        crate::shared_limits::create(&mut client, SCHEMA_LOCK, SCHEMA).await?;
         let owner = format!("{}-{:016x}", std::process::id(), fastrand::u64(..));
         Ok(PgJournal {
             client,
