@@ -3,7 +3,8 @@
 //! by one (an enum value added, an optional input added, an optional input removed, a
 //! description edited), and two to an image model's, Seedream 4.5 (an aspect ratio added, an
 //! output format input added); after each, `regen`'s summary must name it. Then the copy is
-//! built and its whole test suite run (`cargo test --workspace`): all green.
+//! built and its whole test suite run (`cargo test --workspace`, but the two-minute run of
+//! batch workers on a shared journal): all green.
 //!
 //! Cargo names a workspace crate's artefacts after its path inside the workspace, so the copy's
 //! crates would overwrite this workspace's in a shared target folder. The copy is therefore built
@@ -175,6 +176,11 @@ fn realistic_spec_changes_and_regen_leave_every_test_green() {
             "--locked",
             "--target",
             &host_triple(),
+            "--",
+            // Two minutes spent waiting on the documented create limit, on a model no change
+            // here touches: the main suite runs it; the copy keeps inside CI's time.
+            "--skip",
+            "four_workers_share_one_journal",
         ])
         .current_dir(root)
         .env("CARGO_TARGET_DIR", target_dir())

@@ -9,7 +9,7 @@ use apikley_sandbox::{SAMPLE_VIDEO, Sandbox};
 use serde_json::json;
 
 mod support;
-use support::{apikley, text};
+use support::{apikley, shell, text};
 
 const MODEL: &str = "kling-2.6/text-to-video";
 
@@ -45,12 +45,26 @@ fn write_jobs(dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_that_runs_out_of_credits_stops_sending_and_goes_on_after_a_top_up() {
+    runs_out_of_credits(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_on_a_shared_journal_runs_out_of_credits_and_goes_on_alike() {
+    let Some(server) = apikley_test_support::postgres::Postgres::start() else {
+        return;
+    };
+    runs_out_of_credits(Some(&server.url())).await;
+}
+
+/// A batch of 20 with credits for 8, journaled in its folder or in the PostgreSQL database at
+/// `journal`; then the command it prints, run as printed after a top-up.
+async fn runs_out_of_credits(journal: Option<&str>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let price = price(dir.path()).await;
     assert!(price > 0.0);
     let sandbox = sandbox(8.5 * price).await;
     write_jobs(dir.path());
-    let batch = [
+    let mut batch = vec![
         "batch",
         "jobs.jsonl",
         "--out-dir",
@@ -58,6 +72,9 @@ async fn a_batch_that_runs_out_of_credits_stops_sending_and_goes_on_after_a_top_
         "--poll-interval",
         "1",
     ];
+    if let Some(journal) = journal {
+        batch.extend(["--journal", journal]);
+    }
     let output = apikley(Some(&sandbox), &batch, dir.path()).await;
     let stdout = text(&output.stdout);
     assert_eq!(
@@ -91,11 +108,13 @@ async fn a_batch_that_runs_out_of_credits_stops_sending_and_goes_on_after_a_top_
         .split_once("then go on: ")
         .map(|(_, command)| command)
         .expect("a command");
+    if let Some(journal) = journal {
+        assert!(resume.contains(journal), "{resume}");
+    }
 
     // After a top-up, the command as printed saves the rest, paying for each once.
     sandbox.top_up(20.0 * price);
-    let words: Vec<&str> = resume.split(' ').skip(1).collect();
-    let output = apikley(Some(&sandbox), &words, dir.path()).await;
+    let output = shell(resume, dir.path(), &sandbox).await;
     assert!(output.status.success(), "{}", text(&output.stdout));
     assert_eq!(sandbox.stats().tasks_created, 20);
     assert_eq!(saved(dir.path()), 20);

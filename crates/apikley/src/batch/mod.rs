@@ -1,7 +1,8 @@
 //! Many tasks at once, surviving a crash: jobs with keys, run with bounded concurrency inside
-//! the client's rate limits, each one's state in a durable journal (SQLite, WAL, synced), so
-//! that a run killed at any instant can be run again and lose nothing, and pay for nothing
-//! twice.
+//! the client's rate limits, each one's state in a durable journal (SQLite, WAL, synced; or,
+//! with the `postgres` feature, a PostgreSQL database that workers on several machines share:
+//! [`Batch::open_shared`]), so that a run killed at any instant can be run again and lose
+//! nothing, and pay for nothing twice.
 //!
 //! Running the same batch again reads the journal: saved jobs are skipped (their files
 //! checked), tasks in flight are waited for by id and downloaded, jobs never sent are sent. A
@@ -94,7 +95,7 @@ pub enum BatchError {
     /// The journal cannot be opened, read or written.
     #[error("the batch journal {} cannot be used: {reason}", .path.display())]
     Journal {
-        /// The journal file.
+        /// The journal file, or its database's address (without a password).
         path: PathBuf,
         /// What went wrong.
         reason: String,
@@ -416,7 +417,7 @@ pub struct BatchReport {
     pub jobs: Vec<JobReport>,
     /// Keys the journal holds that were not added this time (left as they are).
     pub dropped: Vec<String>,
-    /// The journal.
+    /// The journal: its file, or its database's address (without a password).
     pub journal: PathBuf,
     /// The counts at the end.
     pub counts: Counts,
