@@ -1,5 +1,6 @@
 //! Several `apikley batch` workers on one PostgreSQL journal, against one sandbox that
-//! enforces the documented create limit (20 per 10 s, 429 above it): 200 jobs, four workers,
+//! enforces the documented create limit (20 per 10 s, 429 above it) and answers every call
+//! 150 ms late: 200 jobs, four workers,
 //! two of them killed (SIGKILL) at random moments. Every job is saved or reported (outcome
 //! unknown only for creates on their way at a kill), no task is created twice, the service
 //! never says 429, and the creates of all workers together keep the limit's pace.
@@ -36,6 +37,8 @@ async fn four_workers_share_one_journal_and_the_account_limits_through_two_kills
         limit: LIMIT,
         // Tasks take seconds.
         speed: 50.0,
+        // Every answer late, so that a kill may land on a create on its way.
+        latency: Duration::from_millis(150),
     };
     let done = run(APIKLEY, &server, &plan).await;
 

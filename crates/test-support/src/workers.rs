@@ -26,6 +26,8 @@ pub struct Plan {
     pub limit: RateLimit,
     /// How much faster than real time the sandbox's clock runs.
     pub speed: f64,
+    /// How late the sandbox answers every call: kills then land on creates on their way.
+    pub latency: Duration,
 }
 
 /// What came of it.
@@ -104,7 +106,11 @@ pub async fn run(bin: &str, postgres: &Postgres, plan: &Plan) -> Run {
     let sandbox = Sandbox::builder()
         .speed(plan.speed)
         .credits(1e9)
-        .faults(Faults::none().with_rate_limit(plan.limit))
+        .faults(
+            Faults::none()
+                .with_rate_limit(plan.limit)
+                .with_slow(plan.latency),
+        )
         .start()
         .await
         .expect("the sandbox starts");

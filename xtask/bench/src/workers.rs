@@ -24,6 +24,7 @@ pub fn shared_batch(quick: bool) -> Row {
             kills: vec![],
             limit: LIMIT,
             speed: 50.0,
+            latency: Duration::from_millis(150),
         }
     } else {
         Plan {
@@ -32,10 +33,11 @@ pub fn shared_batch(quick: bool) -> Row {
             kills: vec![(0, Duration::from_secs(25)), (1, Duration::from_secs(55))],
             limit: LIMIT,
             speed: 50.0,
+            latency: Duration::from_millis(150),
         }
     };
     let case = format!(
-        "{} jobs, {} `apikley batch` workers on one PostgreSQL journal, {} SIGKILLed (at [{}]), sandbox enforcing 20 creates/10 s",
+        "{} jobs, {} `apikley batch` workers on one PostgreSQL journal, {} SIGKILLed (at [{}]), sandbox enforcing 20 creates/10 s and answering 150 ms late",
         plan.jobs,
         plan.workers,
         plan.kills.len(),
