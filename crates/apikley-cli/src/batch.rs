@@ -117,8 +117,12 @@ pub fn resume_command(options: &BatchArgs, program: &str, sandbox: bool) -> Stri
     ];
     let mut needs: Vec<String> = Vec::new();
     if let Some(journal) = &options.journal {
-        let secret = database(options)
-            .is_some_and(|url| url::Url::parse(url).is_ok_and(|u| u.password().is_some()));
+        // A password, in the user part or the query (`?password=`), stays in the environment.
+        let secret = database(options).is_some_and(|url| {
+            url::Url::parse(url).is_ok_and(|u| {
+                u.password().is_some() || u.query_pairs().any(|(name, _)| name == "password")
+            })
+        });
         if secret {
             words.extend(["--journal".into(), format!("\"${JOURNAL_VAR}\"")]);
             needs.push(format!("{JOURNAL_VAR} set to the journal's address"));
@@ -792,6 +796,17 @@ mod tests {
             false,
         );
         assert!(!secret.contains("hunter2"), "{secret}");
+        let in_query = hint(
+            &[
+                "jobs.jsonl",
+                "--out-dir",
+                "out",
+                "--journal",
+                "postgres://me@db/x?password=hunter2",
+            ],
+            false,
+        );
+        assert!(!in_query.contains("hunter2"), "{in_query}");
         assert!(
             secret.starts_with(
                 "apikley batch jobs.jsonl --out-dir out --journal \"$APIKLEY_JOURNAL\""

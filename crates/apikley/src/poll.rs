@@ -206,7 +206,8 @@ impl PollSchedule {
         }
         let to_end = Self::documented_time_after(aim) - elapsed;
         Some(if to_end > MAX_STRETCH {
-            Stretch::Jittered(MAX_STRETCH)
+            // Jittered, it must still end before the query at the earliest end.
+            Stretch::Jittered(MAX_STRETCH.min(to_end.div_f64(1.1)))
         } else {
             Stretch::Exact(stretch(to_end))
         })

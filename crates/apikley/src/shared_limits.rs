@@ -34,12 +34,22 @@ const IN_FLIGHT_MARGIN: Duration = Duration::from_secs(1);
 /// How long to wait before looking for a free slot again, at most.
 const RECHECK: Duration = Duration::from_millis(50);
 
-/// `url` without its password, for messages and files.
+/// `url` without its password (in its user part or its query), for messages and files.
 pub(crate) fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             if parsed.password().is_some() {
                 let _ = parsed.set_password(None);
+            }
+            let kept: Vec<(String, String)> = parsed
+                .query_pairs()
+                .filter(|(name, _)| name != "password")
+                .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                .collect();
+            if kept.is_empty() {
+                parsed.set_query(None);
+            } else {
+                parsed.query_pairs_mut().clear().extend_pairs(kept);
             }
             parsed.to_string()
         }
@@ -103,11 +113,58 @@ pub struct SharedLimitsError {
 pub struct SharedLimits(Arc<Connection>);
 
 struct Connection {
-    client: Client,
+    /// Where to connect again should the session end (it may hold a password: never shown).
+    url: String,
     location: String,
-    /// The slots this process holds: a session may take its own advisory lock twice, so the
+    session: Mutex<Session>,
+    /// One reconnection at a time.
+    reconnecting: tokio::sync::Mutex<()>,
+}
+
+/// The current database session and what this process holds in it.
+struct Session {
+    client: Arc<Client>,
+    /// Counts the sessions: a slot is let go only in the session that took it.
+    generation: u64,
+    /// The slots held in this session: a session may take its own advisory lock twice, so the
     /// process keeps them apart itself.
-    held: Mutex<HashSet<(i32, i32)>>,
+    held: HashSet<(i32, i32)>,
+}
+
+impl Connection {
+    fn session(&self) -> std::sync::MutexGuard<'_, Session> {
+        self.session.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The session's client and generation.
+    fn client(&self) -> (Arc<Client>, u64) {
+        let session = self.session();
+        (session.client.clone(), session.generation)
+    }
+
+    /// Connects again when session `generation` ended (its locks ended with it, so nothing is
+    /// held any more); another caller's reconnection is waited for instead.
+    async fn repair(&self, generation: u64) {
+        let _one = self.reconnecting.lock().await;
+        let (client, current) = self.client();
+        if current != generation || !client.is_closed() {
+            return;
+        }
+        match connect(&self.url).await {
+            Ok(client) => {
+                let mut session = self.session();
+                *session = Session {
+                    client: Arc::new(client),
+                    generation: generation + 1,
+                    held: HashSet::new(),
+                };
+                tracing::info!(location = %self.location, "the shared rate limits' session was opened again");
+            }
+            Err(e) => {
+                tracing::warn!(location = %self.location, error = %e, "the shared rate limits' database cannot be reached")
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SharedLimits {
@@ -132,9 +189,14 @@ impl SharedLimits {
             .await
             .map_err(error)?;
         Ok(SharedLimits(Arc::new(Connection {
-            client,
+            url: url.to_owned(),
             location,
-            held: Mutex::default(),
+            session: Mutex::new(Session {
+                client: Arc::new(client),
+                generation: 0,
+                held: HashSet::new(),
+            }),
+            reconnecting: tokio::sync::Mutex::new(()),
         })))
     }
 
@@ -196,16 +258,16 @@ impl std::fmt::Debug for AccountSlots {
 pub(crate) struct Held {
     slots: AccountSlots,
     slot: i32,
+    /// The session that took it.
+    generation: u64,
 }
 
 impl AccountSlots {
     /// Makes the limit's slot rows, once per process.
-    async fn seed(&self) -> Result<(), tokio_postgres::Error> {
+    async fn seed(&self, client: &Client) -> Result<(), tokio_postgres::Error> {
         let slots = &self.0;
         let max = i32::try_from(slots.max).unwrap_or(i32::MAX);
-        slots
-            .connection
-            .client
+        client
             .execute(
                 "INSERT INTO apikley_rate_slots (account, kind, slot, busy_until)
                  SELECT $1, $2, g, '-infinity' FROM generate_series(0, $3 - 1) AS g
@@ -216,28 +278,52 @@ impl AccountSlots {
         Ok(())
     }
 
-    /// Waits for a slot. A database that cannot be reached is waited for too (logged): no
-    /// request goes out unaccounted.
+    /// Waits for a slot. A database that cannot be reached is waited for too (logged, and
+    /// connected to again): no request goes out unaccounted. The search runs in a task of its
+    /// own, so that a caller that stops waiting (a deadline, a cancellation) never leaves a
+    /// slot half taken: a slot found for nobody is let go at once.
     pub(crate) async fn acquire(&self) -> Held {
         loop {
-            match self.try_acquire().await {
-                Ok(Some(held)) => return held,
+            let (found, wanted) = tokio::sync::oneshot::channel();
+            let slots = self.clone();
+            tokio::spawn(async move { slots.search(found).await });
+            if let Ok(held) = wanted.await {
+                return held;
+            }
+        }
+    }
+
+    /// Looks for a slot until one is found (sent on `found`) or nobody waits for it.
+    async fn search(self, found: tokio::sync::oneshot::Sender<Held>) {
+        while !found.is_closed() {
+            let (client, generation) = self.0.connection.client();
+            match self.try_acquire(&client, generation).await {
+                Ok(Some(held)) => {
+                    if let Err(held) = found.send(held) {
+                        held.release(Duration::ZERO);
+                    }
+                    return;
+                }
                 Ok(None) => {
                     let pause = RECHECK.mul_f64(0.5 + fastrand::f64() * 0.5);
                     tokio::time::sleep(pause).await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, kind = self.0.kind, "the shared rate limits cannot be read; waiting");
+                    self.0.connection.repair(generation).await;
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
     }
 
-    async fn try_acquire(&self) -> Result<Option<Held>, tokio_postgres::Error> {
+    async fn try_acquire(
+        &self,
+        client: &Client,
+        generation: u64,
+    ) -> Result<Option<Held>, tokio_postgres::Error> {
         let slots = &self.0;
-        slots.seeded.get_or_try_init(|| self.seed()).await?;
-        let client = &slots.connection.client;
+        slots.seeded.get_or_try_init(|| self.seed(client)).await?;
         let max = i32::try_from(slots.max).unwrap_or(i32::MAX);
         let free = client
             .query(
@@ -247,58 +333,71 @@ impl AccountSlots {
                 &[&slots.account, &slots.kind, &max],
             )
             .await?;
-        let taken = slots.per + IN_FLIGHT_MARGIN;
         for row in free {
             let slot: i32 = row.try_get(0)?;
-            if !self.hold_locally(slot) {
+            if !self.hold_locally(generation, slot) {
                 continue;
             }
-            let locked: bool = client
-                .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&slots.lock, &slot])
-                .await?
-                .try_get(0)?;
-            if locked {
-                // Free by its time, and ours: taken as if its request ended now.
-                let claimed = client
-                    .execute(
-                        "UPDATE apikley_rate_slots SET busy_until = now() + make_interval(secs => $4)
-                         WHERE account = $1 AND kind = $2 AND slot = $3 AND busy_until <= now()",
-                        &[&slots.account, &slots.kind, &slot, &taken.as_secs_f64()],
-                    )
-                    .await?;
-                if claimed == 1 {
+            match self.take(client, slot).await {
+                Ok(true) => {
                     return Ok(Some(Held {
                         slots: self.clone(),
                         slot,
+                        generation,
                     }));
                 }
-                client
-                    .execute("SELECT pg_advisory_unlock($1, $2)", &[&slots.lock, &slot])
-                    .await?;
+                Ok(false) => self.forget_locally(generation, slot),
+                Err(e) => {
+                    // Whether the lock was taken is unknown: let it go, if it was.
+                    let _ = client
+                        .execute("SELECT pg_advisory_unlock($1, $2)", &[&slots.lock, &slot])
+                        .await;
+                    self.forget_locally(generation, slot);
+                    return Err(e);
+                }
             }
-            self.forget_locally(slot);
         }
         Ok(None)
     }
 
-    fn hold_locally(&self, slot: i32) -> bool {
-        let mut held = self
-            .0
-            .connection
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        held.insert((self.0.lock, slot))
+    /// Takes `slot` if no process holds it and its window has passed: locked, and marked
+    /// busy as if its request ended now.
+    async fn take(&self, client: &Client, slot: i32) -> Result<bool, tokio_postgres::Error> {
+        let slots = &self.0;
+        let locked: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&slots.lock, &slot])
+            .await?
+            .try_get(0)?;
+        if !locked {
+            return Ok(false);
+        }
+        let taken = slots.per + IN_FLIGHT_MARGIN;
+        let claimed = client
+            .execute(
+                "UPDATE apikley_rate_slots SET busy_until = now() + make_interval(secs => $4)
+                 WHERE account = $1 AND kind = $2 AND slot = $3 AND busy_until <= now()",
+                &[&slots.account, &slots.kind, &slot, &taken.as_secs_f64()],
+            )
+            .await?;
+        if claimed == 1 {
+            return Ok(true);
+        }
+        client
+            .execute("SELECT pg_advisory_unlock($1, $2)", &[&slots.lock, &slot])
+            .await?;
+        Ok(false)
     }
 
-    fn forget_locally(&self, slot: i32) {
-        let mut held = self
-            .0
-            .connection
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        held.remove(&(self.0.lock, slot));
+    fn hold_locally(&self, generation: u64, slot: i32) -> bool {
+        let mut session = self.0.connection.session();
+        session.generation == generation && session.held.insert((self.0.lock, slot))
+    }
+
+    fn forget_locally(&self, generation: u64, slot: i32) {
+        let mut session = self.0.connection.session();
+        if session.generation == generation {
+            session.held.remove(&(self.0.lock, slot));
+        }
     }
 }
 
@@ -312,7 +411,11 @@ impl Held {
         };
         runtime.spawn(async move {
             let slots = &self.slots.0;
-            let client = &slots.connection.client;
+            let (client, generation) = slots.connection.client();
+            if generation != self.generation {
+                // Its session ended, and its lock with it.
+                return;
+            }
             let freed = client
                 .execute(
                     "UPDATE apikley_rate_slots SET busy_until = now() + make_interval(secs => $4)
@@ -320,14 +423,76 @@ impl Held {
                     &[&slots.account, &slots.kind, &self.slot, &after.as_secs_f64()],
                 )
                 .await;
+            if let Err(e) = freed {
+                tracing::warn!(error = %e, "a shared rate-limit slot's window was not recorded");
+            }
             let unlocked = client
                 .execute("SELECT pg_advisory_unlock($1, $2)", &[&slots.lock, &self.slot])
                 .await;
-            if let Err(e) = freed.and(unlocked) {
-                tracing::warn!(error = %e, "a shared rate-limit slot was not freed; it comes free when this process ends");
-                return;
+            match unlocked {
+                Ok(_) => self.slots.forget_locally(self.generation, self.slot),
+                // A session that ended took its locks along.
+                Err(_) if client.is_closed() => self.slots.forget_locally(self.generation, self.slot),
+                Err(e) => tracing::warn!(error = %e, "a shared rate-limit slot was not freed; it comes free when this process ends"),
             }
-            self.slots.forget_locally(self.slot);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apikley_test_support::postgres::Postgres;
+
+    async fn one_slot(server: &Postgres) -> AccountSlots {
+        let limits = SharedLimits::connect(&server.url())
+            .await
+            .expect("connects");
+        limits.slots("key", "creates", 1, Duration::from_millis(200))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiter_that_gives_up_leaves_no_slot_taken() {
+        let Some(server) = Postgres::start() else {
+            return;
+        };
+        let (a, b) = (one_slot(&server).await, one_slot(&server).await);
+        let held = a.acquire().await;
+        // The only slot is held: another process's waiter gives up.
+        let gave_up = tokio::time::timeout(Duration::from_millis(300), b.acquire()).await;
+        assert!(gave_up.is_err(), "the slot was held");
+        held.release(Duration::ZERO);
+        // The search it left behind may find the slot, and must let it go.
+        let again = tokio::time::timeout(Duration::from_secs(3), b.acquire()).await;
+        assert!(again.is_ok(), "the slot came free");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_session_that_ends_is_opened_again() {
+        let Some(server) = Postgres::start() else {
+            return;
+        };
+        let slots = one_slot(&server).await;
+        slots.acquire().await.release(Duration::ZERO);
+        // The database ends every other session (a restart, a failover, an idle timeout).
+        let admin = connect(&server.url()).await.expect("connects");
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                &[],
+            )
+            .await
+            .expect("terminates");
+        let again = tokio::time::timeout(Duration::from_secs(10), slots.acquire()).await;
+        assert!(again.is_ok(), "a slot is found through a new session");
+    }
+
+    #[test]
+    fn a_password_never_shows() {
+        assert_eq!(
+            redacted("postgres://me:secret@db.internal:5432/jobs?sslmode=disable&password=hunter2"),
+            "postgres://me@db.internal:5432/jobs?sslmode=disable"
+        );
     }
 }

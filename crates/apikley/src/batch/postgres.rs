@@ -49,6 +49,9 @@ pub(crate) struct PgJournal {
     /// This worker, as its claims name it.
     owner: String,
     location: String,
+    /// The jobs this worker has in hand: the heartbeat renews these (a job whose release
+    /// failed is not kept from the others).
+    in_hand: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl PgJournal {
@@ -63,11 +66,18 @@ impl PgJournal {
             batch: name.to_owned(),
             owner,
             location: format!("{} (batch {name})", redacted(url)),
+            in_hand: std::sync::Mutex::default(),
         })
     }
 
     fn lease_seconds() -> f64 {
         LEASE.as_secs_f64()
+    }
+
+    fn in_hand(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.in_hand
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A change to a job this worker holds; refused when it does not.
@@ -189,6 +199,7 @@ impl Store for PgJournal {
                 )
                 .await?;
             if let Some(row) = claimed {
+                self.in_hand().insert(key.to_owned());
                 return Ok(Claim::Ours(read_row(&row)?));
             }
             let row = self
@@ -211,6 +222,7 @@ impl Store for PgJournal {
 
     fn release<'a>(&'a self, key: &'a str) -> Pending<'a, ()> {
         Box::pin(async move {
+            self.in_hand().remove(key);
             self.client
                 .execute(
                     "UPDATE apikley_batch_jobs SET owner = NULL, lease_until = NULL
@@ -225,11 +237,12 @@ impl Store for PgJournal {
     fn renew(&self) -> Pending<'_, ()> {
         Box::pin(async move {
             let lease = Self::lease_seconds();
+            let keys: Vec<String> = self.in_hand().iter().cloned().collect();
             self.client
                 .execute(
                     "UPDATE apikley_batch_jobs SET lease_until = now() + make_interval(secs => $3)
-                     WHERE batch = $1 AND owner = $2",
-                    &[&self.batch, &self.owner, &lease],
+                     WHERE batch = $1 AND owner = $2 AND key = ANY($4)",
+                    &[&self.batch, &self.owner, &lease, &keys],
                 )
                 .await?;
             Ok(())
@@ -244,12 +257,28 @@ impl Store for PgJournal {
         detail: Option<&'a str>,
     ) -> Pending<'a, ()> {
         Box::pin(async move {
-            self.change(
-                key,
-                "stage = $4, task_id = COALESCE($5, task_id), detail = $6",
-                &[&stage.as_str(), &task_id, &detail],
-            )
-            .await
+            let assignments = "stage = $4, task_id = COALESCE($5, task_id), detail = $6";
+            let values: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+                [&stage.as_str(), &task_id, &detail];
+            match (stage, task_id) {
+                // A task that exists is a fact, not a move: its id is written even when this
+                // worker's claim lapsed meanwhile (another took the job and, seeing no id,
+                // reported it unknown), unless another task id is journaled.
+                (Stage::Submitted, Some(_)) => {
+                    let statement = format!(
+                        "UPDATE apikley_batch_jobs SET {assignments}, updated_at = now()
+                         WHERE batch = $1 AND key = $2 AND (owner = $3 OR task_id IS NULL)"
+                    );
+                    let mut all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                        vec![&self.batch, &key, &self.owner];
+                    all.extend_from_slice(&values);
+                    match self.client.execute(&statement, &all).await? {
+                        0 => Err(JournalError::NotHeld(key.to_owned())),
+                        _ => Ok(()),
+                    }
+                }
+                _ => self.change(key, assignments, &values).await,
+            }
         })
     }
 
@@ -347,13 +376,39 @@ mod tests {
         // Released, a job is free for another.
         b.release("two").await.expect("releases");
         assert!(matches!(a.claim("two").await, Ok(Claim::Ours(_))));
-    }
 
-    #[test]
-    fn a_password_never_shows() {
+        // A worker whose claim lapsed while its create was on its way still journals the task
+        // id when the create answers (the next worker saw no id and reported it unknown).
+        a.add("three", "m", "f-three", "{}").await.expect("adds");
+        assert!(matches!(a.claim("three").await, Ok(Claim::Ours(_))));
+        let store: &dyn Store = &a;
+        store.sending("three").await.expect("writes");
+        a.client
+            .execute(
+                "UPDATE apikley_batch_jobs SET lease_until = now() - interval '1 second' WHERE key = 'three'",
+                &[],
+            )
+            .await
+            .expect("ages the lease");
+        let Ok(Claim::Ours(row)) = b.claim("three").await else {
+            panic!("the lapsed claim moves on");
+        };
+        assert_eq!((row.stage(), row.task_id()), (Stage::Sending, None));
+        b.release("three").await.expect("releases");
+        store
+            .submitted("three", "task-3")
+            .await
+            .expect("the id is a fact");
+        assert!(matches!(
+            store.failed("three", "x").await,
+            Err(JournalError::NotHeld(_))
+        ));
+        let Ok(Claim::Ours(row)) = b.claim("three").await else {
+            panic!("free");
+        };
         assert_eq!(
-            redacted("postgres://me:secret@db.internal:5432/jobs"),
-            "postgres://me@db.internal:5432/jobs"
+            (row.stage(), row.task_id()),
+            (Stage::Submitted, Some("task-3"))
         );
     }
 }
