@@ -87,9 +87,21 @@ impl PgJournal {
         assignments: &str,
         values: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<(), JournalError> {
+        self.change_where(key, assignments, "owner = $3", values)
+            .await
+    }
+
+    /// A change to a job where `allowed` holds (`$3` is this worker); refused elsewhere.
+    async fn change_where(
+        &self,
+        key: &str,
+        assignments: &str,
+        allowed: &str,
+        values: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<(), JournalError> {
         let statement = format!(
             "UPDATE apikley_batch_jobs SET {assignments}, updated_at = now()
-             WHERE batch = $1 AND key = $2 AND owner = $3"
+             WHERE batch = $1 AND key = $2 AND ({allowed})"
         );
         let mut all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
             vec![&self.batch, &key, &self.owner];
@@ -265,17 +277,8 @@ impl Store for PgJournal {
                 // worker's claim lapsed meanwhile (another took the job and, seeing no id,
                 // reported it unknown), unless another task id is journaled.
                 (Stage::Submitted, Some(_)) => {
-                    let statement = format!(
-                        "UPDATE apikley_batch_jobs SET {assignments}, updated_at = now()
-                         WHERE batch = $1 AND key = $2 AND (owner = $3 OR task_id IS NULL)"
-                    );
-                    let mut all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                        vec![&self.batch, &key, &self.owner];
-                    all.extend_from_slice(&values);
-                    match self.client.execute(&statement, &all).await? {
-                        0 => Err(JournalError::NotHeld(key.to_owned())),
-                        _ => Ok(()),
-                    }
+                    let allowed = "owner = $3 OR task_id IS NULL";
+                    self.change_where(key, assignments, allowed, &values).await
                 }
                 _ => self.change(key, assignments, &values).await,
             }
